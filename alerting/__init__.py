@@ -1,0 +1,1 @@
+"""Centre side: alert rules, incidents, routing, channels."""

@@ -1,0 +1,1 @@
+"""Centre side: ingest API, journal, site registry store, TSDB writer, metrics."""

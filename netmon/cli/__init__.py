@@ -1,0 +1,20 @@
+"""The ``netmon`` command line. Each command group lives in its own module and imports its
+heavy dependencies inside the commands, so ``netmon probe run`` never loads FastAPI."""
+
+from __future__ import annotations
+
+import typer
+
+from netmon.cli import config_cmd
+
+app = typer.Typer(
+    name="netmon",
+    help="Network health monitoring for commune offices: probe agents, collector, alerting, dashboards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    app()

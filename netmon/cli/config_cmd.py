@@ -1,0 +1,30 @@
+"""``netmon config check``: validate a site config before it is deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netmon.errors import ConfigError
+
+app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+
+
+@app.command("check")
+def check(file: Annotated[Path, typer.Argument(help="site config (YAML) to validate")]) -> None:
+    """Validate FILE; print every problem with its line and key, exit 1 if there are any."""
+    from netmon.config.loader import load_model
+    from netmon.config.site import SiteConfig
+    from probes.plan import build_tasks
+    from probes.registry import default_registry
+
+    try:
+        config = load_model(file, SiteConfig)
+        tasks = build_tasks(config, default_registry(), source=str(file))
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: ok — site {config.site.id} ({config.site.name}, {config.site.province}), "
+               f"{len(config.links)} link(s), {len(config.platforms)} platform(s), {len(tasks)} probe task(s)")

@@ -1,0 +1,105 @@
+"""Load YAML into pydantic models with errors that name the file, line and key.
+
+Every YAML file netmon reads (site config, central config, rules, registry) goes through
+``load_model`` so a typo anywhere reads the same way::
+
+    site.yaml:14: links[1].contracted_mbps: Input should be greater than 0 (got -5)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from netmon.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """("links", 1, "snmp", "community") -> "links[1].snmp.community"."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _line_index(node: yaml.Node, prefix: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> None:
+    index[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            index[(*prefix, key)] = key_node.start_mark.line + 1
+            _line_index(value_node, (*prefix, key), index)
+            # a value on the same line as its key reports the key's line, which is what people read
+            index[(*prefix, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, (*prefix, i), index)
+
+
+def line_for(loc: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> int | None:
+    """The line of the deepest part of ``loc`` the file actually has (a missing key points at its parent)."""
+    for end in range(len(loc), -1, -1):
+        line = index.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[tuple[int | str, ...], int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [("", None, "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [("", None, f"cannot read: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [("", line, f"not valid YAML: {problem}")]) from None
+    index: dict[tuple[int | str, ...], int] = {}
+    if node is not None:
+        _line_index(node, (), index)
+    return data, index
+
+
+def validation_problems(
+    exc: ValidationError, index: dict[tuple[int | str, ...], int] | None = None
+) -> list[tuple[str, int | None, str]]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        # pydantic puts the union member / validator name into loc for some errors; drop
+        # entries that are not keys of the document.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        message = err["msg"]
+        if err["type"] not in {"missing", "extra_forbidden"} and "input" in err:
+            shown = repr(err["input"])
+            if len(shown) <= 60:
+                message += f" (got {shown})"
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the documented example)"
+        problems.append((key_path(loc), line_for(loc, index or {}), message))
+    return problems
+
+
+def load_model(path: str | Path, model: type[M]) -> M:
+    """Read ``path`` and validate it as ``model``; raise ConfigError naming file, line and key."""
+    path = Path(path)
+    data, index = read_yaml(path)
+    if data is None:
+        raise ConfigError(str(path), [("", None, "the file is empty")])
+    try:
+        return model.model_validate(data, context={"config_file": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(str(path), validation_problems(exc, index)) from None

@@ -1,0 +1,227 @@
+"""The site (agent) configuration file: who this site is, its links, platforms, and where results go.
+
+The part the centre may override (``links``, ``platforms``, ``probes``) is the probe *plan*;
+``GET /api/v1/agents/{site}/config`` returns a ``ProbePlan``. Identity, the collector
+connection and local paths always come from the local file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from netmon.config.units import Bytes, PositiveSeconds
+from netmon.contract import Identifier, LinkKind
+
+Host = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SiteIdentity(Strict):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    province: str = Field(min_length=1, max_length=100)
+    district: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        # Site codes are numeric (the national administrative unit code, e.g. 26734); YAML
+        # reads them as ints. Leading zeros matter, so people should quote them.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Target(Strict):
+    host: Host
+    name: Identifier
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class SnmpVersion(StrEnum):
+    V2C = "2c"
+    V3 = "3"
+
+
+class SnmpConfig(Strict):
+    host: Host
+    port: int = Field(default=161, ge=1, le=65535)
+    version: SnmpVersion = SnmpVersion.V2C
+    if_name: str = Field(min_length=1, description="ifName of the interface that carries this link")
+    community: str | None = None
+    # SNMPv3 (USM). Keys may come from files so they stay out of the config repo.
+    user: str | None = None
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha256"
+    auth_key: str | None = None
+    auth_key_file: str | None = None
+    priv_protocol: Literal["des", "aes", "aes192", "aes256"] = "aes"
+    priv_key: str | None = None
+    priv_key_file: str | None = None
+    timeout: PositiveSeconds = 2.0
+    retries: int = Field(default=1, ge=0, le=5)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SnmpConfig:
+        if self.version is SnmpVersion.V2C and not self.community:
+            raise ValueError("SNMP v2c needs 'community'")
+        if self.version is SnmpVersion.V3:
+            if not self.user:
+                raise ValueError("SNMP v3 needs 'user'")
+            if not (self.auth_key or self.auth_key_file) or not (self.priv_key or self.priv_key_file):
+                raise ValueError("SNMP v3 is authPriv only: set auth_key(_file) and priv_key(_file)")
+        return self
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+
+
+class ThroughputConfig(Strict):
+    server: Host
+    port: int = Field(default=5201, ge=1, le=65535)
+    max_bytes_per_day: Bytes = 500 * 10**6
+    duration: PositiveSeconds = 5.0
+    # Local times when no test may run, e.g. ["07:30-11:30", "13:30-17:00"] (office hours).
+    quiet_hours: list[str] = Field(default_factory=list)
+    # Refuse to test when SNMP shows the link already above this share of its contracted rate.
+    busy_threshold_ratio: float = Field(default=0.5, gt=0, le=1)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            if not _CLOCK.match(window):
+                raise ValueError(f"quiet hour window {window!r} is not HH:MM-HH:MM")
+        return value
+
+
+class LanConfig(Strict):
+    subnet: str = Field(description="office subnet to sweep, e.g. 192.168.1.0/24")
+    interface: str | None = None
+    gateway: str | None = None
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        net = ipaddress.ip_network(value, strict=False)
+        if net.version == 4 and net.num_addresses > 4096:
+            raise ValueError(f"{value} is larger than a /20; an ARP sweep of it would flood the LAN")
+        return str(net)
+
+
+class LinkConfig(Strict):
+    name: Identifier
+    kind: LinkKind
+    contracted_mbps: float | None = Field(default=None, gt=0, le=100_000)
+    # Address to send this link's probes from (multi-homed boxes); routing does the rest.
+    source_address: str | None = None
+    targets: list[Target] = Field(default_factory=list)
+    # Probe kinds run against every target of this link.
+    probes: list[str] = Field(default_factory=lambda: ["icmp"])
+    snmp: SnmpConfig | None = None
+    throughput: ThroughputConfig | None = None
+    lan: LanConfig | None = None
+
+    @property
+    def contracted_bps(self) -> float | None:
+        return self.contracted_mbps * 1e6 if self.contracted_mbps is not None else None
+
+    @model_validator(mode="after")
+    def _rate_where_needed(self) -> LinkConfig:
+        if self.kind is not LinkKind.LAN and self.contracted_mbps is None:
+            raise ValueError(f"a {self.kind.value} link needs contracted_mbps (utilisation is measured against it)")
+        return self
+
+
+class PlatformSystem(StrEnum):
+    ADMIN_PROCEDURES = "admin_procedures"
+    DOCUMENT_MANAGEMENT = "document_management"
+    ONLINE_MEETING = "online_meeting"
+    DATA_SHARING = "data_sharing"  # LGSP
+    REPORTING = "reporting"
+    PUBLIC_SERVICE_PORTAL = "public_service_portal"
+    CITIZEN_REQUESTS = "citizen_requests"  # 1022
+    OTHER = "other"
+
+
+class PlatformConfig(Strict):
+    name: Identifier
+    system: PlatformSystem
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    link: Identifier | None = Field(default=None, description="link the platform is reached over")
+    expect_status: list[int] = Field(default_factory=lambda: list(range(200, 400)))
+    verify_tls: bool = True
+    ca_file: str | None = None
+
+
+class ProbePlan(Strict):
+    """What to measure. The centre can hand out a newer plan; the agent validates it first."""
+
+    links: list[LinkConfig] = Field(default_factory=list)
+    platforms: list[PlatformConfig] = Field(default_factory=list)
+    # Per-kind options, validated by each probe's own Options model (interval, timeout, ...).
+    probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ProbePlan:
+        for label, names in (("link", [x.name for x in self.links]), ("platform", [p.name for p in self.platforms])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label} names must be unique; repeated: {', '.join(dupes)}")
+        link_names = {x.name for x in self.links}
+        for platform in self.platforms:
+            if platform.link is not None and platform.link not in link_names:
+                raise ValueError(f"platform {platform.name!r} names unknown link {platform.link!r}")
+        return self
+
+
+class CollectorConnection(Strict):
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    token_file: str
+    ca_file: str | None = None
+    ship_interval: PositiveSeconds = 10.0
+    batch_max_results: int = Field(default=500, ge=1, le=10_000)
+    request_timeout: PositiveSeconds = 15.0
+    # After an outage, send at most this many results per second so a recovering thin
+    # line is not filled by our own backlog.
+    drain_max_results_per_second: float = Field(default=2000, gt=0)
+    config_poll_interval: PositiveSeconds = 300.0
+
+
+class OutboxConfig(Strict):
+    max_results: int = Field(default=500_000, ge=100)
+    max_age: PositiveSeconds = 7 * 86400.0
+
+
+class AgentSettings(Strict):
+    id: Identifier | None = Field(default=None, description="defaults to '<site id>-agent'")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9469, ge=0, le=65535)
+
+
+class SiteConfig(ProbePlan):
+    site: SiteIdentity
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    collector: CollectorConnection | None = None
+    state_dir: str = "/var/lib/netmon-agent"
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.id or f"{self.site.id}-agent"
+
+    def plan(self) -> ProbePlan:
+        return ProbePlan(links=self.links, platforms=self.platforms, probes=self.probes)
+
+    def with_plan(self, plan: ProbePlan) -> SiteConfig:
+        return self.model_copy(update={"links": plan.links, "platforms": plan.platforms, "probes": plan.probes})

@@ -1,0 +1,51 @@
+"""Durations and byte sizes as people write them in YAML: ``30s``, ``2m``, ``500MB``, ``1GiB``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, None: 1.0}
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]?i?B?)?\s*$")
+_BYTE_UNITS = {
+    "": 1, "B": 1,
+    "k": 10**3, "kB": 10**3, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
+    "T": 10**12, "TB": 10**12,
+    "Ki": 2**10, "KiB": 2**10, "Mi": 2**20, "MiB": 2**20, "Gi": 2**30, "GiB": 2**30, "Ti": 2**40, "TiB": 2**40,
+}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``30``, ``30s``, ``250ms``, ``5m``, ``2h``, ``1d``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m or 2h")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    raise ValueError(f"expected a duration like 30s, 5m or 2h, not {value!r}")
+
+
+def parse_bytes(value: Any) -> int:
+    """Bytes from ``1000``, ``500MB`` (10^6), ``1GiB`` (2^30)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size like 500MB or 1GiB")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        match = _BYTES.match(value)
+        if match and (match.group(2) or "") in _BYTE_UNITS:
+            return int(float(match.group(1)) * _BYTE_UNITS[match.group(2) or ""])
+    raise ValueError(f"expected a size like 500MB or 1GiB, not {value!r}")
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Bytes = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]

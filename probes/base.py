@@ -1,0 +1,96 @@
+"""The one shape every probe kind has.
+
+A probe kind is a class with a ``kind``, an ``Options`` model (validated from the
+``probes:`` section of the site config), a ``scope`` that tells the planner what it runs
+against, and ``measure(task) -> Observation``. Network failures are returned as
+observations with status ``failed``; exceptions are for bugs and are turned into
+``error`` results by ``probes.runner``, which also enforces the timeout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from netmon.config.site import LinkConfig, PlatformConfig, SiteIdentity
+from netmon.config.units import PositiveSeconds
+from netmon.contract import Observation, ProbeKind, Status
+
+Scope = Literal["target", "link", "platform"]
+
+
+class ProbeOptions(BaseModel):
+    """Options every kind has; kinds subclass this with their own fields and defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: PositiveSeconds = 60.0
+    timeout: PositiveSeconds = 10.0
+
+
+@dataclasses.dataclass
+class ProbeContext:
+    """What a probe instance may use besides its task."""
+
+    state_dir: Path
+    # Latest observation per task key, shared by all probes of this agent (the throughput
+    # probe asks the SNMP probe's latest utilisation before loading a link).
+    latest: dict[str, Observation] = dataclasses.field(default_factory=dict)
+
+    def latest_for(self, kind: ProbeKind, link: str) -> Observation | None:
+        found = [o for o in self.latest.values() if o.probe is kind and o.link == link]
+        return max(found, key=lambda o: o.time_ns) if found else None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeTask:
+    kind: ProbeKind
+    key: str  # stable: "icmp/leased/isp-edge"; used for scheduling and probe state
+    target: str  # the name (becomes a tag)
+    host: str  # address, host name or URL
+    options: ProbeOptions
+    site: SiteIdentity
+    link: LinkConfig | None = None
+    platform: PlatformConfig | None = None
+    port: int | None = None
+
+    def observe(
+        self,
+        status: Status,
+        values: Mapping[str, float] | None = None,
+        reason: str | None = None,
+        info: Mapping[str, str] | None = None,
+        time_ns: int | None = None,
+    ) -> Observation:
+        extra: dict[str, Any] = {} if time_ns is None else {"time_ns": time_ns}
+        return Observation(
+            probe=self.kind,
+            link=self.link.name if self.link else (self.platform.link if self.platform else None),
+            link_kind=self.link.kind if self.link else None,
+            target=self.target,
+            target_host=self.host[:255],
+            status=status,
+            reason=reason[:500] if reason else None,
+            values=dict(values or {}),
+            info=dict(info or {}),
+            **extra,
+        )
+
+
+@runtime_checkable
+class Probe(Protocol):
+    kind: ClassVar[ProbeKind]
+    Options: ClassVar[type[ProbeOptions]]
+    scope: ClassVar[Scope]
+    # For scope "link": the LinkConfig section that switches this probe on ("snmp", "lan", ...).
+    link_section: ClassVar[str | None]
+
+    def __init__(self, context: ProbeContext) -> None: ...
+
+    async def measure(self, task: ProbeTask) -> Observation: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,54 @@
+"""Shared fixtures. Namespace tests fail (never skip) in CI when root or namespaces are missing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from netmon.lab.netns import Lab, namespaces_available, sweep_stale
+from netmon.lab.topology import SiteTopology, build_site
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_netns() -> None:
+    ok, why = namespaces_available()
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI=true and this test needs network namespaces: {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_stale_namespaces() -> None:
+    if os.geteuid() == 0:
+        sweep_stale()
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    require_netns()
+    with Lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def site_topo(lab: Lab) -> SiteTopology:
+    """Site -> router -> centre, leased line shaped to 20 Mbit/s, data network to 100 Mbit/s."""
+    return build_site(lab, leased_mbit=20, tslcd_mbit=100)
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def netmon_argv(*args: str) -> list[str]:
+    """The CLI as a subprocess, importing this checkout (not whatever is installed)."""
+    import sys
+
+    return [sys.executable, "-m", "netmon", *args]
+
+
+def netmon_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": REPO_ROOT, "PYTHONUNBUFFERED": "1", **extra}

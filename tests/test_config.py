@@ -1,0 +1,120 @@
+"""Site config files: the documented shape loads; mistakes are named by file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netmon.config.loader import load_model
+from netmon.config.site import SiteConfig
+from netmon.config.units import parse_bytes, parse_duration
+from netmon.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "site.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_documented_example_loads() -> None:
+    config = load_model(EXAMPLE, SiteConfig)
+    assert config.site.name == "Phường Phước Tân"
+    assert [link.name for link in config.links] == ["lan", "leased", "tslcd"]
+    assert config.links[1].contracted_bps == 100e6
+    assert config.links[1].snmp is not None and config.links[1].snmp.version.value == "2c"
+    assert config.links[2].throughput is not None and config.links[2].throughput.max_bytes_per_day == 500_000_000
+    assert config.agent_id == "26734-agent"
+
+
+def test_a_wrong_value_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+site: {id: "1", name: "X", province: "Y"}
+links:
+  - name: lan
+    kind: lan
+  - name: leased
+    kind: leased_line
+    contracted_mbps: -5
+""")
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    assert info.value.problems == [("links[1].contracted_mbps", 7, "Input should be greater than 0 (got -5)")]
+    assert f"{path}:7: links[1].contracted_mbps: Input should be greater than 0" in str(info.value)
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+site: {id: "1", name: "X"}
+links:
+  - name: tslcd
+    kind: data_netwrk
+    contracted_mbps: 200
+  - name: leased
+    kind: leased_line
+    snmp: {host: 192.0.2.1, if_name: eth1}
+  - name: leased2
+    kind: leased_line
+""")
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    keys = {key: line for key, line, _ in info.value.problems}
+    assert keys == {"site.province": 1, "links[0].kind": 4, "links[1].snmp": 8, "links[2]": 9}
+    messages = dict((k, m) for k, _, m in info.value.problems)
+    assert "'lan', 'leased_line' or 'data_network'" in messages["links[0].kind"]
+    assert "needs contracted_mbps" in messages["links[2]"]
+    assert "SNMP v2c needs 'community'" in messages["links[1].snmp"]
+
+
+def test_unknown_keys_are_refused_not_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, 'site: {id: "1", name: "X", province: "Y"}\nlinkz: []\n')
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    assert info.value.problems[0][:2] == ("linkz", 2)
+    assert "unknown key" in info.value.problems[0][2]
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'site: {id: "1", name: "X", province: "Y"}\nlinks:\n  - name: [unclosed\n')
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    assert info.value.problems[0][1] == 4
+    assert "not valid YAML" in info.value.problems[0][2]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_model(tmp_path / "nope.yaml", SiteConfig)
+
+
+def test_snmp_v3_is_authpriv_only(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+site: {id: "1", name: "X", province: "Y"}
+links:
+  - name: leased
+    kind: leased_line
+    contracted_mbps: 100
+    snmp: {host: 192.0.2.1, version: 3, user: noc, auth_key: secretsecret, if_name: eth1}
+""")
+    with pytest.raises(ConfigError, match="authPriv only"):
+        load_model(path, SiteConfig)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(30, 30.0), ("250ms", 0.25), ("5m", 300.0), ("2h", 7200.0), ("1d", 86400.0)])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(("text", "size"), [(1000, 1000), ("500MB", 500_000_000), ("1GiB", 2**30), ("64KiB", 65536)])
+def test_byte_sizes(text: object, size: int) -> None:
+    assert parse_bytes(text) == size
+
+
+def test_nonsense_units_are_refused() -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration("soon")
+    with pytest.raises(ValueError, match="expected a size"):
+        parse_bytes("lots")

@@ -1,0 +1,56 @@
+"""The site registry loads from YAML and CSV; errors point at the row and column people edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netmon.config.registry import load_registry
+from netmon.errors import ConfigError
+
+HEADER = "site_id,name,province,district,upstream,team,agent_host,lan_subnet,leased_mbps,leased_if,tslcd_mbps,tslcd_if,snmp_host,snmp_version\n"
+
+
+def test_csv_rows_become_sites_with_their_links(tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(HEADER
+                    + "26734,Phường Phước Tân,Đồng Nai,Biên Hòa,dn-bh,,10.1.0.2,192.168.1.0/24,100,eth1,200,eth2,192.168.1.1,2c\n"
+                    + "26740,Xã An Viễn,Đồng Nai,,,rrt-x,,,50,,,,,\n", encoding="utf-8")
+    registry = load_registry(path)
+    site = registry.site("26734")
+    assert site is not None and site.name == "Phường Phước Tân" and site.upstream == "dn-bh"
+    assert [(x.name, x.kind.value, x.contracted_mbps, x.if_name) for x in site.links] == [
+        ("lan", "lan", None, None), ("leased", "leased_line", 100.0, "eth1"), ("tslcd", "data_network", 200.0, "eth2")]
+    other = registry.site("26740")
+    assert other is not None and [x.name for x in other.links] == ["leased"] and other.team == "rrt-x"
+
+
+def test_csv_errors_name_the_line_site_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(HEADER + "26734,A,Đồng Nai,,,,,,100,,,,,\n" + "26735,B,Đồng Nai,,,,,,,,abc,eth2,,\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_registry(path)
+    (key, line, message), = info.value.problems
+    assert (key, line) == ("site 26735: tslcd_mbps", 3)
+    assert "valid number" in message
+
+
+def test_duplicate_site_ids_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(HEADER + "1,A,P,,,,,,10,,,,,\n1,B,P,,,,,,10,,,,,\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="repeated: 1"):
+        load_registry(path)
+
+
+def test_yaml_registry_and_team_fallback_to_province(tmp_path: Path) -> None:
+    path = tmp_path / "sites.yaml"
+    path.write_text("""
+provinces: [{name: "Đồng Nai", default_team: rrt-dong-nai, upstream: dn-core}]
+sites:
+  - {id: "26734", name: "Phường Phước Tân", province: "Đồng Nai",
+     links: [{name: leased, kind: leased_line, contracted_mbps: 100}]}
+""", encoding="utf-8")
+    registry = load_registry(path)
+    site = registry.site("26734")
+    assert site is not None and registry.team_for(site) == "rrt-dong-nai"
