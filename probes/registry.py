@@ -53,6 +53,15 @@ class ProbeRegistry:
 def default_registry() -> ProbeRegistry:
     """Every probe kind netmon ships. Imports are local so an agent loads only what it needs
     at start (scapy-based kinds import scapy inside ``measure``, not here)."""
+    from probes.dns import DnsProbe
+    from probes.icmp import IcmpProbe
+    from probes.tcp import TcpProbe
+    from probes.udp_echo import UdpEchoProbe
+
     registry = ProbeRegistry()
     # one line per kind, in the order of the wire contract's ProbeKind
+    registry.register(IcmpProbe)
+    registry.register(UdpEchoProbe)
+    registry.register(TcpProbe)
+    registry.register(DnsProbe)
     return registry
