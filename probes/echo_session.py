@@ -30,7 +30,8 @@ _MAX_MESSAGES_PER_WAKEUP = 256
 class EchoCodec(Protocol):
     def request(self, seq: int) -> bytes: ...
 
-    def reply_seq(self, packet: bytes) -> int | None: ...
+    def parse_reply(self, packet: bytes) -> tuple[int, int] | None:
+        """(seq answered, ns the responder held the request before answering), or None if not ours."""
 
 
 @dataclasses.dataclass
@@ -55,6 +56,7 @@ class _Cycle:
         self.key_to_seq: dict[int, int] = {}
         self.kernel_send_ns: dict[int, int] = {}
         self.receive_ns: dict[int, int] = {}
+        self.held_ns: dict[int, int] = {}
         self.errors: list[str] = []
         self.all_answered = asyncio.Event()
 
@@ -77,6 +79,7 @@ class _Cycle:
         # The OPT_ID counter counts datagrams the socket handed on, in order.
         self.key_to_seq[len(self.user_send_ns)] = seq
         self.user_send_ns[seq] = before_ns
+        self.all_answered.clear()
 
     def on_readable(self) -> None:
         # Error queue first: a request's transmit stamp is always queued before its reply.
@@ -102,10 +105,10 @@ class _Cycle:
                 self.note_error(exc)
                 continue
             received_ns = kernel_timestamps.rx_stamp_ns(ancillary) or time.time_ns()
-            answered = self.codec.reply_seq(packet)
-            if answered is None or answered not in self.user_send_ns or answered in self.receive_ns:
+            reply = self.codec.parse_reply(packet)
+            if reply is None or reply[0] not in self.user_send_ns or reply[0] in self.receive_ns:
                 continue  # not ours, or a duplicate
-            self.receive_ns[answered] = received_ns
+            self.receive_ns[reply[0]], self.held_ns[reply[0]] = received_ns, reply[1]
             if len(self.receive_ns) == len(self.user_send_ns):
                 self.all_answered.set()
 
@@ -116,6 +119,8 @@ class _Cycle:
             kernel_sent_ns = self.kernel_send_ns.get(seq)
             sent_ns = kernel_sent_ns if kernel_sent_ns is not None else self.user_send_ns[seq]
             rtt_ns = self.receive_ns[seq] - sent_ns
+            if 0 <= self.held_ns[seq] < rtt_ns:  # a reflector's processing time is not the network's
+                rtt_ns -= self.held_ns[seq]
             if 0 <= rtt_ns <= reply_timeout_ns:  # a reply later than the reply timeout is a loss
                 rtts.append(rtt_ns / 1e9)
                 kernel += kernel_sent_ns is not None

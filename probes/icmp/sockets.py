@@ -59,7 +59,7 @@ class IcmpEchoCodec:
         csum = checksum(header + self.payload)
         return _HEADER.pack(self.request_type, 0, csum, self.identifier, seq & 0xFFFF) + self.payload
 
-    def reply_seq(self, packet: bytes) -> int | None:
+    def parse_reply(self, packet: bytes) -> tuple[int, int] | None:
         if self.raw and not self.v6:  # raw IPv4 sockets hand us the IP header too
             packet = packet[(packet[0] & 0x0F) * 4:] if packet else packet
         if len(packet) < _HEADER.size + _COOKIE_BYTES:
@@ -69,7 +69,7 @@ class IcmpEchoCodec:
             return None
         if self.raw and identifier != self.identifier:
             return None
-        return int(seq)
+        return int(seq), 0  # the kernel answers echo requests: no responder time to take off
 
 
 def open_socket(family: int, mode: SocketMode) -> tuple[socket.socket, bool]:

@@ -68,8 +68,9 @@ class UdpEchoProbe:
                                           spacing_seconds=options.spacing,
                                           reply_timeout_seconds=options.reply_timeout, deadline=deadline)
         status, reason = echo_status(outcome, "datagrams")
-        if reason and "Connection refused" in outcome.errors:
-            reason += f": no reflector listening on {task.host} port {port}"
+        if status is Status.FAILED and "Connection refused" in outcome.errors:
+            reason = (f"{outcome.requested}/{outcome.requested} datagrams lost: no reflector listening on "
+                      f"{task.host} port {port} (connection refused)")
         info = {"send_stamps": send_stamps_label(outcome.kernel_tx_stamps, outcome.received)} \
             if outcome.received else {}
         return task.observe(status, echo_values(outcome), reason=reason, info=info)
