@@ -7,6 +7,7 @@ never load it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import ClassVar, cast
 
@@ -46,8 +47,10 @@ class DnsProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
+        import dns.asyncbackend
         import dns.asyncquery
         import dns.exception
+        import dns.inet
         import dns.message
         import dns.rcode
         import dns.rdatatype
@@ -64,12 +67,18 @@ class DnsProbe:
         rdtype = dns.rdatatype.from_text(options.record_type)
         query = dns.message.make_query(options.query, rdtype)
         asked = f"{options.query} {options.record_type} from {server}"
+        family = dns.inet.af_for_address(server_address)
+        source = task.link.source_address if task.link else None
         remaining = max(0.001, deadline - loop.time())
         started = time.perf_counter()
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                query, server_address, timeout=remaining, port=port,
-                source=task.link.source_address if task.link else None)
+            # A connected socket, so that "port unreachable" from a host without a DNS server
+            # ends the query at once (dnspython's own asyncio sockets are unconnected).
+            udp_socket = await dns.asyncbackend.get_default_backend().make_socket(  # type: ignore[no-untyped-call]
+                family, socket.SOCK_DGRAM, 0, (source, 0) if source else None, (server_address, port))
+            async with udp_socket:
+                response, _ = await dns.asyncquery.udp_with_fallback(
+                    query, server_address, timeout=remaining, port=port, source=source, udp_sock=udp_socket)
         except dns.exception.Timeout:
             return task.observe(Status.FAILED, reason=f"no answer for {asked} within {options.timeout:g} s")
         except ConnectionRefusedError:
@@ -86,8 +95,7 @@ class DnsProbe:
         answer_count = sum(len(rrset) for rrset in response.answer if rrset.rdtype == rdtype)
         values = {"resolve_seconds": resolve_seconds, "answer_count": float(answer_count)}
         if answer_count == 0:
-            return task.observe(Status.FAILED, values, reason=f"no {options.record_type} records for {asked} "
-                                                              "(NOERROR, empty answer)")
+            return task.observe(Status.FAILED, values, reason=f"empty answer (NOERROR) for {asked}")
         return task.observe(Status.OK, values)
 
     async def aclose(self) -> None:

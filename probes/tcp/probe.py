@@ -1,10 +1,19 @@
-"""The tcp probe kind: connect time to host:port (SYN to SYN-ACK, as the application feels it)."""
+"""The tcp probe kind: connect time to host:port.
+
+The handshake is timed by the kernel: after ``connect()`` the socket's ``TCP_INFO`` holds
+the RTT of the SYN → SYN-ACK exchange in microseconds, unaffected by how late the agent's
+event loop noticed the connection (with many probes running that can be a millisecond).
+When the SYN had to be sent again, the kernel has no clean sample and the wall-clock time
+of ``connect()`` is reported instead — it then includes the retransmission timeout, which
+is exactly what an application would have waited.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import socket
+import struct
 import time
 from typing import ClassVar, cast
 
@@ -24,6 +33,24 @@ _REASONS = {
     errno.ECONNRESET: "connection reset",
     errno.ETIMEDOUT: "connection timed out",
 }
+
+# struct tcp_info (linux/tcp.h): tcpi_rtt (us) at byte 68, tcpi_total_retrans at byte 100
+_TCP_INFO_BYTES = 104
+_RTT_OFFSET = 68
+_TOTAL_RETRANS_OFFSET = 100
+
+
+def handshake_seconds(sock: socket.socket) -> float | None:
+    """The kernel's SYN → SYN-ACK time of a just-connected socket, if it has a clean sample."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_BYTES)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_BYTES:
+        return None
+    (rtt_us,) = struct.unpack_from("=I", info, _RTT_OFFSET)
+    (total_retrans,) = struct.unpack_from("=I", info, _TOTAL_RETRANS_OFFSET)
+    return rtt_us / 1e6 if rtt_us and not total_retrans else None
 
 
 class TcpOptions(ProbeOptions):
@@ -63,8 +90,11 @@ class TcpProbe:
             except OSError as exc:
                 reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
                 return task.observe(Status.FAILED, reason=reason)
-            connect_seconds = time.perf_counter() - started
-        return task.observe(Status.OK, {"connect_seconds": connect_seconds})
+            wall_seconds = time.perf_counter() - started
+            kernel_seconds = handshake_seconds(sock)
+        if kernel_seconds is None:
+            return task.observe(Status.OK, {"connect_seconds": wall_seconds}, info={"connect_timing": "wall-clock"})
+        return task.observe(Status.OK, {"connect_seconds": kernel_seconds}, info={"connect_timing": "kernel"})
 
     async def aclose(self) -> None:
         pass
