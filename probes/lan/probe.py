@@ -21,6 +21,7 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
 from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from probes.rawnet import default_gateway, interface_facts, route_to
+from probes.scapy_loader import load_scapy
 from probes.state import load_state, save_state
 
 # Time kept back from the task's timeout for the scapy import, socket set-up and matching.
@@ -86,7 +87,8 @@ class LanProbe:
         if gateway is not None and gateway not in targets and gateway != facts.ipv4:
             targets.append(gateway)
 
-        from probes.lan.sweep import arp_sweep  # scapy is loaded here, on first use only
+        load_scapy()  # on first use only
+        from probes.lan.sweep import arp_sweep
 
         budget = options.timeout - _MARGIN_SECONDS - (time.monotonic() - started)
         wait = min(options.reply_wait_seconds, max(0.1, budget - len(targets) / options.rate_pps))

@@ -23,6 +23,7 @@ from netmon.errors import ProbeError
 from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from probes.path.hops import Trace, format_hops, merge_path, same_path
 from probes.rawnet import interface_facts, route_to, source_address_for
+from probes.scapy_loader import load_scapy
 from probes.state import load_state, save_state
 
 # Kept back from the task's timeout so the result is built before the runner cuts us off.
@@ -78,7 +79,7 @@ class PathProbe:
         except OSError as exc:
             return task.observe(Status.FAILED, reason=f"no route to {destination}: {exc.strerror}")
 
-        # scapy is loaded here, on first use only
+        load_scapy()  # on first use only
         from probes.path.icmpsock import IcmpProbeSocket
         from probes.path.mtu import probe_path_mtu
         from probes.path.trace import traceroute

@@ -43,6 +43,12 @@ def lan_task(gateway: str | None = GATEWAY, interface: str | None = None, **opti
     return task
 
 
+def arp_scan(site: Namespace) -> set[str]:
+    """The addresses Debian's arp-scan finds on the site's LAN (the reference)."""
+    out = site.run("arp-scan", "--interface=eth0", "--localnet", "--retry=1", "--timeout=300", "--quiet").stdout
+    return {line.split("\t")[0] for line in out.splitlines() if line.startswith("10.77.1.")}
+
+
 def measure(site: Namespace, state_dir: Path, task: ProbeTask) -> Observation:
     """One measurement by a fresh probe instance, as after an agent restart (state on disk only)."""
     async def once() -> Observation:
@@ -67,6 +73,7 @@ def test_counts_exactly_the_hosts_on_the_bridge_and_finds_the_gateway_by_the_def
     assert result.info["gateway_mac"] == mac_of(office.gateway, "lan")
     # rate-limited: 253 requests at 1000/s cannot take less than 0.253 s
     assert 0.253 <= result.values["sweep_seconds"] < 0.253 + 0.5 + 1.0
+    assert result.values["hosts_live_count"] == len(arp_scan(office.site))  # the reference tool agrees
 
     office.hosts[0].run("ip", "link", "set", "eth0", "down")
     office.add_host("late", "10.77.1.200")

@@ -86,10 +86,15 @@ def test_path_mtu_is_that_of_the_narrowest_link_as_ping_with_df_confirms(site_to
     # reference: iputils ping with DF set; payload = size - 28 bytes of IP and ICMP headers
     assert site_topo.site.run("ping", "-c1", "-W1", "-M", "do", "-s", "1372", CENTRE, check=False).returncode == 0
     assert site_topo.site.run("ping", "-c1", "-W1", "-M", "do", "-s", "1373", CENTRE, check=False).returncode != 0
+    # and iputils tracepath (which also leaves 1400 in the site kernel's PMTU cache: the probe
+    # must measure the path, not read that cache)
+    resume = site_topo.site.run("tracepath", "-n", "-m", "8", CENTRE).stdout.splitlines()[-1].split()
+    assert resume == ["Resume:", "pmtu", "1400", "hops", "2", "back", "2"]
 
     leased = measure(site_topo.site, tmp_path, path_task())
     assert leased.status is Status.OK, leased.reason
     assert leased.values["path_mtu_bytes"] == 1400
+    assert leased.values["hop_count"] == 2
     tslcd = measure(site_topo.site, tmp_path, path_task(site_topo.tslcd.centre_ip))
     assert tslcd.values["path_mtu_bytes"] == 1500  # the other line is not narrowed
 

@@ -35,8 +35,13 @@ tasks = [t for kind in ("lan", "path")
          for t in build_tasks(SiteConfig.model_validate({**base, **yaml.safe_load(open(f"probes/{kind}/sample.yaml"))}),
                               registry)]
 before = scapy_modules()
-import probes.lan.sweep, probes.path.trace  # what measure() loads on first use
-print(json.dumps({"kinds": registry.kinds(), "tasks": len(tasks), "before": before, "after": len(scapy_modules())}))
+from probes.scapy_loader import load_scapy
+load_scapy()  # what measure() does on first use
+import probes.lan.sweep, probes.path.trace, probes.path.mtu
+from scapy.config import conf
+print(json.dumps({"kinds": registry.kinds(), "tasks": len(tasks), "before": before, "after": len(scapy_modules()),
+                  "all": "scapy.all" in sys.modules, "openssl": "cryptography" in sys.modules,
+                  "crypto_valid": conf.crypto_valid}))
 """
 
 MEASURE_SAMPLES = """
@@ -71,7 +76,29 @@ def test_building_the_registry_and_planning_does_not_import_scapy() -> None:
     assert {"lan", "path"} <= set(report["kinds"]) and report["tasks"] == 2
     assert report["before"] == []
     assert report["after"] > 0  # the check above can see scapy when it is there
+    # and what the probes load is the light part: no scapy.all, no OpenSSL bindings
+    assert report["all"] is False and report["openssl"] is False and report["crypto_valid"] is False
 
+
+def test_keeping_openssl_out_of_scapy_does_not_hide_it_from_other_threads() -> None:
+    script = """
+import sys, threading
+from probes.scapy_loader import _NoCryptographyForThisThread
+sys.meta_path.insert(0, _NoCryptographyForThisThread())  # as during load_scapy() in this thread
+try:
+    import cryptography
+    here = "imported"
+except ModuleNotFoundError:
+    here = "refused"
+other = []
+thread = threading.Thread(target=lambda: other.append(__import__("cryptography.fernet").fernet.__name__))
+thread.start(); thread.join()
+print(here, other[0] if other else "refused")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=netmon_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["refused", "cryptography.fernet"]
 
 @pytest.mark.netns
 def test_without_cap_net_raw_both_probes_report_an_error_that_says_what_to_grant(site_topo: SiteTopology) -> None:
