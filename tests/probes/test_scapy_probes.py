@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from netmon.lab.topology import SiteTopology
+from probes.path.hops import Hop, format_hops, merge_path, same_path
 from probes.rawnet import CAPABILITY_HINT
+from probes.state import load_state, save_state, state_path
 from tests.conftest import REPO_ROOT, netmon_env
 
 # Runs in a fresh interpreter: sys.modules of the test process already holds whatever other
@@ -112,3 +115,33 @@ def test_without_cap_net_raw_both_probes_report_an_error_that_says_what_to_grant
     for result in results:
         assert result["status"] == "error"
         assert result["reason"] == f"raw sockets are not permitted (Operation not permitted): {CAPABILITY_HINT}"
+
+
+def test_hops_text_stays_a_short_field_and_cuts_at_a_whole_hop() -> None:
+    hops = [Hop(ttl=t, address=f"100.100.{t}.{t}", rtt_seconds=0.0123) for t in range(1, 31)]
+    text = format_hops(hops)
+    assert len(text) <= 500  # the wire contract's bound for info fields
+    assert text.startswith("1 100.100.1.1 12.30ms; 2 100.100.2.2 12.30ms")
+    kept = text.split("; … (")[0].split("; ")
+    assert kept[-1] == f"{len(kept)} 100.100.{len(kept)}.{len(kept)} 12.30ms"
+    assert text.endswith(f"; … ({30 - len(kept)} more)")
+    assert format_hops([Hop(1, "10.77.1.1", 0.00031), Hop(2, None, None), Hop(3, "10.77.2.2", 0.00052)]) == \
+        "1 10.77.1.1 0.31ms; 2 *; 3 10.77.2.2 0.52ms"
+
+
+def test_a_silent_hop_is_not_a_path_change_but_another_router_or_length_is() -> None:
+    before = ["10.77.1.1", "10.77.9.2", "10.77.2.2"]
+    assert same_path(before, ["10.77.1.1", None, "10.77.2.2"])
+    assert merge_path(before, ["10.77.1.1", None, "10.77.2.2"]) == before
+    assert not same_path(before, ["10.77.1.1", "10.77.8.2", "10.77.2.2"])
+    assert not same_path(before, ["10.77.1.1", "10.77.2.2"])
+
+
+def test_unreadable_probe_state_is_a_fresh_start_not_a_failure(tmp_path: Path) -> None:
+    assert save_state(tmp_path, "lan/lan", {"gateway_mac": "02:00:00:00:00:01"})
+    assert load_state(tmp_path, "lan/lan") == {"gateway_mac": "02:00:00:00:00:01"}
+    state_path(tmp_path, "lan/lan").write_text('{"gateway_mac": "02:00')  # torn by a power cut
+    assert load_state(tmp_path, "lan/lan") is None
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert save_state(blocked, "path/x/y", {}) is False  # state dir unusable: measurement goes on
