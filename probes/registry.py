@@ -55,4 +55,8 @@ def default_registry() -> ProbeRegistry:
     at start (scapy-based kinds import scapy inside ``measure``, not here)."""
     registry = ProbeRegistry()
     # one line per kind, in the order of the wire contract's ProbeKind
+    from probes.lan import LanProbe
+    registry.register(LanProbe)
+    from probes.path import PathProbe
+    registry.register(PathProbe)
     return registry
