@@ -9,13 +9,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from netmon.lab.netns import Lab
+from netmon.lab.netns import Lab, Proc
+from netmon.lab.services import Server, start_influxdb
 from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, keygen, start_sshd
 from tests.conftest import REPO_ROOT, require_netns
 
@@ -30,7 +31,8 @@ def base_version() -> str:
     return match.group(1)
 
 
-def build_wheel(out: Path, version: str | None = None, with_deps: bool = False) -> Path:
+def build_wheel(out: Path, version: str | None = None, with_deps: bool = False,
+                sabotage: Callable[[Path], None] | None = None) -> Path:
     """Build netmon's wheel (and with_deps: every dependency) from a copy of this checkout.
 
     A copy, so that setuptools' build/ and *.egg-info never land in the worktree and the
@@ -44,6 +46,8 @@ def build_wheel(out: Path, version: str | None = None, with_deps: bool = False) 
                 shutil.copytree(path, src / name, ignore=IGNORE)
             elif path.exists():
                 shutil.copy2(path, src / name)
+        if sabotage is not None:
+            sabotage(src)
         if version is not None:
             pyproject = src / "pyproject.toml"
             pyproject.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"',
@@ -93,8 +97,12 @@ REGISTRY_HEADER = ("site_id,name,province,district,upstream,team,agent_host,lan_
 
 class Fleet:
     def __init__(self, lab: Lab, root: Path, central: Host, sites: list[Host], controller: Controller,
-                 inventory_dir: Path, snmp_community: str) -> None:
+                 inventory_dir: Path, snmp_community: str, influx: Server) -> None:
         self.lab = lab
+        self.influx = influx
+        # processes the tests start from the deployed units
+        self.collector: Proc | None = None
+        self.agents: dict[str, Proc] = {}
         self.root = root
         self.central = central
         self.sites = sites
@@ -120,7 +128,7 @@ def registry_csv(rows: list[tuple[str, str, str, str, str, str]]) -> str:
 
 
 def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Path, known_hosts: Path,
-                    vault_password_file: Path, snmp_community: str) -> None:
+                    vault_password_file: Path, snmp_community: str, influx_url: str) -> None:
     """The operator's inventory: sites generated from the registry, the centre and group vars by hand."""
     directory.mkdir()
     registry = directory / "sites.csv"
@@ -144,23 +152,38 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
         "netmon_wheelhouse": str(wheelhouse),
         "netmon_registry_file": str(registry),
         "netmon_collector_url": f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}",
-        "netmon_link_defaults": {"leased": {"targets": target, "probes": []},
-                                 "tslcd": {"targets": target, "probes": []}},
+        "netmon_link_defaults": {"leased": {"targets": target, "probes": ["icmp"]},
+                                 "tslcd": {"targets": target, "probes": ["icmp"]}},
+        # a result every 2 s, shipped every second: the delivery test needs seconds, not minutes
+        "netmon_probe_options": {"icmp": {"interval": "2s", "timeout": "2s", "count": 3, "spacing": 0.1,
+                                          "reply_timeout": 1}},
+        "netmon_probe_extra_config": {"collector": {"ship_interval": "1s"}},
         # No apt and no useradd on the shared test machine: an existing unprivileged account.
         "netmon_probe_install_packages": False, "netmon_probe_create_user": False,
         "netmon_probe_user": "nobody", "netmon_probe_group": "nogroup",
         "netmon_collector_install_packages": False, "netmon_collector_create_user": False,
         "netmon_collector_user": "nobody", "netmon_collector_group": "nogroup",
         "netmon_collector_listen_port": COLLECTOR_PORT,
+        # pip --no-compile: saves ~5 s per venv on this 2-core machine (production compiles)
+        "netmon_release_compile": False,
     }, allow_unicode=True, sort_keys=False))
     vault_plain = group_vars / "vault.yml"
     vault_plain.write_text(yaml.safe_dump({"netmon_snmp_community": snmp_community}))
     subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_password_file),
                     str(vault_plain)], check=True, capture_output=True)
+    host_vars = directory / "host_vars"
+    host_vars.mkdir()
     for host_name, *_ in [(CENTRAL,), *SITES]:
-        host_vars = directory / "host_vars"
-        host_vars.mkdir(exist_ok=True)
         (host_vars / f"{host_name}.yml").write_text(yaml.safe_dump({"netmon_prefix": str(fleet_root / host_name)}))
+    central_prefix = fleet_root / CENTRAL
+    with (host_vars / f"{CENTRAL}.yml").open("a") as central_vars:
+        central_vars.write(yaml.safe_dump({
+            "netmon_collector_influxdb": {"url": influx_url, "api": "v1", "database": "netmon",
+                                          "flush_interval": "200ms"},
+            # rendered and checked with the real promtool / amtool on the host
+            "netmon_collector_prometheus_config_file": str(central_prefix / "etc/prometheus/prometheus.yml"),
+            "netmon_collector_alertmanager_config_file": str(central_prefix / "etc/prometheus/alertmanager.yml"),
+        }))
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +215,17 @@ def fleet(wheelhouse: Path) -> Iterator[Fleet]:
             vault_password = secret_dir / "vault-password"
             vault_password.write_text(secrets.token_urlsafe(24) + "\n")
             community = f"community-{secrets.token_hex(6)}"
+            # the central host's InfluxDB, on its own loopback: the role creates the database
+            influx = start_influxdb(lab.workdir / "influx", ns=hosts[0].ns)
             inventory_dir = lab.workdir / "inventory"
-            write_inventory(inventory_dir, root, wheelhouse, client_key, known_hosts, vault_password, community)
+            write_inventory(inventory_dir, root, wheelhouse, client_key, known_hosts, vault_password, community,
+                            influx.url)
             (root / "remote-tmp").mkdir(mode=0o700)
             extra_vars = inventory_dir / "extra-vars.yml"
             # a first batch of one site, then the other two (the default 1, 10 %, 25 % gives 1, 1, 1 here)
             extra_vars.write_text(yaml.safe_dump({"netmon_serial": [1, 2]}))
             controller = Controller(ctl, lab.workdir, [inventory_dir / "central.yml", inventory_dir / "sites.yml"],
                                     vault_password, extra_vars)
-            yield Fleet(lab, root, hosts[0], hosts[1:], controller, inventory_dir, community)
+            yield Fleet(lab, root, hosts[0], hosts[1:], controller, inventory_dir, community, influx)
     finally:
         shutil.rmtree(root, ignore_errors=True)

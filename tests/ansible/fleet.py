@@ -17,13 +17,16 @@ namespaces share one filesystem, so each host gets its own install prefix under 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shlex
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from netmon.lab.netns import Lab, Namespace, Proc, call_in_namespace
 
@@ -196,3 +199,33 @@ def unit_env(unit: dict[str, dict[str, str]]) -> dict[str, str]:
         key, _, value = item.partition("=")
         env[key] = value
     return env
+
+
+def start_from_unit(host: Host, unit_path: Path, name: str, ready_url: str | None = None) -> Proc:
+    """Start what ``unit_path`` describes inside the host's namespace, as systemd would (see unit_argv)."""
+    unit = parse_unit(unit_path.read_text())
+    ready = None
+    if ready_url is not None:
+        url = ready_url
+        ready = lambda: call_in_namespace(host.ns, lambda: http_ok(url))  # noqa: E731
+    return host.ns.start(unit_argv(unit), name=name, env=unit_env(unit), ready=ready, ready_timeout=60)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def get_json(ns: Namespace, url: str) -> Any:
+    def fetch() -> Any:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+    return call_in_namespace(ns, fetch)
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
