@@ -55,4 +55,10 @@ def default_registry() -> ProbeRegistry:
     at start (scapy-based kinds import scapy inside ``measure``, not here)."""
     registry = ProbeRegistry()
     # one line per kind, in the order of the wire contract's ProbeKind
+    from probes.http import HttpProbe
+    registry.register(HttpProbe)
+    from probes.throughput import ThroughputProbe
+    registry.register(ThroughputProbe)
+    from probes.snmp_if import SnmpIfProbe
+    registry.register(SnmpIfProbe)
     return registry
