@@ -47,11 +47,18 @@ class SnmpAgent:
         confs = f"{self.workdir / 'snmpd.conf'},{self.persist_dir / 'snmpd.conf'}"
         return [SNMPD, "-f", "-Lf", str(self.log_path), "-C", "-c", confs]
 
+    @property
+    def transport_address(self) -> str:
+        """net-snmp's transport spec: ``udp:10.77.1.1:161`` or ``udp6:[fd77:1::1]:161``."""
+        if ":" in self.address:
+            return f"udp6:[{self.address}]:{self.port}"
+        return f"udp:{self.address}:{self.port}"
+
     def answers(self) -> bool:
         """One v2c GET of sysUpTime from inside the namespace (the net-snmp CLI)."""
         proc = self.ns.run(
             "env", f"SNMP_PERSISTENT_DIR={self.workdir / 'cli'}", "snmpget", "-v2c", "-c", self.community,
-            "-t", "0.3", "-r", "0", "-On", f"{self.address}:{self.port}", SYS_UPTIME_OID, check=False, timeout=5,
+            "-t", "0.3", "-r", "0", "-On", self.transport_address, SYS_UPTIME_OID, check=False, timeout=5,
         )
         return proc.returncode == 0 and "Timeticks" in proc.stdout
 
@@ -79,8 +86,9 @@ def write_config(agent: SnmpAgent, auth_protocol: str = "SHA-256", priv_protocol
     agent.persist_dir.mkdir(exist_ok=True)
     # read-only everything: v2c community and one v3 user that must use authPriv
     (agent.workdir / "snmpd.conf").write_text(
-        f"agentAddress udp:{agent.address}:{agent.port}\n"
+        f"agentAddress {agent.transport_address}\n"
         f"rocommunity {agent.community} default\n"
+        f"rocommunity6 {agent.community} default\n"
         f"rouser {agent.user} priv\n"
         "sysLocation netmon lab\n"
         "sysContact netmon tests\n"

@@ -239,6 +239,25 @@ def test_an_unknown_if_name_fails_with_the_names_seen_and_a_down_link_is_degrade
     assert down.values["oper_up"] == 0.0
 
 
+def test_an_agent_on_ipv6_is_read_the_same_way(site_topo: SiteTopology, lab: Lab, tmp_path: Path) -> None:
+    start_snmpd(site_topo.router, site_topo.gateway_ip6, lab.workdir / "snmpd6")
+    task = snmp_task(host=site_topo.gateway_ip6, options={"align_seconds": 0})
+    probe = SnmpIfProbe(ProbeContext(state_dir=tmp_path))
+
+    async def twice() -> tuple[Observation, Observation]:
+        try:
+            first = await probe.measure(task)
+            await asyncio.sleep(0.5)
+            return first, await probe.measure(task)
+        finally:
+            await probe.aclose()
+
+    with NamespaceLoop(site_topo.site) as loop:
+        first, second = loop.run(twice())
+    assert first.status is Status.OK and second.status is Status.OK, (first.reason, second.reason)
+    assert second.values["oper_up"] == 1.0 and second.values["out_bps"] >= 0
+
+
 def test_a_recreated_interface_is_found_again_by_name(site_topo: SiteTopology, lab: Lab, tmp_path: Path) -> None:
     router = site_topo.router
 
