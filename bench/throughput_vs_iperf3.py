@@ -20,14 +20,14 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netmon.config.site import SiteConfig  # noqa: E402
-from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3  # noqa: E402
-from netmon.lab.netns import Lab, call_in_namespace  # noqa: E402
-from netmon.lab.topology import build_site  # noqa: E402
-from probes.base import ProbeContext  # noqa: E402
-from probes.plan import build_tasks  # noqa: E402
-from probes.registry import ProbeRegistry  # noqa: E402
-from probes.throughput import ThroughputProbe  # noqa: E402
+from netmon.config.site import SiteConfig
+from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
+from netmon.lab.netns import Lab, call_in_namespace
+from netmon.lab.topology import build_site
+from probes.base import ProbeContext
+from probes.plan import build_tasks
+from probes.registry import ProbeRegistry
+from probes.throughput import ThroughputProbe
 
 SERVER = "10.77.2.2"
 

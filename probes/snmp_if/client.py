@@ -33,6 +33,10 @@ class SnmpFailure(NetmonError):
     """The agent could not be asked or did not answer usefully; the text is the result's reason."""
 
 
+class SnmpCredentialsUnusable(SnmpFailure):
+    """The configured credentials cannot be used (key file missing or empty): a config problem."""
+
+
 class MissingInstance(SnmpFailure):
     """The agent answered, but an OID asked for does not exist (e.g. the ifIndex went away)."""
 
@@ -41,13 +45,13 @@ def _read_key(inline: str | None, path: str | None, what: str) -> str:
     if inline:
         return inline
     if path is None:
-        raise SnmpFailure(f"SNMPv3 {what} is not configured")
+        raise SnmpCredentialsUnusable(f"SNMPv3 {what} is not configured")
     try:
         key = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise SnmpFailure(f"cannot read SNMPv3 {what} file {path}: {exc.strerror or exc}") from None
+        raise SnmpCredentialsUnusable(f"cannot read SNMPv3 {what} file {path}: {exc.strerror or exc}") from None
     if not key:
-        raise SnmpFailure(f"SNMPv3 {what} file {path} is empty")
+        raise SnmpCredentialsUnusable(f"SNMPv3 {what} file {path} is empty")
     return key
 
 

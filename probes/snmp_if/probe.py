@@ -24,7 +24,7 @@ from netmon.config.site import SnmpConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
 from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.snmp_if.client import MissingInstance, SnmpClient, SnmpFailure
+from probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
 from probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -104,13 +104,15 @@ class SnmpIfProbe:
                     moved = f"{cfg.if_name} moved from ifIndex {state.if_index} to {index}"
                     state.if_index = index
                     sample, aligned = await self._aligned_sample(client, cfg, index, options, deadline)
+        except SnmpCredentialsUnusable as exc:
+            return task.observe(Status.ERROR, reason=str(exc))
         except SnmpFailure as exc:
             if isinstance(exc, UnknownInterface):
                 state.if_index = None
             return task.observe(Status.FAILED, reason=str(exc))
         return self._observe(task, options, state, sample, aligned, moved)
 
-    def _observe(self, task: ProbeTask, options: SnmpIfOptions, state: _TaskState, sample: Sample, aligned: bool,
+    def _observe(self, task: ProbeTask, options: SnmpIfOptions, state: _TaskState, sample: Sample, aligned: str,
                  moved: str) -> Observation:
         assert task.link is not None
         contracted = task.link.contracted_bps
@@ -121,7 +123,7 @@ class SnmpIfProbe:
         }
         if contracted:
             values["contracted_bps"] = contracted
-        info = {"if_index": str(sample.if_index), "aligned": "yes" if aligned else "no (counters did not move)"}
+        info = {"if_index": str(sample.if_index), "aligned": aligned}
         previous, state.previous = state.previous, sample
         if moved:
             info["moved"] = moved
@@ -177,10 +179,11 @@ class SnmpIfProbe:
         )
 
     async def _aligned_sample(self, client: SnmpClient, cfg: SnmpConfig, if_index: int, options: SnmpIfOptions,
-                              deadline: float) -> tuple[Sample, bool]:
+                              deadline: float) -> tuple[Sample, str]:
+        """A sample timed at a counter refresh, and how it was timed (``info.aligned``)."""
         first = await self._sample(client, cfg, if_index)
         if options.align_seconds <= 0:
-            return first, True
+            return first, "off"
         # keep room for one full request (with its retries) before the task's deadline
         stop_at = min(first.monotonic_seconds + options.align_seconds,
                       deadline - cfg.timeout * (cfg.retries + 1))
@@ -190,8 +193,8 @@ class SnmpIfProbe:
             latest = await self._sample(client, cfg, if_index)
             if (latest.in_octets, latest.out_octets) != (first.in_octets, first.out_octets) \
                     or latest.sys_uptime_ticks < first.sys_uptime_ticks:
-                return latest, True
-        return latest, False
+                return latest, "yes"
+        return latest, f"no: counters did not move in {latest.monotonic_seconds - first.monotonic_seconds:.1f} s"
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -199,20 +199,26 @@ def test_snmpv3_authpriv_reads_the_interface_and_a_wrong_key_fails_with_a_clear_
                                                                        "auth_key": "not-the-auth-key"})
     probe = SnmpIfProbe(ProbeContext(state_dir=tmp_path))
 
-    async def both() -> tuple[Observation, Observation, Observation]:
+    no_file = snmp_task(if_name="tslcd", **{**v3, "auth_key_file": str(tmp_path / "missing.key")})
+
+    async def all_of_them() -> tuple[Observation, ...]:
         try:
-            return await probe.measure(good), await probe.measure(bad), await probe.measure(good)
+            return (await probe.measure(good), await probe.measure(bad), await probe.measure(good),
+                    await probe.measure(no_file))
         finally:
             await probe.aclose()
 
     with NamespaceLoop(site_topo.site) as loop:
-        ok, wrong, ok_again = loop.run(both())
+        ok, wrong, ok_again, unreadable = loop.run(all_of_them())
     assert ok.status is Status.OK and ok.values["oper_up"] == 1.0, ok.reason
     assert wrong.status is Status.FAILED
     assert wrong.reason == (f"SNMP agent {ROUTER}:161 rejected SNMPv3 authentication (wrong digest): "
                             "check auth_key and auth_protocol")
     # the bad credentials had their own engine: the good ones still work and have a rate now
     assert ok_again.status is Status.OK and "in_bps" in ok_again.values
+    # a key file that is not there is the agent's configuration problem, not the network's
+    assert unreadable.status is Status.ERROR
+    assert unreadable.reason == f"cannot read SNMPv3 auth key file {tmp_path / 'missing.key'}: No such file or directory"
 
 
 def test_an_unknown_if_name_fails_with_the_names_seen_and_a_down_link_is_degraded(
