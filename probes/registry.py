@@ -61,4 +61,8 @@ def default_registry() -> ProbeRegistry:
     registry.register(ThroughputProbe)
     from probes.snmp_if import SnmpIfProbe
     registry.register(SnmpIfProbe)
+    from probes.lan import LanProbe
+    registry.register(LanProbe)
+    from probes.path import PathProbe
+    registry.register(PathProbe)
     return registry
