@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import ssl
 
-import httpx
-
 
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
@@ -18,6 +16,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def describe(exc: BaseException, where: str, timeout_seconds: float) -> str:
+    import httpx
+
     chain = _chain(exc)
     for cause in chain:
         if isinstance(cause, ssl.SSLCertVerificationError):
