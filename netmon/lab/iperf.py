@@ -14,7 +14,7 @@ from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace
 IPERF3 = "iperf3"
 
 
-def _port_open(address: str, port: int) -> bool:
+def tcp_port_open(address: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -45,7 +45,7 @@ def start_iperf3(ns: Namespace, address: str, port: int = 5201, ready_timeout: f
     if shutil.which(IPERF3) is None:
         raise LabError("iperf3 not found: install Debian's 'iperf3' (scripts/install-system-deps.sh)")
     proc = ns.start([IPERF3, "-s", "-B", address, "-p", str(port)], name=f"iperf3-{port}",
-                    ready=lambda: call_in_namespace(ns, lambda: _port_open(address, port)),
+                    ready=lambda: call_in_namespace(ns, lambda: tcp_port_open(address, port)),
                     ready_timeout=ready_timeout)
     return IperfServer(ns=ns, address=address, port=port, proc=proc)
 

@@ -26,6 +26,11 @@ FINISH_SECONDS = 3.0
 class IperfFailure(NetmonError):
     """iperf3 ran but the test did not happen (refused, busy, timed out); text is the reason."""
 
+    def __init__(self, message: str, ran_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        # how long traffic may have flowed before it was stopped (0: it never started)
+        self.ran_seconds = ran_seconds
+
 
 class IperfUnavailable(NetmonError):
     """iperf3 could not be started at all (not installed)."""
@@ -99,7 +104,8 @@ async def run_direction(run: IperfRun) -> DirectionResult:
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(), run.limit_seconds)
     except TimeoutError:
-        raise IperfFailure(f"iperf3 did not finish within {run.limit_seconds:g} s and was stopped") from None
+        raise IperfFailure(f"iperf3 did not finish within {run.limit_seconds:g} s and was stopped",
+                           ran_seconds=run.limit_seconds) from None
     finally:
         if proc.returncode is None:  # timed out or cancelled: never leave a test running on the link
             with contextlib.suppress(ProcessLookupError):

@@ -143,18 +143,21 @@ class ThroughputProbe:
         started = time.monotonic()
         results: dict[str, DirectionResult] = {}
         failure = None
+        # a test stopped by its time limit left no report: charge what it may have sent
+        unreported_bytes = 0
         try:
             for direction, run in runs.items():
                 try:
                     results[direction] = await run_direction(run)
                 except IperfFailure as exc:
                     failure = f"{direction}: {exc}"
+                    unreported_bytes = int((contracted or 0) * BUDGET_RATE_MARGIN / 8 * exc.ran_seconds)
                     break
         except IperfUnavailable as exc:
             return task.observe(Status.ERROR, reason=str(exc))
         finally:
             self._last_test_end_ns = time.time_ns()
-        bytes_used = sum(result.payload_bytes for result in results.values())
+        bytes_used = sum(result.payload_bytes for result in results.values()) + unreported_bytes
         used_today = self.budget.add(task.key, bytes_used, today)
         values: dict[str, float] = {
             "bytes_used": float(bytes_used),

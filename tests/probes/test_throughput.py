@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
+from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3, tcp_port_open
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
 from probes.base import ProbeContext, ProbeOptions, ProbeTask
@@ -160,3 +162,37 @@ def test_a_busy_server_fails_with_iperf3s_reason(site_topo: SiteTopology, tmp_pa
     assert result.status is Status.FAILED
     assert result.reason == "upload: iperf3: the server is busy running a test. try again later"
     assert ByteBudget(tmp_path).used("throughput/leased", dt.date.today()) == 0
+
+
+SILENT_SERVER = """
+import socket, sys, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], int(sys.argv[2])))
+server.listen(8)
+held = []
+while True:  # accept and never answer: an iperf3 server that hangs mid-handshake
+    held.append(server.accept()[0])
+"""
+
+
+@pytest.mark.netns
+def test_a_hanging_server_is_cut_off_the_client_killed_and_the_time_charged(site_topo: SiteTopology,
+                                                                          tmp_path: Path) -> None:
+    centre = site_topo.centre
+    centre.start([sys.executable, "-c", SILENT_SERVER, SERVER, "5201"], name="silent",
+                 ready=lambda: call_in_namespace(centre, lambda: tcp_port_open(SERVER, 5201)))
+    task = throughput_task(duration=1, options={"omit_seconds": 0})
+    started = time.monotonic()
+    result = measure(site_topo, ThroughputProbe(ProbeContext(state_dir=tmp_path)), task)
+    elapsed = time.monotonic() - started
+    assert result.status is Status.FAILED
+    assert result.reason == "upload: iperf3 did not finish within 5 s and was stopped"  # 1 connect + 1 + 3
+    assert 5 <= elapsed < 6.5
+    # no iperf3 left running in the site namespace (pgrep would see other people's too)
+    pids = subprocess.run(["ip", "netns", "pids", site_topo.site.name], capture_output=True, text=True).stdout.split()
+    commands = [Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids if Path(f"/proc/{pid}").exists()]
+    assert "iperf3" not in commands
+    # 5 s at up to 1.1 x 20 Mbit/s may have been sent: charged to the day's budget
+    assert result.values["bytes_used"] == 20e6 * 1.1 / 8 * 5
+    assert ByteBudget(tmp_path).used("throughput/leased", dt.date.today()) == 13_750_000
