@@ -6,6 +6,7 @@ packages=(
   influxdb victoria-metrics prometheus prometheus-alertmanager
   openssh-server openssh-client
   arp-scan iputils-tracepath
+  dnsmasq-base
 )
 missing=()
 for p in "${packages[@]}"; do
