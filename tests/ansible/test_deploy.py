@@ -167,8 +167,8 @@ def influx_query(fleet: Fleet, query: str, db: str = "netmon") -> list[list[obje
 
 
 def site_seqs(fleet: Fleet, site_id: str) -> set[int]:
-    """Every seq of site_id's results in InfluxDB (icmp and heartbeats)."""
-    rows = influx_query(fleet, f"SELECT seq FROM icmp, agent WHERE site = '{site_id}'")
+    """Every seq of site_id's results in InfluxDB (every measurement: icmp, heartbeats, snmp_if...)."""
+    rows = influx_query(fleet, f"SELECT seq FROM /.*/ WHERE site = '{site_id}'")
     return {int(row[1]) for row in rows}  # type: ignore[call-overload]
 
 
@@ -189,6 +189,13 @@ def outbox(host: Host) -> tuple[set[int], int]:
         seqs = {int(row[0]) for row in db.execute("SELECT seq FROM results")}
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     return seqs, int(meta["last_seq"])
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
@@ -244,8 +251,11 @@ def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrad
         fleet.agents[host.name].stop(timeout=40)
         queued_before[host.name], last_before[host.name] = outbox(host)
         start_agent(fleet, host)
-        cmdline = Path(f"/proc/{fleet.agents[host.name].pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        assert f"/releases/{new}/bin/python" in cmdline, cmdline
+        agent = fleet.agents[host.name]
+        # setpriv and the script's shebang exec in turn: the same pid ends up running the new venv's python
+        wait_until(lambda a=agent: "/bin/python" in command_line(a.pid) or not a.alive(), timeout=10,
+                   what="the restarted agent")
+        assert f"/releases/{new}/bin/python" in command_line(agent.pid), agent.log()[-2000:]
     assert fleet.central.path("/run/netmon/restart-requested").read_text() == f"{new}\n"
 
     # the new release keeps numbering where the old one stopped, in the same outbox
@@ -265,7 +275,16 @@ def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrad
                    and max(site_seqs(fleet, h.name.removeprefix("site-"))) > last_before[h.name]
                    for h in fleet.sites)
 
-    wait_until(arrived, timeout=90, interval=1, what="pre-upgrade results in InfluxDB")
+    try:
+        wait_until(arrived, timeout=90, interval=1, what="pre-upgrade results in InfluxDB")
+    except TimeoutError:
+        report = {h.name: (len(queued_before[h.name]),
+                           len(queued_before[h.name] - site_seqs(fleet, h.name.removeprefix("site-"))),
+                           max(site_seqs(fleet, h.name.removeprefix("site-"))), last_before[h.name],
+                           len(outbox(h)[0])) for h in fleet.sites}
+        agent = fleet.agents[fleet.sites[0].name]
+        raise AssertionError(f"(queued before, missing, max seq in influx, last seq before, queued now): {report}\n"
+                             f"collector: {fleet.collector.log()[-3000:]}\nagent: {agent.log()[-3000:]}") from None
 
 
 def test_a_bad_release_stops_after_the_first_batch(fleet: Fleet, upgrade_wheelhouse: Path,
@@ -278,13 +297,13 @@ def test_a_bad_release_stops_after_the_first_batch(fleet: Fleet, upgrade_wheelho
 
     def sabotage(src: Path) -> None:
         cli = src / "netmon" / "cli" / "__init__.py"
-        cli.write_text('raise RuntimeError("this release is broken")\n' + cli.read_text())
+        cli.write_text(cli.read_text() + '\nraise RuntimeError("this release is broken")\n')
 
     build_wheel(broken, version=bad, sabotage=sabotage)
     run = fleet.controller.playbook("upgrade.yml", "-l", "netmon_sites", "-e", f"netmon_wheelhouse={broken}")
 
     assert run.returncode != 0
-    assert "this release is broken" in run.output
+    assert "this release is broken" in run.output, run.output[-5000:]
     failed = [h for h, r in run.recap.items() if r.failed]
     assert len(failed) == 1, run.recap                       # the first batch: one site
     assert run.output.count("PLAY [Upgrade the commune agents]") == 1   # no second batch
