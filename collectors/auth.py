@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from collectors.http_errors import ApiError
 from netmon.config.registry import RegistrySite
+from netmon.errors import StorageError
 
 if TYPE_CHECKING:
     from collectors.core import CollectorCore
@@ -30,7 +31,11 @@ def authenticate(core: CollectorCore, request: Request) -> RegistrySite:
     if token is None:
         raise ApiError(401, "missing site token: send 'Authorization: Bearer <token>' (issued by "
                             "'netmon sites enrol SITE_ID')", reason="unauthorized", headers=CHALLENGE)
-    site_id = core.tokens.site_for(token)
+    try:
+        site_id = core.tokens.site_for(token)
+    except StorageError as exc:
+        raise ApiError(503, f"the token store is unavailable ({exc}); retry", reason="storage_error",
+                       headers={"Retry-After": "5"}) from exc
     if site_id is None:
         raise ApiError(401, "invalid or revoked site token", reason="unauthorized", headers=CHALLENGE)
     site = core.sites.site(site_id)

@@ -42,7 +42,8 @@ class CollectorCore:
         self.tick_interval = tick_interval_seconds
         state_dir = Path(config.state_dir)
         self.metrics = CollectorMetrics()
-        self._sites_db = connect(state_dir / SITES_DB)
+        # used from the event loop's thread, which need not be the one constructing the app
+        self._sites_db = connect(state_dir / SITES_DB, check_same_thread=False)
         self.tokens = TokenStore(self._sites_db)
         self.sites = RegistryStore(config.registry, self._sites_db)
         self.sites.load()

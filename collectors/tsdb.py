@@ -95,8 +95,8 @@ class InfluxV2Writer:
         await asyncio.to_thread(self._write, "\n".join(lines), len(lines))
 
     def _write(self, body: str, count: int) -> None:
-        from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.client.exceptions import InfluxDBError
+        from influxdb_client.domain.write_precision import WritePrecision
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         where = f"InfluxDB v2 API {self.config.url}"

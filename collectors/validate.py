@@ -16,10 +16,20 @@ from pydantic import ValidationError
 
 from collectors.http_errors import ApiError
 from netmon.config.loader import key_path
-from netmon.contract import BATCH_ADAPTER, RECORD_ADAPTER, SCHEMA_VERSION, FieldError, RejectedRecord, ResultBatch
+from netmon.contract import (
+    BATCH_ADAPTER,
+    RECORD_ADAPTER,
+    SCHEMA_VERSION,
+    FieldError,
+    RejectedRecord,
+    ResultBatch,
+    ResultRecord,
+)
 
 SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 MAX_RESULTS = 10_000
+# The contract bounds these below only; SQLite and InfluxDB store signed 64-bit integers.
+INT64_MAX = 2**63 - 1
 
 
 def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -48,18 +58,34 @@ def _unsupported(where: str, version: object) -> ApiError:
                          f"{supported}); upgrade the collector before the agents", reason="unsupported_schema")
 
 
+def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldError]:
+    errors = []
+    if record.agent_id != agent_id:
+        errors.append(FieldError(path=f"results[{i}].agent_id", message=f"agent_id {record.agent_id!r} differs "
+                                                                          f"from the batch's agent_id {agent_id!r}"))
+    for name in ("seq", "time_ns"):
+        if getattr(record, name) > INT64_MAX:
+            errors.append(FieldError(path=f"results[{i}].{name}", message=f"must be at most {INT64_MAX} (2**63 - 1)"))
+    return errors
+
+
+def _envelope_bounds(batch: ResultBatch) -> None:
+    if batch.dropped_total > INT64_MAX or batch.sent_at_ns > INT64_MAX:
+        raise ApiError(422, f"the batch envelope is invalid: dropped_total and sent_at_ns must be at most {INT64_MAX}",
+                       reason="invalid_batch")
+
+
 def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
-    """403 for another site's data; the records whose agent differs from the batch's are rejected."""
+    """403 for another site's data; records with another agent or out-of-range integers are rejected."""
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
+    _envelope_bounds(batch)
     rejected = []
     for i, record in enumerate(batch.results):
         if record.site_id != site_id:
             raise _forbidden(f"results[{i}].site_id", record.site_id, site_id)
-        if record.agent_id != batch.agent_id:
-            rejected.append(RejectedRecord(index=i, seq=record.seq, errors=[FieldError(
-                path=f"results[{i}].agent_id",
-                message=f"agent_id {record.agent_id!r} differs from the batch's agent_id {batch.agent_id!r}")]))
+        if record.agent_id != batch.agent_id or record.seq > INT64_MAX or record.time_ns > INT64_MAX:
+            rejected.append(RejectedRecord(index=i, seq=record.seq, errors=_record_errors(i, record, batch.agent_id)))
     return rejected
 
 
@@ -108,6 +134,7 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
                        reason="invalid_batch")
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
+    _envelope_bounds(batch)
     for i, item in enumerate(results):
         if isinstance(item, dict):
             if isinstance(item.get("site_id"), str) and item["site_id"] != site_id:
@@ -123,10 +150,9 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
         except ValidationError as exc:
             rejected.append(RejectedRecord(index=i, seq=seq, errors=field_errors(exc, f"results[{i}]")))
             continue
-        if record.agent_id != batch.agent_id:
-            rejected.append(RejectedRecord(index=i, seq=seq, errors=[FieldError(
-                path=f"results[{i}].agent_id",
-                message=f"agent_id {record.agent_id!r} differs from the batch's agent_id {batch.agent_id!r}")]))
+        errors = _record_errors(i, record, batch.agent_id)
+        if errors:
+            rejected.append(RejectedRecord(index=i, seq=seq, errors=errors))
     if rejected:
         raise records_rejected(rejected, len(results))
     # The slow path found nothing the fast path did: report the fast path's own errors.
