@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 import time
 
 from collectors.journal import Journal
-from collectors.journal_db import read_pending
+from collectors.journal_db import PendingResult, read_pending
 from collectors.lineproto import line
 from collectors.tsdb import TSDBRejected, TsdbWriter
 from netmon.errors import TSDBUnavailable
@@ -27,8 +26,8 @@ log = logging.getLogger("netmon.collector.tsdb")
 MAX_BACKOFF_SECONDS = 30.0
 
 
-def _lines(rows: list[tuple[int, str, str | None, str]]) -> list[str]:
-    return [line(json.loads(record), province, district) for _, province, district, record in rows]
+def _lines(rows: list[PendingResult]) -> list[str]:
+    return [line(record, province, district, seq, time_ns) for _, seq, time_ns, province, district, record in rows]
 
 
 class TsdbDrainer:
@@ -109,6 +108,6 @@ class TsdbDrainer:
         return len(rows)
 
     def _update_oldest(self, reader: sqlite3.Connection) -> None:
-        row = reader.execute("SELECT j.accepted_ns FROM journal j WHERE j.id = (SELECT min(id) FROM tsdb_pending)"
-                             ).fetchone()
+        row = reader.execute("SELECT b.accepted_ns FROM journal j JOIN batches b ON b.id = j.batch_id "
+                             "WHERE j.id = (SELECT min(id) FROM tsdb_pending)").fetchone()
         self.oldest_pending_accepted_ns = int(row[0]) if row else None

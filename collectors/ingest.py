@@ -55,7 +55,9 @@ async def post_results(request: Request) -> Response:
         site = authenticate(core, request)
         site_id = site.id
         limit = core.config.limits.max_body_bytes
-        raw = decode(await read_body(request, limit), request.headers.get("content-encoding"), limit)
+        wire = await read_body(request, limit)
+        encoding = request.headers.get("content-encoding")
+        raw = decode(wire, encoding, limit)
         try:
             batch = parse_batch(raw, site.id)
         except ApiError as exc:
@@ -73,7 +75,9 @@ async def post_results(request: Request) -> Response:
             raise ApiError(503, "the collector's journal is full while the TSDB catches up; keep the results in "
                                 "the outbox and retry", reason="overloaded", headers={"Retry-After": "30"})
         try:
-            outcome = await core.journal.commit(batch, site.province, site.district)
+            # the journal keeps the body as it came: gzip stays gzip
+            gzipped = raw is not wire
+            outcome = await core.journal.commit(batch, wire, gzipped, site.province, site.district)
         except StorageError as exc:
             raise ApiError(503, f"the batch could not be stored ({exc}); it was not accepted, resend it",
                            reason="storage_error", headers={"Retry-After": "5"}) from exc

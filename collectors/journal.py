@@ -42,6 +42,8 @@ class _Work:
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[Any] | None = None
     batch: ResultBatch | None = None
+    body: bytes = b""
+    gzipped: bool = False
     tags: tuple[str, str | None] = ("", None)
     ids: list[int] = dataclasses.field(default_factory=list)
     now_ns: int = 0
@@ -62,7 +64,7 @@ class Journal:
         self._conn.executescript(db.SCHEMA)
         self._marks: dict[str, SeqIntervals] = load_marks(self._conn)
         self.counters: dict[str, db.SiteCounters] = db.load_counters(self._conn)
-        self._next_id = db.max_id(self._conn) + 1
+        self._next_batch, self._next_id = (n + 1 for n in db.max_ids(self._conn))
         self.pending = db.pending_count(self._conn)
         self.gaps_closed = {"age": 0, "cap": 0}
         self.on_gaps_closed: Callable[[str, int], None] | None = None
@@ -72,9 +74,11 @@ class Journal:
         self._thread.start()
 
     # --- the async API (event loop side) -------------------------------------------------
-    async def commit(self, batch: ResultBatch, province: str, district: str | None) -> Outcome:
-        """De-duplicate and durably store ``batch``; returns once it is committed."""
-        return await self._submit(_Work("commit", batch=batch, tags=(province, district)))  # type: ignore[no-any-return]
+    async def commit(self, batch: ResultBatch, body: bytes, gzipped: bool, province: str, district: str | None
+                     ) -> Outcome:
+        """De-duplicate and durably store ``batch`` (``body``: its bytes as received); returns once committed."""
+        work = _Work("commit", batch=batch, body=body, gzipped=gzipped, tags=(province, district))
+        return await self._submit(work)  # type: ignore[no-any-return]
 
     async def mark_written(self, ids: list[int]) -> None:
         await self._submit(_Work("written", ids=ids))
@@ -143,8 +147,7 @@ class Journal:
 
     def _apply(self, conn: Any, work: _Work, now_ns: int) -> Any:
         if work.kind == "commit":
-            assert work.batch is not None
-            return self._commit_batch(conn, work.batch, work.tags, now_ns)
+            return self._commit_batch(conn, work, now_ns)
         if work.kind == "written":
             db.mark_written(conn, work.ids)
             self.pending -= len(work.ids)
@@ -154,36 +157,42 @@ class Journal:
             return None
         return self._maintain(conn, work.now_ns)
 
-    def _commit_batch(self, conn: Any, batch: ResultBatch, tags: tuple[str, str | None], now_ns: int) -> Outcome:
+    def _commit_batch(self, conn: Any, work: _Work, now_ns: int) -> Outcome:
+        batch = work.batch
+        assert batch is not None
         marks = self._marks.get(batch.agent_id)
         if marks is None:
             marks = self._marks[batch.agent_id] = SeqIntervals()
-        accepted = [r for r in batch.results if marks.add(r.seq, now_ns)]
-        duplicates = len(batch.results) - len(accepted)
-        province, district = tags
-        rows: list[db.JournalRow] = []
-        latest: dict[db.LatestKey, tuple[int, str]] = {}
-        for record in accepted:
-            dumped = record.model_dump_json()
-            rows.append((self._next_id, record.site_id, record.agent_id, record.seq, record.time_ns, now_ns,
-                         province, district, dumped))
-            self._next_id += 1
-            key = (record.site_id, record.probe.value, record.link or "", record.target)
-            if key not in latest or latest[key][0] <= record.time_ns:
-                latest[key] = (record.time_ns, dumped)
-        if rows:
-            db.insert_rows(conn, rows, self.to_tsdb)
+        results = batch.results
+        accepted = [i for i, r in enumerate(results) if marks.add(r.seq, now_ns)]
+        if accepted:
+            bid, jid = self._next_batch, self._next_id
+            rows = []
+            latest: dict[db.LatestKey, tuple[int, int, int]] = {}
+            for idx in accepted:
+                record = results[idx]
+                rows.append((jid, bid, idx, record.seq, record.time_ns))
+                jid += 1
+                key = (record.site_id, record.probe.value, record.link or "", record.target)
+                current = latest.get(key)
+                if current is None or current[0] <= record.time_ns:
+                    latest[key] = (record.time_ns, bid, idx)
+            province, district = work.tags
+            db.insert_batch(conn, (bid, batch.site_id, batch.agent_id, now_ns, province, district, work.gzipped,
+                                   jid - 1, work.body), rows, self.to_tsdb)
             db.upsert_latest(conn, latest)
+            self._next_batch, self._next_id = bid + 1, jid
             if self.to_tsdb:
                 self.pending += len(rows)
         counters = self._counters(batch.site_id)
         counters.accepted += len(accepted)
-        counters.duplicate += duplicates
+        counters.duplicate += len(results) - len(accepted)
         counters.dropped_total = batch.dropped_total
         if accepted:
             counters.last_seen_ns = now_ns
         save_changes(conn, batch.agent_id, marks)
-        return Outcome(accepted, duplicates, sorted({r.seq for r in batch.results}))
+        return Outcome([results[i] for i in accepted], len(results) - len(accepted),
+                       sorted({r.seq for r in results}))
 
     def _maintain(self, conn: Any, now_ns: int) -> int:
         for agent_id, marks in self._marks.items():
@@ -193,7 +202,7 @@ class Journal:
                 self.gaps_closed["cap"] += by_cap
                 log.info("agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap", agent_id, by_age, by_cap)
                 save_changes(conn, agent_id, marks)
-        return db.prune(conn, now_ns - self._retention_ns, limit=200_000)
+        return db.prune(conn, now_ns - self._retention_ns, limit_batches=5000)
 
     def _counters(self, site_id: str) -> db.SiteCounters:
         self._dirty_counters.add(site_id)
@@ -211,7 +220,7 @@ class Journal:
         try:
             self._marks = load_marks(self._conn)
             self.counters = db.load_counters(self._conn)
-            self._next_id = db.max_id(self._conn) + 1
+            self._next_batch, self._next_id = (n + 1 for n in db.max_ids(self._conn))
             self.pending = db.pending_count(self._conn)
         except Exception:
             log.exception("journal state reload failed")
@@ -237,7 +246,7 @@ class Journal:
     def reader(self) -> Any:
         return connect(self.path, check_same_thread=False, readonly=True)
 
-    def latest_records(self) -> Sequence[tuple[str, str]]:
+    def latest_records(self) -> Sequence[tuple[str, int, dict[str, Any]]]:
         conn = self.reader()
         try:
             return db.load_latest(conn)

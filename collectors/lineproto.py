@@ -22,8 +22,9 @@ def string_field(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
 
 
-def line(record: dict[str, Any], province: str, district: str | None) -> str:
-    """One line for one record (a dict as the journal stores it: ``ResultRecord`` JSON)."""
+def line(record: dict[str, Any], province: str, district: str | None, seq: int, time_ns: int) -> str:
+    """One line for one record: a validated ``ResultRecord`` as the agent sent it (JSON), with the
+    ``seq`` and ``time_ns`` the journal holds (normalised integers; time_ns may have been defaulted)."""
     tags = []
     if district:
         tags.append("district=" + escape_tag(district))
@@ -39,10 +40,10 @@ def line(record: dict[str, Any], province: str, district: str | None) -> str:
     status = record["status"]
     fields.append(f"status={string_field(status)}")
     fields.append(f"status_level={STATUS_LEVEL[status]}i")
-    fields.append(f"seq={record['seq']}i")
+    fields.append(f"seq={seq}i")
     if record.get("reason"):
         fields.append(f"reason={string_field(record['reason'])}")
     for key, text in (record.get("info") or {}).items():
         name = f"info_{key}" if key in values or key in RESERVED_FIELDS else key
         fields.append(f"{name}={string_field(text)}")
-    return f"{record['probe']},{','.join(tags)} {','.join(fields)} {record['time_ns']}"
+    return f"{record['probe']},{','.join(tags)} {','.join(fields)} {time_ns}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from netmon.config.registry import RegistryLink, RegistrySite
 from netmon.contract import RECORD_ADAPTER, ProbeKind, ResultRecord
@@ -69,10 +70,13 @@ class LiveState:
             if current is None or current.time_ns <= record.time_ns:
                 results[key] = record
 
-    def rebuild(self, latest: Iterable[tuple[str, str]], last_seen: Callable[[str], int | None]) -> int:
+    def rebuild(self, latest: Iterable[tuple[str, int, dict[str, Any]]], last_seen: Callable[[str], int | None]
+                ) -> int:
+        """From the journal's newest result per key (records as the agent sent them)."""
         count = 0
-        for site_id, record_json in latest:
-            self.apply(site_id, [RECORD_ADAPTER.validate_json(record_json)], None)
+        for site_id, time_ns, record in latest:
+            # time_ns has a default on the wire; the journal holds the value it was accepted with
+            self.apply(site_id, [RECORD_ADAPTER.validate_python({**record, "time_ns": time_ns})], None)
             count += 1
         for site_id, live in self.sites.items():
             live.last_seen_ns = last_seen(site_id)

@@ -1,14 +1,9 @@
 """De-duplication marks: out-of-order arrival, gaps closed by age and by the cap, bounded growth,
-and the marks survive a restart of the journal (real SQLite file)."""
+and bounded growth."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collectors.intervals import SeqIntervals
-from collectors.journal import Journal
-from netmon.contract import BATCH_ADAPTER
-from netmon.lab.collector import sample_batch
 
 DAY_NS = 86400 * 10**9
 
@@ -50,20 +45,3 @@ def test_the_gap_cap_bounds_memory_by_closing_the_oldest_gaps() -> None:
     assert marks.gaps == 999
     assert marks.close_gaps(1, 8 * DAY_NS, 10) == (0, 989)
     assert marks.gaps == 10 and 1 in marks and 1997 not in marks
-
-
-async def test_marks_and_counters_survive_a_journal_restart(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
-    try:
-        first = await journal.commit(BATCH_ADAPTER.validate_python(sample_batch("26734", [1, 2, 3, 7])), "P", None)
-        assert (len(first.accepted), first.duplicates) == (4, 0)
-    finally:
-        journal.close()
-    journal = Journal(tmp_path)
-    try:
-        again = await journal.commit(BATCH_ADAPTER.validate_python(sample_batch("26734", range(1, 9))), "P", None)
-        assert [r.seq for r in again.accepted] == [4, 5, 6, 8] and again.duplicates == 4
-        assert again.acked_seqs == list(range(1, 9))
-        assert (journal.counters["26734"].accepted, journal.counters["26734"].duplicate) == (8, 4)
-    finally:
-        journal.close()

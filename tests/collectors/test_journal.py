@@ -1,0 +1,65 @@
+"""The journal on a real SQLite file: marks and counters survive a restart; retention prunes what
+is already in the TSDB, never what is still pending, and keeps what the live state points at."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from collectors.journal import Journal
+from netmon.contract import BATCH_ADAPTER, ResultBatch
+from netmon.lab.collector import sample_batch
+
+
+def parsed(batch: dict[str, Any]) -> tuple[ResultBatch, bytes, bool]:
+    body = json.dumps(batch).encode()
+    return BATCH_ADAPTER.validate_json(body), body, False
+
+
+async def test_marks_and_counters_survive_a_journal_restart(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    try:
+        first = await journal.commit(*parsed(sample_batch("26734", [1, 2, 3, 7])), "P", None)
+        assert (len(first.accepted), first.duplicates) == (4, 0)
+    finally:
+        journal.close()
+    journal = Journal(tmp_path)
+    try:
+        again = await journal.commit(*parsed(sample_batch("26734", range(1, 9))), "P", None)
+        assert [r.seq for r in again.accepted] == [4, 5, 6, 8] and again.duplicates == 4
+        assert again.acked_seqs == list(range(1, 9))
+        assert (journal.counters["26734"].accepted, journal.counters["26734"].duplicate) == (8, 4)
+    finally:
+        journal.close()
+
+
+def count(path: Path, table: str) -> int:
+    conn = sqlite3.connect(path / "journal.db")
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_retention_prunes_written_results_and_keeps_pending_and_latest(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, to_tsdb=True, retention_seconds=0.001)
+    try:
+        for start, target in ((1, "dns-a"), (11, "isp-edge"), (21, "isp-edge")):
+            await journal.commit(*parsed(sample_batch("26734", range(start, start + 10), target=target)), "P", None)
+        assert (count(tmp_path, "journal"), count(tmp_path, "batches"), journal.pending) == (30, 3, 30)
+        await asyncio.sleep(0.01)
+        assert await journal.maintain() == 0  # nothing reached the TSDB yet: nothing may go
+        await journal.mark_written(list(range(1, 21)))  # the first two batches are in the TSDB
+        assert await journal.maintain() == 20
+        assert (count(tmp_path, "journal"), journal.pending) == (10, 10)
+        # batch 1 holds the newest dns-a result (the live state's), batch 2 nothing needed: deleted
+        assert count(tmp_path, "batches") == 2
+        latest = journal.latest_records()
+        assert [(record["target"], record["seq"]) for _, _, record in latest] == [("dns-a", 10), ("isp-edge", 30)]
+        again = await journal.commit(*parsed(sample_batch("26734", range(1, 31))), "P", None)
+        assert again.duplicates == 30  # pruning the journal never forgets the dedupe marks
+    finally:
+        journal.close()
