@@ -1,7 +1,8 @@
 """The TSDB drainer: moves journal results into InfluxDB in the background.
 
-Pending results are read oldest timestamp first (``tsdb_pending`` is indexed by time), written
-in batches of ``influxdb.batch_size``, and only then deleted from the pending set — so a
+Pending batches are read earliest result first (``tsdb_pending`` is indexed by each batch's
+earliest timestamp), about ``influxdb.batch_size`` results per write (whole agent batches, so a
+write is never split), sorted by timestamp, and only then taken off the pending set — so a
 result is written at least once, and since a re-written point has the same series and
 timestamp, at most once in effect. While InfluxDB is down nothing leaves the journal; the
 drainer retries with exponential backoff (1 s to 30 s) and catches up oldest-first when it
@@ -17,7 +18,7 @@ import sqlite3
 import time
 
 from collectors.journal import Journal
-from collectors.journal_db import PendingResult, read_pending
+from collectors.journal_db import StoredBatch, read_pending
 from collectors.lineproto import line
 from collectors.tsdb import TSDBRejected, TsdbWriter
 from netmon.errors import TSDBUnavailable
@@ -26,8 +27,16 @@ log = logging.getLogger("netmon.collector.tsdb")
 MAX_BACKOFF_SECONDS = 30.0
 
 
-def _lines(rows: list[PendingResult]) -> list[str]:
-    return [line(record, province, district, seq, time_ns) for _, seq, time_ns, province, district, record in rows]
+def _lines(batches: list[StoredBatch]) -> list[str]:
+    """Line protocol for every result, sorted by timestamp (with the cursor's batch order, this keeps
+    each series in time order even when an agent sent its newest heartbeat first)."""
+    out = []
+    for batch in batches:
+        for record in batch.records:
+            time_ns = int(record["time_ns"])
+            out.append((time_ns, line(record, batch.province, batch.district, int(record["seq"]), time_ns)))
+    out.sort(key=lambda pair: pair[0])
+    return [text for _, text in out]
 
 
 class TsdbDrainer:
@@ -91,11 +100,11 @@ class TsdbDrainer:
         """Write the next batch of pending results; returns how many left the pending set."""
         assert self._reader is not None
         reader = self._reader
-        rows = await asyncio.to_thread(read_pending, reader, self.batch_size)
+        batches = await asyncio.to_thread(read_pending, reader, self.batch_size)
         await asyncio.to_thread(self._update_oldest, reader)
-        if not rows:
+        if not batches:
             return 0
-        lines = await asyncio.to_thread(_lines, rows)
+        lines = await asyncio.to_thread(_lines, batches)
         try:
             await self.writer.write(lines)
             self.points_written += len(lines)
@@ -104,10 +113,10 @@ class TsdbDrainer:
             self.points_rejected += exc.dropped
             self.points_written += len(lines) - exc.dropped
             log.error("%s (%d point(s) dropped; the rest were written)", exc, exc.dropped)
-        await self.journal.mark_written([row[0] for row in rows])
-        return len(rows)
+        await self.journal.mark_written([b.id for b in batches], len(lines))
+        return len(lines)
 
     def _update_oldest(self, reader: sqlite3.Connection) -> None:
-        row = reader.execute("SELECT b.accepted_ns FROM journal j JOIN batches b ON b.id = j.batch_id "
-                             "WHERE j.id = (SELECT min(id) FROM tsdb_pending)").fetchone()
+        row = reader.execute("SELECT accepted_ns FROM batches WHERE id = (SELECT min(batch_id) FROM tsdb_pending)"
+                             ).fetchone()
         self.oldest_pending_accepted_ns = int(row[0]) if row else None

@@ -78,6 +78,22 @@ class SeqIntervals:
             self._changed.add(seq)
         return True
 
+    def add_run(self, first: int, last: int, now_ns: int) -> bool:
+        """Mark ``first..last`` seen in one step when the whole run lies above every interval (the
+        common case: a batch of consecutive seqs). False, changing nothing, when it does not."""
+        starts, ends = self.starts, self.ends
+        if ends and first <= ends[-1]:
+            return False
+        if ends and first == ends[-1] + 1:
+            ends[-1] = last
+            self._changed.add(starts[-1])
+        else:
+            starts.append(first)
+            ends.append(last)
+            self.since_ns.append(now_ns)
+            self._changed.add(first)
+        return True
+
     def _drop(self, i: int) -> None:
         self._removed.add(self.starts[i])
         del self.starts[i], self.ends[i], self.since_ns[i]

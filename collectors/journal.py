@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
 from collectors import journal_db as db
 from collectors.intervals import SeqIntervals, load_marks, save_changes
 from collectors.sqlite import JOURNAL_DB, connect, transaction
@@ -27,6 +29,7 @@ from netmon.errors import StorageError
 
 log = logging.getLogger("netmon.collector.journal")
 MAX_GROUP_RESULTS = 50_000
+RECORDS_ADAPTER: TypeAdapter[list[ResultRecord]] = TypeAdapter(list[ResultRecord])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +67,8 @@ class Journal:
         self._conn.executescript(db.SCHEMA)
         self._marks: dict[str, SeqIntervals] = load_marks(self._conn)
         self.counters: dict[str, db.SiteCounters] = db.load_counters(self._conn)
-        self._next_batch, self._next_id = (n + 1 for n in db.max_ids(self._conn))
-        self.pending = db.pending_count(self._conn)
+        self._next_batch = db.max_batch_id(self._conn) + 1
+        self.pending = db.pending_results(self._conn)
         self.gaps_closed = {"age": 0, "cap": 0}
         self.on_gaps_closed: Callable[[str, int], None] | None = None
         self._dirty_counters: set[str] = set()
@@ -80,8 +83,9 @@ class Journal:
         work = _Work("commit", batch=batch, body=body, gzipped=gzipped, tags=(province, district))
         return await self._submit(work)  # type: ignore[no-any-return]
 
-    async def mark_written(self, ids: list[int]) -> None:
-        await self._submit(_Work("written", ids=ids))
+    async def mark_written(self, batch_ids: list[int], results: int) -> None:
+        """The TSDB holds these batches (``results`` results in all): take them off the pending set."""
+        await self._submit(_Work("written", ids=batch_ids, count=results))
 
     async def maintain(self) -> int:
         """Prune written rows past retention and close old dedupe gaps; returns rows pruned."""
@@ -150,7 +154,7 @@ class Journal:
             return self._commit_batch(conn, work, now_ns)
         if work.kind == "written":
             db.mark_written(conn, work.ids)
-            self.pending -= len(work.ids)
+            self.pending -= work.count
             return None
         if work.kind == "rejected":
             self._counters(work.site_id).rejected += work.count
@@ -164,26 +168,14 @@ class Journal:
         if marks is None:
             marks = self._marks[batch.agent_id] = SeqIntervals()
         results = batch.results
-        accepted = [i for i, r in enumerate(results) if marks.add(r.seq, now_ns)]
+        seqs = [r.seq for r in results]
+        consecutive = bool(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        if consecutive and marks.add_run(seqs[0], seqs[-1], now_ns):
+            accepted = list(range(len(results)))
+        else:
+            accepted = [i for i, seq in enumerate(seqs) if marks.add(seq, now_ns)]
         if accepted:
-            bid, jid = self._next_batch, self._next_id
-            rows = []
-            latest: dict[db.LatestKey, tuple[int, int, int]] = {}
-            for idx in accepted:
-                record = results[idx]
-                rows.append((jid, bid, idx, record.seq, record.time_ns))
-                jid += 1
-                key = (record.site_id, record.probe.value, record.link or "", record.target)
-                current = latest.get(key)
-                if current is None or current[0] <= record.time_ns:
-                    latest[key] = (record.time_ns, bid, idx)
-            province, district = work.tags
-            db.insert_batch(conn, (bid, batch.site_id, batch.agent_id, now_ns, province, district, work.gzipped,
-                                   jid - 1, work.body), rows, self.to_tsdb)
-            db.upsert_latest(conn, latest)
-            self._next_batch, self._next_id = bid + 1, jid
-            if self.to_tsdb:
-                self.pending += len(rows)
+            self._store(conn, work, accepted, seqs, now_ns)
         counters = self._counters(batch.site_id)
         counters.accepted += len(accepted)
         counters.duplicate += len(results) - len(accepted)
@@ -192,7 +184,36 @@ class Journal:
             counters.last_seen_ns = now_ns
         save_changes(conn, batch.agent_id, marks)
         return Outcome([results[i] for i in accepted], len(results) - len(accepted),
-                       sorted({r.seq for r in results}))
+                       seqs if consecutive else sorted(set(seqs)))
+
+    def _store(self, conn: Any, work: _Work, accepted: list[int], seqs: list[int], now_ns: int) -> None:
+        batch = work.batch
+        assert batch is not None
+        results = batch.results
+        bid = self._next_batch
+        everything = len(accepted) == len(results)
+        latest: dict[db.LatestKey, tuple[int, int, int]] = {}
+        body, gzipped, as_sent = work.body, work.gzipped, True
+        if any("time_ns" not in results[i].model_fields_set for i in accepted):
+            # a defaulted timestamp exists only in the validated model: store the accepted records as validated
+            body = b'{"results":' + RECORDS_ADAPTER.dump_json([results[i] for i in accepted]) + b"}"
+            gzipped, as_sent, everything = False, False, True
+        for pos, idx in enumerate(accepted):
+            record = results[idx]
+            # the StrEnum member is the probe name itself (cheaper than .value, binds as text)
+            key = (record.site_id, record.probe, record.link or "", record.target)
+            current = latest.get(key)
+            if current is None or current[0] <= record.time_ns:
+                latest[key] = (record.time_ns, bid, idx if as_sent else pos)
+        chosen = [seqs[i] for i in accepted]
+        db.insert_batch(conn, (
+            bid, batch.site_id, batch.agent_id, now_ns, work.tags[0], work.tags[1], len(accepted), min(chosen),
+            max(chosen), min(results[i].time_ns for i in accepted), None if everything else db.pack_indices(accepted),
+            gzipped, body), self.to_tsdb)
+        db.upsert_latest(conn, latest)
+        self._next_batch = bid + 1
+        if self.to_tsdb:
+            self.pending += len(accepted)
 
     def _maintain(self, conn: Any, now_ns: int) -> int:
         for agent_id, marks in self._marks.items():
@@ -202,7 +223,7 @@ class Journal:
                 self.gaps_closed["cap"] += by_cap
                 log.info("agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap", agent_id, by_age, by_cap)
                 save_changes(conn, agent_id, marks)
-        return db.prune(conn, now_ns - self._retention_ns, limit_batches=5000)
+        return db.prune(conn, now_ns - self._retention_ns, limit_batches=20_000)
 
     def _counters(self, site_id: str) -> db.SiteCounters:
         self._dirty_counters.add(site_id)
@@ -220,8 +241,8 @@ class Journal:
         try:
             self._marks = load_marks(self._conn)
             self.counters = db.load_counters(self._conn)
-            self._next_batch, self._next_id = (n + 1 for n in db.max_ids(self._conn))
-            self.pending = db.pending_count(self._conn)
+            self._next_batch = db.max_batch_id(self._conn) + 1
+            self.pending = db.pending_results(self._conn)
         except Exception:
             log.exception("journal state reload failed")
 

@@ -1,24 +1,27 @@
 """The journal's tables and the SQL the writer thread runs (always inside its transaction).
 
-    batches        one row per committed batch: site, agent, accept time, registry tags at accept
-                   time, and the body as it came over the wire (gzip stays gzip: ~30x smaller)
-    journal        one row per accepted result: its identity (seq, time) and where it sits in its batch
-    tsdb_pending   journal ids not yet written to the TSDB, indexed by (time_ns, id): the write cursor
+    batches        one row per committed batch with at least one new result: site, agent, accept
+                   time, registry tags at accept time, which results of the body were accepted
+                   (NULL: all), their seq range and earliest timestamp, and the body as it came over
+                   the wire (gzip stays gzip: ~30x smaller than the JSON)
+    tsdb_pending   batches not yet written to the TSDB, indexed by (min_time_ns, batch_id): the cursor
     latest         the newest result per (site, probe, link, target): rebuilds the live state at start
     site_counters  per site accepted / duplicate / rejected, agent-reported dropped, last seen
     dedupe_marks   per agent seq intervals (collectors/intervals.py)
 
-Storing the body once per batch instead of re-serialising every record halves the cost of an
-accept; the TSDB drainer and the live-state rebuild decode bodies again, off the hot path.
+The batch, not the result, is the unit: one row per ~100 results instead of one per result
+is what lets one core accept far more than the country produces. Identity per result is
+(batches.agent_id, seq in the body); ``iter_results`` lists it.
 """
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import gzip
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 SCHEMA = """
@@ -29,20 +32,16 @@ CREATE TABLE IF NOT EXISTS batches (
     accepted_ns INTEGER NOT NULL,
     province TEXT NOT NULL,
     district TEXT,
+    results INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    min_time_ns INTEGER NOT NULL,
+    accepted_idx BLOB,
     gzipped INTEGER NOT NULL,
-    -- the highest journal id of the batch's results: pruning deletes journal rows by id range
-    last_result_id INTEGER NOT NULL,
     body BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY,
-    batch_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    time_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tsdb_pending (id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tsdb_pending_time ON tsdb_pending (time_ns, id);
+CREATE TABLE IF NOT EXISTS tsdb_pending (batch_id INTEGER PRIMARY KEY, min_time_ns INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tsdb_pending_time ON tsdb_pending (min_time_ns, batch_id);
 CREATE TABLE IF NOT EXISTS latest (
     site_id TEXT NOT NULL, probe TEXT NOT NULL, link TEXT NOT NULL, target TEXT NOT NULL,
     time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL,
@@ -59,8 +58,17 @@ CREATE TABLE IF NOT EXISTS site_counters (
 """
 
 LatestKey = tuple[str, str, str, str]
-# what the drainer gets per pending result: (journal id, seq, time_ns, province, district, record as sent)
-PendingResult = tuple[int, int, int, str, "str | None", dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredBatch:
+    id: int
+    site_id: str
+    agent_id: str
+    accepted_ns: int
+    province: str
+    district: str | None
+    records: list[dict[str, Any]]  # the accepted results, as the agent sent them
 
 
 @dataclasses.dataclass
@@ -72,17 +80,18 @@ class SiteCounters:
     last_seen_ns: int | None = None
 
 
-BatchRow = tuple[int, str, str, int, str, "str | None", bool, int, bytes]
+def pack_indices(indices: list[int] | None) -> bytes | None:
+    return None if indices is None else array.array("I", indices).tobytes()
 
 
-def insert_batch(conn: sqlite3.Connection, row: BatchRow, results: list[tuple[int, int, int, int, int]],
-                 to_tsdb: bool) -> None:
-    """``row``: the batch; ``results``: (journal id, batch id, index in batch, seq, time_ns) of accepted ones."""
-    conn.execute("INSERT INTO batches (id, site_id, agent_id, accepted_ns, province, district, gzipped, "
-                 "last_result_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-    conn.executemany("INSERT INTO journal (id, batch_id, idx, seq, time_ns) VALUES (?, ?, ?, ?, ?)", results)
+def insert_batch(conn: sqlite3.Connection, row: tuple[Any, ...], to_tsdb: bool) -> None:
+    """``row``: (id, site, agent, accepted_ns, province, district, results, first_seq, last_seq,
+    min_time_ns, accepted_idx, gzipped, body)."""
+    conn.execute("INSERT INTO batches (id, site_id, agent_id, accepted_ns, province, district, results, first_seq, "
+                 "last_seq, min_time_ns, accepted_idx, gzipped, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 row)
     if to_tsdb:
-        conn.executemany("INSERT INTO tsdb_pending (id, time_ns) VALUES (?, ?)", [(r[0], r[4]) for r in results])
+        conn.execute("INSERT INTO tsdb_pending (batch_id, min_time_ns) VALUES (?, ?)", (row[0], row[9]))
 
 
 def upsert_latest(conn: sqlite3.Connection, latest: dict[LatestKey, tuple[int, int, int]]) -> None:
@@ -105,62 +114,72 @@ def load_counters(conn: sqlite3.Connection) -> dict[str, SiteCounters]:
         "SELECT site_id, accepted, duplicate, rejected, dropped_total, last_seen_ns FROM site_counters")}
 
 
-def max_ids(conn: sqlite3.Connection) -> tuple[int, int]:
-    row = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM batches), (SELECT coalesce(max(id), 0) FROM journal)"
-                       ).fetchone()
-    return int(row[0]), int(row[1])
+def max_batch_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM batches").fetchone()[0])
 
 
-def pending_count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM tsdb_pending").fetchone()[0])
+def pending_results(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(sum(b.results), 0) FROM tsdb_pending p JOIN batches b ON b.id = "
+                            "p.batch_id").fetchone()[0])
 
 
-def mark_written(conn: sqlite3.Connection, ids: list[int]) -> None:
-    conn.executemany("DELETE FROM tsdb_pending WHERE id = ?", [(i,) for i in ids])
+def mark_written(conn: sqlite3.Connection, batch_ids: list[int]) -> None:
+    conn.executemany("DELETE FROM tsdb_pending WHERE batch_id = ?", [(i,) for i in batch_ids])
 
 
-class BodyCache:
-    """Decoded batch bodies by batch id, for one read pass (a batch holds many pending results)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.bodies: dict[int, tuple[str, str | None, list[dict[str, Any]], str]] = {}
-
-    def load(self, batch_ids: Iterable[int]) -> None:
-        wanted = sorted(set(batch_ids) - set(self.bodies))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for bid, province, district, gzipped, body, site_id in self.conn.execute(
-                    f"SELECT id, province, district, gzipped, body, site_id FROM batches WHERE id IN ({marks})", chunk):
-                raw = gzip.decompress(body) if gzipped else body
-                self.bodies[bid] = (province, district, json.loads(raw)["results"], site_id)
-
-    def record(self, batch_id: int, idx: int) -> tuple[str, str | None, dict[str, Any], str]:
-        province, district, results, site_id = self.bodies[batch_id]
-        return province, district, results[idx], site_id
+_COLUMNS = "id, site_id, agent_id, accepted_ns, province, district, accepted_idx, gzipped, body"
 
 
-def read_pending(conn: sqlite3.Connection, limit: int) -> list[PendingResult]:
-    """The next ``limit`` results for the TSDB, oldest timestamp first."""
-    rows = list(conn.execute(
-        "SELECT p.id, j.batch_id, j.idx, j.seq, j.time_ns FROM tsdb_pending p JOIN journal j ON j.id = p.id "
-        "ORDER BY p.time_ns, p.id LIMIT ?", (limit,)))
-    cache = BodyCache(conn)
-    cache.load(r[1] for r in rows)
-    out: list[PendingResult] = []
-    for jid, bid, idx, seq, time_ns in rows:
-        province, district, record, _ = cache.record(bid, idx)
-        out.append((jid, seq, time_ns, province, district, record))
+def _decode(row: tuple[Any, ...]) -> StoredBatch:
+    bid, site_id, agent_id, accepted_ns, province, district, packed, gzipped, body = row
+    results = json.loads(gzip.decompress(body) if gzipped else body)["results"]
+    if packed is not None:
+        results = [results[i] for i in array.array("I", packed)]
+    return StoredBatch(bid, site_id, agent_id, accepted_ns, province, district, results)
+
+
+def read_batches(conn: sqlite3.Connection, batch_ids: Iterable[int]) -> dict[int, StoredBatch]:
+    wanted = sorted(set(batch_ids))
+    out: dict[int, StoredBatch] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for row in conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            out[row[0]] = _decode(row)
     return out
+
+
+def read_pending(conn: sqlite3.Connection, max_results: int) -> list[StoredBatch]:
+    """Pending batches, earliest result first, until they hold at least ``max_results`` results."""
+    chosen: list[int] = []
+    total = 0
+    for bid, results in conn.execute("SELECT p.batch_id, b.results FROM tsdb_pending p JOIN batches b ON b.id = "
+                                     "p.batch_id ORDER BY p.min_time_ns, p.batch_id"):
+        chosen.append(bid)
+        total += results
+        if total >= max_results:
+            break
+    stored = read_batches(conn, chosen)
+    return [stored[bid] for bid in chosen]
+
+
+def iter_results(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:
+    """(agent_id, seq) of every result the journal holds — the audit view of what was accepted."""
+    for row in conn.execute(f"SELECT {_COLUMNS} FROM batches ORDER BY id"):
+        batch = _decode(row)
+        for record in batch.records:
+            yield batch.agent_id, int(record["seq"])
 
 
 def load_latest(conn: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]]]:
     """(site_id, time_ns, record as sent) of every newest result, oldest first."""
     rows = list(conn.execute("SELECT site_id, time_ns, batch_id, idx FROM latest ORDER BY time_ns"))
-    cache = BodyCache(conn)
-    cache.load(r[2] for r in rows)
-    return [(site, time_ns, cache.record(bid, idx)[2]) for site, time_ns, bid, idx in rows if bid in cache.bodies]
+    bodies: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(rows), 500):
+        ids = sorted({r[2] for r in rows[start:start + 500]} - set(bodies))
+        for bid, gzipped, body in conn.execute(
+                f"SELECT id, gzipped, body FROM batches WHERE id IN ({','.join('?' * len(ids))})", ids):
+            bodies[bid] = json.loads(gzip.decompress(body) if gzipped else body)["results"]
+    return [(site, time_ns, bodies[bid][idx]) for site, time_ns, bid, idx in rows if bid in bodies]
 
 
 def _last_batch_before(conn: sqlite3.Connection, older_than_ns: int) -> int | None:
@@ -180,21 +199,16 @@ def _last_batch_before(conn: sqlite3.Connection, older_than_ns: int) -> int | No
 
 
 def prune(conn: sqlite3.Connection, older_than_ns: int, limit_batches: int) -> int:
-    """Delete up to ``limit_batches`` batches accepted before ``older_than_ns`` whose results are all in the
-    TSDB, with their journal rows — but keep the bodies ``latest`` still points at. Returns results deleted."""
+    """Delete up to ``limit_batches`` batches accepted before ``older_than_ns`` that are in the TSDB and
+    that ``latest`` does not point at. Returns how many results they held."""
     cut = _last_batch_before(conn, older_than_ns)
     if cut is None:
         return 0
-    oldest = conn.execute("SELECT batch_id FROM journal ORDER BY id LIMIT 1").fetchone()
-    if oldest is not None:
-        cut = min(cut, int(oldest[0]) + limit_batches - 1)
-    pending = conn.execute("SELECT j.batch_id FROM journal j WHERE j.id = (SELECT min(id) FROM tsdb_pending)"
-                           ).fetchone()
-    if pending is not None:
-        cut = min(cut, int(pending[0]) - 1)
-    last = conn.execute("SELECT last_result_id FROM batches WHERE id <= ? ORDER BY id DESC LIMIT 1", (cut,)).fetchone()
-    if last is None:
+    doomed = ("FROM batches WHERE id <= ? AND id NOT IN (SELECT batch_id FROM tsdb_pending) "
+              "AND id NOT IN (SELECT batch_id FROM latest)")
+    ids = [r[0] for r in conn.execute(f"SELECT id {doomed} ORDER BY id LIMIT ?", (cut, limit_batches))]
+    if not ids:
         return 0
-    deleted = conn.execute("DELETE FROM journal WHERE id <= ?", (int(last[0]),)).rowcount
-    conn.execute("DELETE FROM batches WHERE id <= ? AND id NOT IN (SELECT batch_id FROM latest)", (cut,))
-    return deleted
+    removed = int(conn.execute(f"SELECT coalesce(sum(results), 0) {doomed} AND id <= ?", (cut, ids[-1])).fetchone()[0])
+    conn.execute(f"DELETE {doomed} AND id <= ?", (cut, ids[-1]))
+    return removed

@@ -24,7 +24,7 @@ def string_field(value: str) -> str:
 
 def line(record: dict[str, Any], province: str, district: str | None, seq: int, time_ns: int) -> str:
     """One line for one record: a validated ``ResultRecord`` as the agent sent it (JSON), with the
-    ``seq`` and ``time_ns`` the journal holds (normalised integers; time_ns may have been defaulted)."""
+    ``seq`` and ``time_ns`` as integers (JSON may carry them as 5.0)."""
     tags = []
     if district:
         tags.append("district=" + escape_tag(district))

@@ -65,7 +65,7 @@ class LiveState:
             live.last_seen_ns = seen_ns
         results = live.results
         for record in records:
-            key = (record.probe.value, record.link or "", record.target)
+            key = (record.probe, record.link or "", record.target)  # a StrEnum member is its name
             current = results.get(key)
             if current is None or current.time_ns <= record.time_ns:
                 results[key] = record

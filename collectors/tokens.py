@@ -4,7 +4,10 @@ A token is 256 random bits (``secrets.token_urlsafe(32)``). Hashing it is enough
 much entropy there is nothing for a slow password hash to protect, and a digest lookup costs
 microseconds per request. Lookup is by digest, and the digest found is compared again with
 ``hmac.compare_digest``, so response time says nothing about how much of a guess was right.
-Revocation is a row update that the next request sees: there is no cache to expire.
+
+Valid digests are cached in memory. The cache is dropped whenever ``sites.db`` changed
+(SQLite's ``PRAGMA data_version``, checked at most every ``RECHECK_SECONDS``), so a
+revocation by ``netmon sites revoke`` — another process — takes effect within 0.1 s.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE INDEX IF NOT EXISTS tokens_site ON tokens(site_id);
 """
 MAX_TOKEN_CHARS = 200
+RECHECK_SECONDS = 0.1
 
 
 def new_token() -> str:
@@ -53,17 +57,34 @@ class TokenStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         conn.executescript(SCHEMA)
+        self._cache: dict[str, str] = {}
+        self._version = -1
+        self._checked = 0.0
 
     def site_for(self, token: str) -> str | None:
         """The site an active token belongs to, or None (unknown, revoked or malformed)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = token_digest(token)
+        now = time.monotonic()
+        if now - self._checked >= RECHECK_SECONDS:
+            self._checked = now
+            version = int(query(self._conn, "PRAGMA data_version", (), "token lookup")[0][0])  # type: ignore[call-overload]
+            if version != self._version:
+                self._version, self._cache = version, {}
+        cached = self._cache.get(digest)
+        if cached is not None:
+            return cached
         rows = query(self._conn, "SELECT token_sha256, site_id FROM tokens "
                                  "WHERE token_sha256 = ? AND revoked_ns IS NULL", (digest,), "token lookup")
         if rows and hmac.compare_digest(str(rows[0][0]), digest):
-            return str(rows[0][1])
+            self._cache[digest] = site_id = str(rows[0][1])
+            return site_id
         return None
+
+    def forget(self) -> None:
+        """Drop the cache (this connection's own writes do not change its data_version)."""
+        self._cache = {}
 
     def has_active(self, site_id: str) -> bool:
         return bool(query(self._conn, "SELECT 1 FROM tokens WHERE site_id = ? AND revoked_ns IS NULL", (site_id,)))
@@ -72,6 +93,7 @@ class TokenStore:
         """Issue a token for ``site_id``; earlier tokens of the site stop working at once."""
         token = new_token()
         now = time.time_ns()
+        self.forget()
         with transaction(self._conn, "enrol") as conn:
             conn.execute("UPDATE tokens SET revoked_ns = ? WHERE site_id = ? AND revoked_ns IS NULL", (now, site_id))
             conn.execute("INSERT INTO tokens (token_sha256, site_id, created_ns) VALUES (?, ?, ?)",
@@ -80,6 +102,7 @@ class TokenStore:
 
     def revoke(self, site_id: str) -> int:
         """Revoke every active token of ``site_id``; returns how many were active."""
+        self.forget()
         with transaction(self._conn, "revoke") as conn:
             cursor = conn.execute("UPDATE tokens SET revoked_ns = ? WHERE site_id = ? AND revoked_ns IS NULL",
                                   (time.time_ns(), site_id))

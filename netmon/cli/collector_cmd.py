@@ -36,6 +36,18 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     except StorageError as exc:
         typer.echo(f"{config}: state_dir: {exc}", err=True)
         raise typer.Exit(1) from None
+    tune_gc()
     uvicorn.run(application, host=host or central.listen.host, port=central.listen.port if port is None else port,
                 log_level=settings.log_level, access_log=central.listen.access_log, server_header=False,
                 timeout_graceful_shutdown=10)
+
+
+def tune_gc() -> None:
+    """Fewer, larger collections: each ingested batch allocates ~1,000 container objects, and with
+    the default gen-0 threshold (700) the collector spent ~30 % of its CPU in the cyclic GC
+    re-scanning long-lived state (measured: 1.36 -> 1.04 ms of CPU per 100-result batch)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what start-up built (app, registry, schemas) lives for the whole process
+    gc.set_threshold(50_000, 20, 20)

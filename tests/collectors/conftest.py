@@ -19,7 +19,7 @@ def journal_rows(collector: CollectorProcess) -> int:
     """Results in the journal, read straight from the SQLite file."""
     conn = sqlite3.connect(f"file:{collector.state_dir / 'journal.db'}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM journal").fetchone()[0])
+        return int(conn.execute("SELECT coalesce(sum(results), 0) FROM batches").fetchone()[0])
     finally:
         conn.close()
 

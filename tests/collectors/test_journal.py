@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.journal import Journal
+from collectors.journal_db import read_pending
 from netmon.contract import BATCH_ADAPTER, ResultBatch
 from netmon.lab.collector import sample_batch
 
@@ -49,17 +50,40 @@ async def test_retention_prunes_written_results_and_keeps_pending_and_latest(tmp
     try:
         for start, target in ((1, "dns-a"), (11, "isp-edge"), (21, "isp-edge")):
             await journal.commit(*parsed(sample_batch("26734", range(start, start + 10), target=target)), "P", None)
-        assert (count(tmp_path, "journal"), count(tmp_path, "batches"), journal.pending) == (30, 3, 30)
+        assert (count(tmp_path, "batches"), journal.pending) == (3, 30)
         await asyncio.sleep(0.01)
         assert await journal.maintain() == 0  # nothing reached the TSDB yet: nothing may go
-        await journal.mark_written(list(range(1, 21)))  # the first two batches are in the TSDB
-        assert await journal.maintain() == 20
-        assert (count(tmp_path, "journal"), journal.pending) == (10, 10)
-        # batch 1 holds the newest dns-a result (the live state's), batch 2 nothing needed: deleted
-        assert count(tmp_path, "batches") == 2
+        await journal.mark_written([1, 2], 20)  # the first two batches are in the TSDB
+        # batch 1 holds the newest dns-a result (the live state's): kept; batch 2 is not needed
+        assert await journal.maintain() == 10
+        assert (count(tmp_path, "batches"), journal.pending) == (2, 10)
         latest = journal.latest_records()
         assert [(record["target"], record["seq"]) for _, _, record in latest] == [("dns-a", 10), ("isp-edge", 30)]
         again = await journal.commit(*parsed(sample_batch("26734", range(1, 31))), "P", None)
         assert again.duplicates == 30  # pruning the journal never forgets the dedupe marks
+    finally:
+        journal.close()
+
+
+async def test_the_tsdb_reads_only_accepted_results_with_the_timestamps_they_were_accepted_with(tmp_path: Path
+                                                                                                ) -> None:
+    journal = Journal(tmp_path, to_tsdb=True)
+    try:
+        await journal.commit(*parsed(sample_batch("26734", [1, 2, 3], time_ns=1000)), "P", None)
+        overlap = sample_batch("26734", [2, 3, 4, 5], time_ns=1000)
+        del overlap["results"][3]["time_ns"]  # the agent left it out: the collector's clock fills it in
+        outcome = await journal.commit(*parsed(overlap), "P", "D")
+        assert ([r.seq for r in outcome.accepted], outcome.duplicates) == ([4, 5], 2)
+        defaulted = outcome.accepted[1].time_ns
+        assert defaulted > 10**18
+        conn = journal.reader()
+        try:
+            batches = read_pending(conn, 100)
+        finally:
+            conn.close()
+        assert [(b.id, b.district, [(r["seq"], r["time_ns"]) for r in b.records]) for b in batches] == [
+            (1, None, [(1, 1000 + 10**9), (2, 1000 + 2 * 10**9), (3, 1000 + 3 * 10**9)]),
+            (2, "D", [(4, 1000 + 4 * 10**9), (5, defaulted)])]
+        assert journal.pending == 5
     finally:
         journal.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from collectors.journal_db import iter_results
 from netmon.lab.collector import CollectorProcess, influx_settings, sample_batch
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics
@@ -137,7 +138,7 @@ def test_results_accepted_while_influxdb_is_down_are_written_when_it_returns(tmp
 def journal_seqs(state_dir: Path) -> list[int]:
     conn = sqlite3.connect(f"file:{state_dir / 'journal.db'}?mode=ro", uri=True)
     try:
-        return [int(r[0]) for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
+        return sorted(seq for _, seq in iter_results(conn))
     finally:
         conn.close()
 
