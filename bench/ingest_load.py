@@ -118,8 +118,15 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
     raise SystemExit("server not ready")
 
 
+def stats_totals(port: int) -> dict[str, float]:
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/stats", timeout=10) as response:
+        return json.load(response)["totals"]  # type: ignore[no-any-return]
+
+
 def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: list[list[bytes]],
-               tokens: list[str], args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+               tokens: list[str], args: argparse.Namespace, workdir: Path, check: bool = False) -> dict[str, float]:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(["taskset", "-c", str(args.server_cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
                             env=netmon_env(NETMON_LOG_LEVEL="warning"), cwd=ROOT)
@@ -129,11 +136,33 @@ def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: l
         result = asyncio.run(load(port, bodies, tokens, args, not args.no_gzip))
         result["server_cpu_ratio"] = (cpu_seconds(proc.pid) - cpu_before) / result["seconds"]
         result["client_cpu_ratio"] = (time.process_time() - client_before) / result["seconds"]
+        if check:  # what the load generator counted is what the collector holds
+            totals = stats_totals(port)
+            assert totals["accepted"] == result["accepted"], f"collector holds {totals['accepted']}, " \
+                                                             f"load generator counted {result['accepted']}"
+            result["tsdb_pending"] = totals["journal_pending_results"]
+            result["tsdb_lag_s"] = totals["tsdb_write_lag_seconds"]
+            if result["tsdb_pending"]:  # how fast the backlog drains once the load stops (bounded wait)
+                started, pending = time.perf_counter(), result["tsdb_pending"]
+                while stats_totals(port)["journal_pending_results"] and time.perf_counter() - started < 60:
+                    time.sleep(0.2)
+                left = stats_totals(port)["journal_pending_results"]
+                result["drain_per_second"] = (pending - left) / (time.perf_counter() - started)
         return result
     finally:
         proc.terminate()
         proc.wait(15)
         log.close()
+
+
+def enrol_all(config: Path, sites: list[str]) -> list[str]:
+    """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site)."""
+    from collectors.settings import load_central
+    from collectors.sqlite import SITES_DB, connect
+    from collectors.tokens import TokenStore
+
+    store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
+    return [store.enrol(site) for site in sites]
 
 
 def main() -> None:
@@ -144,6 +173,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per target (bounded)")
     parser.add_argument("--max-results", type=int, default=1_200_000, help="results pre-built per target")
     parser.add_argument("--no-gzip", action="store_true")
+    parser.add_argument("--no-tsdb", action="store_true", help="skip the run with VictoriaMetrics")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args()
@@ -160,32 +190,50 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="netmon-bench-") as tmp:
         workdir = Path(tmp)
         registry = write_registry(workdir / "sites.yaml", [lab_site(s) for s in sites])
-        port = free_port(HOST)
-        config = write_central(workdir, registry, port=port)
-        from collectors.settings import load_central
-        from collectors.sqlite import SITES_DB, connect
-        from collectors.tokens import TokenStore
-        store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
-        tokens = [store.enrol(s) for s in sites]
         rows = []
         bare_port = free_port(HOST)
         bare = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", HOST, "--port", str(bare_port),
                 "--no-access-log", "--log-level", "warning"]
         rows.append(("bare FastAPI, validate_json only",
-                     run_target("bare", bare, bare_port, "/docs", bodies, tokens, args, workdir)))
-        collector = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config)]
-        rows.append(("netmon collector (auth, journal FULL, dedupe, sinks)",
-                     run_target("collector", collector, port, "/healthz", bodies, tokens, args, workdir)))
+                     run_target("bare", bare, bare_port, "/docs", bodies, [""] * len(sites), args, workdir)))
+        targets = [("netmon collector, SQLite only", None)]
+        if not args.no_tsdb:
+            targets.append(("netmon collector + TSDB writer (VictoriaMetrics)", "vm"))
+        for label, tsdb in targets:
+            run_dir = workdir / (tsdb or "embedded")
+            run_dir.mkdir()
+            server = None
+            if tsdb:
+                from netmon.lab.collector import influx_settings
+                from netmon.lab.services import start_victoriametrics
+                server = start_victoriametrics(run_dir / "vm")
+                os.sched_setaffinity(server.proc.pid, {args.client_cpu})  # keep the server core to the collector
+            port = free_port(HOST)
+            config = write_central(run_dir, registry, port=port,
+                                   influx=influx_settings(server, "v2") if server else None)
+            tokens = enrol_all(config, sites)
+            collector = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config)]
+            try:
+                rows.append((label, run_target("collector", collector, port, "/healthz", bodies, tokens, args,
+                                               run_dir, check=True)))
+            finally:
+                if server:
+                    server.stop()
     print(f"\n{args.sites} sites, {args.connections} connections, batches of {args.batch}, "
           f"server on CPU {args.server_cpu}, load generator on CPU {args.client_cpu}")
-    print(f"{'target':<56} {'results/s':>10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU':>10} "
+    print(f"{'target':<50} {'results/s':>10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU':>10} "
           f"{'client CPU':>10} {'results/CPU-s':>13} {'errors':>6}")
     for name, r in rows:
-        print(f"{name:<56} {r['results_per_second']:>10,.0f} {r['requests_per_second']:>7,.0f} "
+        print(f"{name:<50} {r['results_per_second']:>10,.0f} {r['requests_per_second']:>7,.0f} "
               f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['server_cpu_ratio']:>10.2f} {r['client_cpu_ratio']:>10.2f} "
               f"{r['results_per_second'] / max(r['server_cpu_ratio'], 1e-9):>13,.0f} {r['errors']:>6.0f}")
     print("results/CPU-s: accepted results per second of server CPU time — what one whole core would carry,\n"
           "comparable between runs on a shared machine where the server does not get the whole core.")
+    for name, r in rows:
+        if "tsdb_pending" in r and "TSDB" in name:
+            print(f"{name}: at the end {r['tsdb_pending']:,.0f} results waited for the TSDB "
+                  f"(write lag {r['tsdb_lag_s']:.1f} s); with the load stopped the writer drained "
+                  f"{r.get('drain_per_second', 0):,.0f} results/s")
 
 
 if __name__ == "__main__":
