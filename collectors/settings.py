@@ -78,7 +78,10 @@ def load_central(path: str | Path) -> CentralConfig:
     def anchored(value: str | None) -> str | None:
         return value if value is None or Path(value).is_absolute() else str(base / value)
 
-    update: dict[str, object] = {"registry": anchored(config.registry), "state_dir": anchored(config.state_dir)}
+    update: dict[str, object] = {"registry": anchored(config.registry), "state_dir": anchored(config.state_dir),
+                                 "listen": config.listen.model_copy(update={
+                                     "tls_cert_file": anchored(config.listen.tls_cert_file),
+                                     "tls_key_file": anchored(config.listen.tls_key_file)})}
     if config.influxdb is not None:
         update["influxdb"] = config.influxdb.model_copy(update={
             "token_file": anchored(config.influxdb.token_file),

@@ -37,9 +37,10 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
         typer.echo(f"{config}: state_dir: {exc}", err=True)
         raise typer.Exit(1) from None
     tune_gc()
-    uvicorn.run(application, host=host or central.listen.host, port=central.listen.port if port is None else port,
-                log_level=settings.log_level, access_log=central.listen.access_log, server_header=False,
-                timeout_graceful_shutdown=10)
+    listen = central.listen
+    uvicorn.run(application, host=host or listen.host, port=listen.port if port is None else port,
+                log_level=settings.log_level, access_log=listen.access_log, server_header=False,
+                timeout_graceful_shutdown=10, ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file)
 
 
 def tune_gc() -> None:

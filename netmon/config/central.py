@@ -21,6 +21,16 @@ class Listen(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     # One line per request costs ~10 % of ingest throughput; off unless debugging.
     access_log: bool = False
+    # HTTPS straight from the collector (agents verify it with their ca_file); or leave both
+    # unset and terminate TLS at a reverse proxy in front of it.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Listen:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        return self
 
 
 class InfluxConfig(Strict):

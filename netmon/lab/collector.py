@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -65,9 +66,14 @@ def influx_settings(server: Server, api: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_central(workdir: Path, registry: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                  influx: dict[str, Any] | None = None, **sections: Any) -> Path:
-    config: dict[str, Any] = {"listen": {"host": host, "port": port or free_port(host)},
-                              "state_dir": str(workdir / "state"), "registry": str(registry), **sections}
+                  influx: dict[str, Any] | None = None, tls: tuple[Path, Path] | None = None, **sections: Any
+                  ) -> Path:
+    """central.yaml in ``workdir``; ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
+    listen: dict[str, Any] = {"host": host, "port": port or free_port(host)}
+    if tls is not None:
+        listen.update(tls_cert_file=str(tls[0]), tls_key_file=str(tls[1]))
+    config: dict[str, Any] = {"listen": listen, "state_dir": str(workdir / "state"), "registry": str(registry),
+                              **sections}
     if influx is not None:
         config["influxdb"] = influx
     path = workdir / "central.yaml"
@@ -96,11 +102,14 @@ class CollectorProcess:
     proc: Proc
     ns: Namespace | None = None
     env: dict[str, str] | None = None
+    # the CA that issued the collector's certificate when it serves HTTPS
+    ca_file: Path | None = None
+    tls: bool = False
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def state_dir(self) -> Path:
@@ -124,7 +133,7 @@ class CollectorProcess:
 
     def restart(self) -> CollectorProcess:
         self.stop()
-        fresh = start_collector(self.config_path, ns=self.ns, env=self.env)
+        fresh = start_collector(self.config_path, ns=self.ns, env=self.env, ca_file=self.ca_file)
         self.proc = fresh.proc
         return self
 
@@ -133,10 +142,12 @@ class CollectorProcess:
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
                 timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls and self.ca_file else None
+
         def call() -> tuple[int, dict[str, str], bytes]:
             req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
             try:
-                with urllib.request.urlopen(req, timeout=timeout) as response:
+                with urllib.request.urlopen(req, timeout=timeout, context=context) as response:
                     return int(response.status), dict(response.headers), response.read()
             except urllib.error.HTTPError as exc:
                 return exc.code, dict(exc.headers), exc.read()
@@ -164,22 +175,25 @@ class CollectorProcess:
             return status, body.decode(errors="replace")
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, ca_file: Path | None = None) -> bool:
+    context = ssl.create_default_context(cafile=str(ca_file)) if url.startswith("https") and ca_file else None
     try:
-        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+        with urllib.request.urlopen(url + "/healthz", timeout=1, context=context) as response:
             return int(response.status) == 200
     except (urllib.error.URLError, OSError):
         return False
 
 
 def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict[str, str] | None = None,
-                    ready_timeout: float = 30.0) -> CollectorProcess:
+                    ca_file: Path | None = None, ready_timeout: float = 30.0) -> CollectorProcess:
+    """Start the collector of ``config_path`` and wait for ``/healthz`` (``ca_file`` when it serves HTTPS)."""
     listen = yaml.safe_load(config_path.read_text())["listen"]
     argv = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config_path)]
     full_env = env or netmon_env()
-    handle = CollectorProcess(config_path, listen["host"], int(listen["port"]), None, ns, env)  # type: ignore[arg-type]
+    handle = CollectorProcess(config_path, listen["host"], int(listen["port"]), None, ns, env,  # type: ignore[arg-type]
+                              ca_file=ca_file, tls=bool(listen.get("tls_cert_file")))
     if ns is not None:
-        ready = lambda: call_in_namespace(ns, lambda: _healthy(handle.url))  # noqa: E731
+        ready = lambda: call_in_namespace(ns, lambda: _healthy(handle.url, ca_file))  # noqa: E731
         handle.proc = ns.start(argv, name="collector", env=full_env, ready=ready, ready_timeout=ready_timeout)
         return handle
     log_path = config_path.parent / "collector.log"
@@ -188,7 +202,7 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
                                  start_new_session=True)
     handle.proc = Proc("collector", popen, log_path)
     deadline = time.monotonic() + ready_timeout
-    while not _healthy(handle.url):
+    while not _healthy(handle.url, ca_file):
         if not handle.proc.alive() or time.monotonic() > deadline:
             handle.proc.kill()
             raise LabError(f"collector did not become ready (exit {popen.returncode}):\n{handle.proc.log()[-3000:]}")
