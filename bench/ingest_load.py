@@ -57,14 +57,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def connection(port: int, work: list[tuple[str, bytes]], compress: bool, deadline: float,
-                     latencies: list[float], counts: dict[str, int]) -> None:
+                     latencies: list[float], counts: dict[str, int], interval: float = 0.0,
+                     offset: float = 0.0) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
+    # paced connections start staggered, so requests arrive evenly rather than in bursts of all of them
+    next_send = time.perf_counter() + offset - interval
     accepted = re.compile(rb'"accepted":(\d+)')
     encoding = "Content-Encoding: gzip\r\n" if compress else ""
     try:
         for token, body in work:
             if time.perf_counter() > deadline:
                 return
+            if interval:  # paced: this connection's share of --paced-rate
+                next_send += interval
+                await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
             head = (f"POST /api/v1/results HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
                     f"Content-Type: application/json\r\n{encoding}Content-Length: {len(body)}\r\n\r\n").encode()
             started = time.perf_counter()
@@ -86,7 +92,7 @@ async def connection(port: int, work: list[tuple[str, bytes]], compress: bool, d
 
 
 async def load(port: int, bodies: list[list[bytes]], tokens: list[str], args: argparse.Namespace,
-               compress: bool) -> dict[str, float]:
+               compress: bool, rate: float = 0.0) -> dict[str, float]:
     per_conn: list[list[tuple[str, bytes]]] = [[] for _ in range(args.connections)]
     for i, (token, mine) in enumerate(zip(tokens, bodies, strict=True)):
         per_conn[i % args.connections].append((token, mine))  # type: ignore[arg-type]
@@ -96,7 +102,9 @@ async def load(port: int, bodies: list[list[bytes]], tokens: list[str], args: ar
     counts = {"accepted": 0, "ok": 0, "errors": 0}
     started = time.perf_counter()
     deadline = started + args.duration
-    await asyncio.gather(*(connection(port, w, compress, deadline, latencies, counts) for w in work))
+    interval = args.connections * args.batch / rate if rate else 0.0
+    await asyncio.gather(*(connection(port, w, compress, deadline, latencies, counts, interval,
+                                      interval * i / len(work)) for i, w in enumerate(work)))
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {"results_per_second": counts["accepted"] / elapsed, "requests_per_second": counts["ok"] / elapsed,
@@ -126,14 +134,15 @@ def stats_totals(port: int) -> dict[str, float]:
 
 
 def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: list[list[bytes]],
-               tokens: list[str], args: argparse.Namespace, workdir: Path, check: bool = False) -> dict[str, float]:
+               tokens: list[str], args: argparse.Namespace, workdir: Path, check: bool = False,
+               rate: float = 0.0) -> dict[str, float]:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(["taskset", "-c", str(args.server_cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
                             env=netmon_env(NETMON_LOG_LEVEL="warning"), cwd=ROOT)
     try:
         wait_ready(port, proc, ready_path)
         cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
-        result = asyncio.run(load(port, bodies, tokens, args, not args.no_gzip))
+        result = asyncio.run(load(port, bodies, tokens, args, not args.no_gzip, rate))
         result["server_cpu_ratio"] = (cpu_seconds(proc.pid) - cpu_before) / result["seconds"]
         result["client_cpu_ratio"] = (time.process_time() - client_before) / result["seconds"]
         if check:  # what the load generator counted is what the collector holds
@@ -173,7 +182,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per target (bounded)")
     parser.add_argument("--max-results", type=int, default=1_200_000, help="results pre-built per target")
     parser.add_argument("--no-gzip", action="store_true")
-    parser.add_argument("--no-tsdb", action="store_true", help="skip the run with VictoriaMetrics")
+    parser.add_argument("--no-tsdb", action="store_true", help="skip the runs with VictoriaMetrics")
+    parser.add_argument("--paced-rates", default="4400,44000",
+                        help="also run at these fixed rates (default: the country at go-live, and 10x); '' skips")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args()
@@ -196,11 +207,13 @@ def main() -> None:
                 "--no-access-log", "--log-level", "warning"]
         rows.append(("bare FastAPI, validate_json only",
                      run_target("bare", bare, bare_port, "/docs", bodies, [""] * len(sites), args, workdir)))
-        targets = [("netmon collector, SQLite only", None)]
+        targets: list[tuple[str, str | None, float]] = [("netmon collector, SQLite only", None, 0.0)]
         if not args.no_tsdb:
-            targets.append(("netmon collector + TSDB writer (VictoriaMetrics)", "vm"))
-        for label, tsdb in targets:
-            run_dir = workdir / (tsdb or "embedded")
+            targets.append(("netmon collector + TSDB writer (VictoriaMetrics)", "vm", 0.0))
+            for rate in (float(r) for r in args.paced_rates.split(",") if r.strip() and float(r) > 0):
+                targets.append((f"  the same, paced at {rate:,.0f} results/s", "vm", rate))
+        for n, (label, tsdb, rate) in enumerate(targets):
+            run_dir = workdir / f"{tsdb or 'embedded'}-{n}"
             run_dir.mkdir()
             server = None
             if tsdb:
@@ -215,7 +228,7 @@ def main() -> None:
             collector = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config)]
             try:
                 rows.append((label, run_target("collector", collector, port, "/healthz", bodies, tokens, args,
-                                               run_dir, check=True)))
+                                               run_dir, check=True, rate=rate)))
             finally:
                 if server:
                     server.stop()
@@ -230,7 +243,7 @@ def main() -> None:
     print("results/CPU-s: accepted results per second of server CPU time — what one whole core would carry,\n"
           "comparable between runs on a shared machine where the server does not get the whole core.")
     for name, r in rows:
-        if "tsdb_pending" in r and "TSDB" in name:
+        if "tsdb_pending" in r and "TSDB" in name and "drain_per_second" in r:
             print(f"{name}: at the end {r['tsdb_pending']:,.0f} results waited for the TSDB "
                   f"(write lag {r['tsdb_lag_s']:.1f} s); with the load stopped the writer drained "
                   f"{r.get('drain_per_second', 0):,.0f} results/s")

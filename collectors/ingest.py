@@ -66,14 +66,14 @@ async def post_results(request: Request) -> Response:
                 core.metrics.results.labels("rejected").inc(rejected)
                 core.journal.note_rejected(site.id, rejected)
             raise
+        if core.journal.pending >= core.config.journal.max_pending_results:
+            raise ApiError(503, "the collector's journal is full while the TSDB catches up; keep the results in "
+                                "the outbox and retry", reason="overloaded", headers={"Retry-After": "30"})
         wait_seconds = core.limiter.admit(site.id, len(batch.results))
         if wait_seconds:
             raise ApiError(429, f"site {site.id} is over its limit of {core.config.limits.site_results_per_minute} "
                                 f"results per minute; retry in {wait_seconds:.0f} s", reason="rate_limited",
                            headers={"Retry-After": str(int(wait_seconds))})
-        if core.journal.pending >= core.config.journal.max_pending_results:
-            raise ApiError(503, "the collector's journal is full while the TSDB catches up; keep the results in "
-                                "the outbox and retry", reason="overloaded", headers={"Retry-After": "30"})
         try:
             # the journal keeps the body as it came: gzip stays gzip
             gzipped = raw is not wire

@@ -19,10 +19,11 @@ from __future__ import annotations
 import array
 import dataclasses
 import gzip
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from pydantic_core import from_json  # the parser validate_json used: 2x json.loads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -132,7 +133,7 @@ _COLUMNS = "id, site_id, agent_id, accepted_ns, province, district, accepted_idx
 
 def _decode(row: tuple[Any, ...]) -> StoredBatch:
     bid, site_id, agent_id, accepted_ns, province, district, packed, gzipped, body = row
-    results = json.loads(gzip.decompress(body) if gzipped else body)["results"]
+    results = from_json(gzip.decompress(body) if gzipped else body)["results"]
     if packed is not None:
         results = [results[i] for i in array.array("I", packed)]
     return StoredBatch(bid, site_id, agent_id, accepted_ns, province, district, results)
@@ -178,7 +179,7 @@ def load_latest(conn: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]
         ids = sorted({r[2] for r in rows[start:start + 500]} - set(bodies))
         for bid, gzipped, body in conn.execute(
                 f"SELECT id, gzipped, body FROM batches WHERE id IN ({','.join('?' * len(ids))})", ids):
-            bodies[bid] = json.loads(gzip.decompress(body) if gzipped else body)["results"]
+            bodies[bid] = from_json(gzip.decompress(body) if gzipped else body)["results"]
     return [(site, time_ns, bodies[bid][idx]) for site, time_ns, bid, idx in rows if bid in bodies]
 
 

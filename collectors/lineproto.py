@@ -22,9 +22,7 @@ def string_field(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
 
 
-def line(record: dict[str, Any], province: str, district: str | None, seq: int, time_ns: int) -> str:
-    """One line for one record: a validated ``ResultRecord`` as the agent sent it (JSON), with the
-    ``seq`` and ``time_ns`` as integers (JSON may carry them as 5.0)."""
+def _tags(record: dict[str, Any], province: str, district: str | None) -> str:
     tags = []
     if district:
         tags.append("district=" + escape_tag(district))
@@ -35,15 +33,30 @@ def line(record: dict[str, Any], province: str, district: str | None, seq: int, 
     tags.append("province=" + escape_tag(province))
     tags.append("site=" + record["site_id"])
     tags.append("target=" + record["target"])
+    return f"{record['probe']},{','.join(tags)}"
+
+
+# measurement + tags per series: a site has a few dozen series, and every result repeats one
+_SERIES: dict[tuple[Any, ...], str] = {}
+
+
+def line(record: dict[str, Any], province: str, district: str | None, seq: int, time_ns: int) -> str:
+    """One line for one record: a validated ``ResultRecord`` as the agent sent it (JSON), with
+    ``seq`` and ``time_ns`` as integers (JSON may carry them as 5.0)."""
+    key = (record["probe"], record["site_id"], record.get("link"), record.get("link_kind"), record["target"],
+           province, district)
+    series = _SERIES.get(key)
+    if series is None:
+        if len(_SERIES) > 200_000:
+            _SERIES.clear()
+        series = _SERIES[key] = _tags(record, province, district)
     values: dict[str, float] = record["values"]
-    fields = [f"{name}={float(value)!r}" for name, value in values.items()]
     status = record["status"]
-    fields.append(f"status={string_field(status)}")
-    fields.append(f"status_level={STATUS_LEVEL[status]}i")
-    fields.append(f"seq={seq}i")
+    fields = [f"{name}={float(value)!r}" for name, value in values.items()]
+    fields.append(f'status="{status}",status_level={STATUS_LEVEL[status]}i,seq={seq}i')
     if record.get("reason"):
         fields.append(f"reason={string_field(record['reason'])}")
-    for key, text in (record.get("info") or {}).items():
-        name = f"info_{key}" if key in values or key in RESERVED_FIELDS else key
+    for key_name, text in (record.get("info") or {}).items():
+        name = f"info_{key_name}" if key_name in values or key_name in RESERVED_FIELDS else key_name
         fields.append(f"{name}={string_field(text)}")
-    return f"{record['probe']},{','.join(tags)} {','.join(fields)} {time_ns}"
+    return f"{series} {','.join(fields)} {time_ns}"

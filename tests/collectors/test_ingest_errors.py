@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from netmon.lab.collector import CollectorProcess, sample_batch
+from netmon.lab.netns import wait_until
 from tests.collectors.conftest import journal_rows
 
 _seqs = itertools.count(1000)
@@ -169,3 +170,23 @@ def test_revocation_takes_effect_on_the_next_request(tmp_path: Any, embedded: tu
     assert out.returncode == 0 and out.stdout.strip() == "revoked the token of site 26799"
     assert collector.post_batch(token, fresh("26799", n=1)) == (401, {"detail": "invalid or revoked site token"})
     tokens["26799"] = collector.enrol("26799")
+
+
+def test_a_full_journal_answers_503_and_accepts_nothing(tmp_path: Any) -> None:
+    from tests.collectors.conftest import make_collector
+
+    # a TSDB that never answers (nothing listens on loopback port 9): results pile up in the journal
+    unreachable = {"url": "http://127.0.0.1:9", "api": "v2", "org": "noc", "bucket": "netmon"}
+    with make_collector(tmp_path / "c", influx=unreachable, journal={"max_pending_results": 1000}) as collector:
+        token = collector.enrol("26734")
+        assert collector.post_batch(token, sample_batch("26734", range(1, 1001)))[1]["accepted"] == 1000
+        before = journal_rows(collector)
+        status, headers, body = collector.request("POST", "/api/v1/results",
+                                                  json.dumps(sample_batch("26734", [1001])).encode(),
+                                                  {"Authorization": f"Bearer {token}"})
+        assert (status, headers["retry-after"]) == (503, "30")
+        assert json.loads(body)["detail"].startswith("the collector's journal is full while the TSDB catches up")
+        assert journal_rows(collector) == before
+        assert collector.post_batch(token, sample_batch("26734", [5]))[0] == 503  # even a replay waits
+        wait_until(lambda: not collector.get_json("/api/v1/stats")["totals"]["tsdb_up"], 10, what="TSDB down")
+        assert collector.get_json("/api/v1/stats")["totals"]["journal_pending_results"] == 1000

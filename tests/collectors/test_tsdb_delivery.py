@@ -194,3 +194,29 @@ def test_kill_9_after_200_loses_nothing_and_a_resend_is_all_duplicates(tmp_path:
         collector.stop()
     finally:
         server.stop()
+
+
+def test_points_influxdb_refuses_are_counted_and_do_not_block_the_rest(tmp_path: Path) -> None:
+    import urllib.request
+
+    server = start_influxdb(tmp_path / "influx")
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{server.url}/query?q=CREATE%20DATABASE%20netmon", b""))
+        # someone wrote rtt_avg_seconds as a string into the same shard: our float points conflict
+        urllib.request.urlopen(urllib.request.Request(f"{server.url}/write?db=netmon&precision=ns",
+                                                      f'icmp,site=x rtt_avg_seconds="fast" {T0}'.encode()))
+        with make_collector(tmp_path / "c", influx=influx_settings(server, "v1")) as collector:
+            token = collector.enrol("26734")
+            assert collector.post_batch(token, sample_batch("26734", range(1, 11), time_ns=T0))[0] == 200
+            wait_until(lambda: drained(collector, 10), 20, what="the refused batch to leave the journal")
+            assert collector.post_batch(token, mixed_batch(11))[0] == 200
+            wait_until(lambda: drained(collector, 13), 20, what="the next batch to be written")
+            metrics = collector.request("GET", "/metrics")[2].decode()
+            assert "netmon_collector_tsdb_points_rejected_total 10.0" in metrics
+            assert "netmon_collector_tsdb_points_written_total 3.0" in metrics
+            assert "netmon_collector_tsdb_up 1.0" in metrics
+            assert "field type conflict" in collector.proc.log()
+            snmp, _ = wait_for_points(server, "v1", "snmp_if", "26734", 1)
+            assert list(snmp) == [11]
+    finally:
+        server.stop()
