@@ -114,7 +114,10 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
     first = fast.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
         raise ApiError(400, f"the body is not valid JSON: {first['msg']}", reason="bad_json")
-    data = pydantic_core.from_json(raw)
+    try:
+        data = pydantic_core.from_json(raw)
+    except ValueError as exc:  # e.g. nesting deeper than the parser allows, found only on a full parse
+        raise ApiError(400, f"the body is not valid JSON: {exc}", reason="bad_json") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"the body must be a JSON object (a ResultBatch), not {type(data).__name__}",
                        reason="invalid_batch")

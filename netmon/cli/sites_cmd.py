@@ -65,7 +65,7 @@ def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry
 
 @app.command("revoke")
 def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Revoke SITE_ID's token; the collector refuses it from the next request on."""
+    """Revoke SITE_ID's token; the running collector refuses it within 0.1 s."""
     _, tokens = _stores(config)
     count = tokens.revoke(site_id)
     if not count:
