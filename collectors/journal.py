@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 
 from collectors import journal_db as db
 from collectors.intervals import SeqIntervals, load_marks, save_changes
+from collectors.live import MAX_SERIES_PER_SITE
 from collectors.sqlite import JOURNAL_DB, connect, transaction
 from netmon.contract import ResultBatch, ResultRecord
 from netmon.errors import StorageError
@@ -223,6 +224,7 @@ class Journal:
                 self.gaps_closed["cap"] += by_cap
                 log.info("agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap", agent_id, by_age, by_cap)
                 save_changes(conn, agent_id, marks)
+        db.cap_latest(conn, MAX_SERIES_PER_SITE)
         return db.prune(conn, now_ns - self._retention_ns, limit_batches=20_000)
 
     def _counters(self, site_id: str) -> db.SiteCounters:

@@ -183,6 +183,14 @@ def load_latest(conn: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]
     return [(site, time_ns, bodies[bid][idx]) for site, time_ns, bid, idx in rows if bid in bodies]
 
 
+def cap_latest(conn: sqlite3.Connection, per_site: int) -> int:
+    """Keep the newest ``per_site`` entries of ``latest`` per site (the live state's own bound)."""
+    return conn.execute(
+        "DELETE FROM latest WHERE (site_id, probe, link, target) IN (SELECT site_id, probe, link, target FROM "
+        "(SELECT site_id, probe, link, target, row_number() OVER (PARTITION BY site_id ORDER BY time_ns DESC) AS n "
+        "FROM latest) WHERE n > ?)", (per_site,)).rowcount
+
+
 def _last_batch_before(conn: sqlite3.Connection, older_than_ns: int) -> int | None:
     """Batch ids grow with accept time: binary-search the last one accepted before the cut-off."""
     first, last = conn.execute("SELECT min(id), max(id) FROM batches").fetchone()

@@ -16,6 +16,9 @@ from netmon.config.registry import RegistryLink, RegistrySite
 from netmon.contract import RECORD_ADAPTER, ProbeKind, ResultRecord
 
 RTT_KINDS = (ProbeKind.ICMP, ProbeKind.UDP_ECHO)
+# A commune has a few dozen (probe, link, target) series; an agent inventing new target names
+# must not grow the live state, /metrics or the journal's `latest` table without bound.
+MAX_SERIES_PER_SITE = 500
 Key = tuple[str, str, str]  # (probe, link or "", target)
 
 
@@ -69,6 +72,9 @@ class LiveState:
             current = results.get(key)
             if current is None or current.time_ns <= record.time_ns:
                 results[key] = record
+        if len(results) > MAX_SERIES_PER_SITE:
+            newest = sorted(results.items(), key=lambda item: item[1].time_ns)[-MAX_SERIES_PER_SITE:]
+            live.results = dict(newest)
 
     def rebuild(self, latest: Iterable[tuple[str, int, dict[str, Any]]], last_seen: Callable[[str], int | None]
                 ) -> int:

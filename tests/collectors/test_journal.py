@@ -87,3 +87,25 @@ async def test_the_tsdb_reads_only_accepted_results_with_the_timestamps_they_wer
         assert journal.pending == 5
     finally:
         journal.close()
+
+
+async def test_an_agent_inventing_targets_cannot_grow_the_live_state_without_bound(tmp_path: Path) -> None:
+    from collectors.live import MAX_SERIES_PER_SITE, LiveState
+
+    journal = Journal(tmp_path)
+    live = LiveState()
+    try:
+        for start in range(0, 2 * MAX_SERIES_PER_SITE, 100):
+            batch = sample_batch("26734", range(start + 1, start + 101))
+            for record in batch["results"]:
+                record["target"] = f"t{record['seq']}"
+            outcome = await journal.commit(*parsed(batch), "P", None)
+            live.apply("26734", outcome.accepted, 1)
+        assert len(live.sites["26734"].results) == MAX_SERIES_PER_SITE
+        assert min(int(k[2][1:]) for k in live.sites["26734"].results) == MAX_SERIES_PER_SITE + 1  # the newest kept
+        assert count(tmp_path, "latest") == 2 * MAX_SERIES_PER_SITE
+        await journal.maintain()
+        assert count(tmp_path, "latest") == MAX_SERIES_PER_SITE
+        assert sorted(r["seq"] for _, _, r in journal.latest_records())[0] == MAX_SERIES_PER_SITE + 1
+    finally:
+        journal.close()
