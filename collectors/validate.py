@@ -28,8 +28,6 @@ from netmon.contract import (
 
 SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 MAX_RESULTS = 10_000
-# The contract bounds these below only; SQLite and InfluxDB store signed 64-bit integers.
-INT64_MAX = 2**63 - 1
 
 
 def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -63,28 +61,18 @@ def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldErr
     if record.agent_id != agent_id:
         errors.append(FieldError(path=f"results[{i}].agent_id", message=f"agent_id {record.agent_id!r} differs "
                                                                           f"from the batch's agent_id {agent_id!r}"))
-    for name in ("seq", "time_ns"):
-        if getattr(record, name) > INT64_MAX:
-            errors.append(FieldError(path=f"results[{i}].{name}", message=f"must be at most {INT64_MAX} (2**63 - 1)"))
     return errors
 
 
-def _envelope_bounds(batch: ResultBatch) -> None:
-    if batch.dropped_total > INT64_MAX or batch.sent_at_ns > INT64_MAX:
-        raise ApiError(422, f"the batch envelope is invalid: dropped_total and sent_at_ns must be at most {INT64_MAX}",
-                       reason="invalid_batch")
-
-
 def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
-    """403 for another site's data; records with another agent or out-of-range integers are rejected."""
+    """403 for another site's data; records of another agent are rejected."""
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
-    _envelope_bounds(batch)
     rejected = []
     for i, record in enumerate(batch.results):
         if record.site_id != site_id:
             raise _forbidden(f"results[{i}].site_id", record.site_id, site_id)
-        if record.agent_id != batch.agent_id or record.seq > INT64_MAX or record.time_ns > INT64_MAX:
+        if record.agent_id != batch.agent_id:
             rejected.append(RejectedRecord(index=i, seq=record.seq, errors=_record_errors(i, record, batch.agent_id)))
     return rejected
 
@@ -137,7 +125,6 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
                        reason="invalid_batch")
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
-    _envelope_bounds(batch)
     for i, item in enumerate(results):
         if isinstance(item, dict):
             if isinstance(item.get("site_id"), str) and item["site_id"] != site_id:

@@ -50,6 +50,12 @@ def other_site_record() -> bytes:
     return json.dumps(batch).encode()
 
 
+def huge_dropped_total() -> bytes:
+    batch = fresh()
+    batch["dropped_total"] = 2**63
+    return json.dumps(batch).encode()
+
+
 CASES: list[tuple[str, Poster, int, str]] = [
     ("no token", lambda c, t: c.post_batch(None, fresh()), 401, "missing site token"),
     ("wrong token", lambda c, t: c.post_batch("not-a-token", fresh()), 401, "invalid or revoked site token"),
@@ -68,6 +74,8 @@ CASES: list[tuple[str, Poster, int, str]] = [
     ("not an object", post_raw(b"[1, 2]"), 422, "the body must be a JSON object"),
     ("future schema version", post_raw(future_version()), 422,
      "the batch's schema_version 2 is not supported by this collector (supported: 1)"),
+    ("a counter SQLite cannot hold", post_raw(huge_dropped_total()), 422,
+     "the batch envelope is invalid: dropped_total: Input should be less than or equal to 9223372036854775807"),
     ("envelope without agent_id", post_raw(b'{"site_id": "26734", "results": []}'), 422,
      "the batch envelope is invalid: agent_id: Field required"),
 ]
@@ -95,17 +103,21 @@ def test_invalid_records_are_all_listed_and_the_rest_is_accepted_on_resend(
     batch["results"][1]["values"]["rtt_avg_seconds"] = "fast"
     batch["results"][3]["status"] = "failed"  # without a reason
     batch["results"][4]["agent_id"] = "someone-else"
+    batch["results"][2]["seq"] = 2**63  # beyond what SQLite and InfluxDB integers hold
     seqs = [r["seq"] for r in batch["results"]]
     before = journal_rows(collector)
     status, body = collector.post_batch(tokens["26734"], batch, gzipped=True)
     assert status == 422
-    assert body["detail"] == ("3 of 5 record(s) are invalid; nothing from this batch was written. "
+    assert body["detail"] == ("4 of 5 record(s) are invalid; nothing from this batch was written. "
                               "Drop the rejected seqs and resend the rest.")
     assert body["accepted"] == 0 and body["acked_seqs"] == []
     assert body["rejected"] == [
         {"index": 1, "seq": seqs[1], "errors": [{"path": "results[1].values.rtt_avg_seconds",
                                                  "message": "Input should be a valid number, unable to parse string "
                                                             "as a number (got 'fast')"}]},
+        {"index": 2, "seq": seqs[2], "errors": [{"path": "results[2].seq",
+                                              "message": "Input should be less than or equal to 9223372036854775807 "
+                                                         "(got 9223372036854775808)"}]},
         {"index": 3, "seq": seqs[3], "errors": [{"path": "results[3]",
                                                  "message": "Value error, status 'failed' needs a reason"}]},
         {"index": 4, "seq": seqs[4], "errors": [{"path": "results[4].agent_id",
@@ -114,10 +126,10 @@ def test_invalid_records_are_all_listed_and_the_rest_is_accepted_on_resend(
     ]
     assert journal_rows(collector) == before
     # what the agent does next: drop the rejected seqs, resend the rest
-    batch["results"] = [r for i, r in enumerate(batch["results"]) if i not in (1, 3, 4)]
+    batch["results"] = [r for i, r in enumerate(batch["results"]) if i not in (1, 2, 3, 4)]
     status, body = collector.post_batch(tokens["26734"], batch)
-    assert (status, body["accepted"], body["acked_seqs"]) == (200, 2, [seqs[0], seqs[2]])
-    assert journal_rows(collector) == before + 2
+    assert (status, body["accepted"], body["acked_seqs"]) == (200, 1, [seqs[0]])
+    assert journal_rows(collector) == before + 1
 
 
 def test_a_replayed_batch_is_acknowledged_as_duplicates_and_written_once(
