@@ -1,0 +1,77 @@
+"""Probe tasks as APScheduler 3 interval jobs that never fire in step across thousands of sites.
+
+Each task starts at an offset within its interval derived from a hash of (agent id, task
+key) — spread evenly over the fleet, like Prometheus spreads scrapes by target hash, and
+stable across restarts so a site's series keep their rhythm. Every run then gets a small
+random jitter on top. ``max_instances=1`` and ``coalesce`` mean a probe slower than its
+interval skips a beat (counted in ``netmon_agent_probe_runs_skipped_total``) instead of
+piling up runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from probes.agent.metrics import AgentMetrics
+from probes.base import ProbeTask
+
+JOB_PREFIX = "probe:"
+# Jitter per run: a tenth of the interval, at most 5 s (a 5-minute probe need not wander more).
+JITTER_SHARE = 0.1
+JITTER_MAX_SECONDS = 5.0
+
+
+def start_offset(agent_id: str, key: str, interval: float) -> float:
+    """Where within ``[0, interval)`` this task's first run falls, from a hash of its identity."""
+    digest = hashlib.sha256(f"{agent_id}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * interval
+
+
+def jitter_for(interval: float) -> float:
+    return min(interval * JITTER_SHARE, JITTER_MAX_SECONDS)
+
+
+def new_scheduler() -> AsyncIOScheduler:
+    return AsyncIOScheduler(timezone=dt.UTC)
+
+
+class ProbeSchedule:
+    def __init__(self, scheduler: AsyncIOScheduler, agent_id: str, run: Callable[[ProbeTask], Awaitable[None]],
+                 metrics: AgentMetrics) -> None:
+        self.scheduler = scheduler
+        self.agent_id = agent_id
+        self.run = run
+        self.metrics = metrics
+        self.kinds: dict[str, str] = {}  # job id -> probe kind, for the skipped-runs counter
+        scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
+
+    def _skipped(self, event: JobSubmissionEvent) -> None:
+        kind = self.kinds.get(event.job_id)
+        if kind is not None:
+            self.metrics.skipped.labels(probe=kind).inc()
+
+    def apply(self, tasks: list[ProbeTask], now: dt.datetime | None = None) -> None:
+        """Replace every probe job with one per task (unchanged tasks keep their offsets)."""
+        now = now or dt.datetime.now(dt.UTC)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.remove()
+        self.kinds = {}
+        for task in tasks:
+            self.add(JOB_PREFIX + task.key, task.options.interval, self.run, (task,), now)
+            self.kinds[JOB_PREFIX + task.key] = task.kind.value
+        self.metrics.tasks.set(len(tasks))
+
+    def add(self, job_id: str, interval: float, fn: Callable[..., Awaitable[None]], args: tuple[object, ...],
+            now: dt.datetime) -> None:
+        start = now + dt.timedelta(seconds=start_offset(self.agent_id, job_id, interval))
+        trigger = IntervalTrigger(seconds=interval, start_date=start, jitter=jitter_for(interval), timezone=dt.UTC)
+        # A run may start late by up to one interval (a busy loop) rather than be skipped.
+        self.scheduler.add_job(fn, trigger, args=args, id=job_id, name=job_id, max_instances=1, coalesce=True,
+                               misfire_grace_time=max(1, int(interval)), replace_existing=True)
