@@ -8,7 +8,7 @@ httpx exceptions and HTTP statuses become ``netmon.errors`` types here, at the b
   re-sending what was in fact accepted only makes duplicates the collector drops);
 - 401/403/other 4xx: ``CollectorRejected`` — keep the data, do not resend the same bytes at once;
 - 413: ``BatchTooLarge`` — the shipper splits the batch;
-- 429: ``RetryLater`` with the collector's ``Retry-After``;
+- 429, and 503 with ``Retry-After`` (journal full): ``RetryLater`` after that many seconds;
 - 5xx: ``CollectorUnavailable``; no answer at all: ``CollectorUnreachable``.
 """
 
@@ -38,8 +38,9 @@ class CollectorUnreachable(CollectorUnavailable):
 
 
 class RetryLater(CollectorUnavailable):
-    def __init__(self, message: str, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: float, status_code: int) -> None:
         self.retry_after = retry_after
+        self.status_code = status_code
         super().__init__(message)
 
 
@@ -139,9 +140,10 @@ def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
         return Outcome(acked=acked - set(rejected), rejected=rejected)
     if status == 413:
         raise BatchTooLarge(status, _detail(response))
-    if status == 429:
-        raise RetryLater(f"collector answered 429: {_detail(response)}",
-                         retry_after_seconds(response.headers.get("retry-after"), 10.0))
+    if status == 429 or (status == 503 and "retry-after" in response.headers):
+        # the collector says when: over this site's rate, or its journal is full while the TSDB catches up
+        raise RetryLater(f"collector answered {status}: {_detail(response)}",
+                         retry_after_seconds(response.headers.get("retry-after"), 10.0), status)
     if status >= 500:
         raise CollectorUnavailable(f"collector answered {status}: {_detail(response)}")
     raise CollectorRejected(status, _detail(response))

@@ -94,6 +94,7 @@ class PlanPoller:
         self.apply = apply
         self.metrics = metrics
         self.path = f"/api/v1/agents/{local.site.id}/config"
+        self.etag: str | None = None  # the centre answers 304 while the plan is unchanged
 
     async def poll_once(self) -> str:
         """One poll; returns the outcome (also counted in ``netmon_agent_plan_polls_total``)."""
@@ -102,11 +103,17 @@ class PlanPoller:
         return result
 
     async def _poll(self) -> str:
+        headers = {"If-None-Match": self.etag} if self.etag else {}
         try:
-            response = await self.delivery.request("GET", self.path)
+            response = await self.delivery.request("GET", self.path, headers=headers)
         except DeliveryError as exc:
             log.info("plan poll: centre unreachable (%s); keeping the current plan", exc)
             return "unreachable"
+        if response.status_code == 304:
+            return "unchanged"
+        if response.status_code == 404:
+            log.info("plan poll: the centre has no plan for this site; keeping the current plan")
+            return "no_plan"
         if response.status_code != 200:
             log.warning("plan poll: centre answered %d (%s); keeping the current plan",
                         response.status_code, response.text[:200])
@@ -117,6 +124,7 @@ class PlanPoller:
         except ConfigError as exc:
             log.error("the centre served an invalid plan; keeping the current one:\n%s", exc.render())
             return "invalid"
+        self.etag = response.headers.get("etag")  # only a valid plan's: an invalid one is fetched again
         if canonical(plan) == self.current:
             return "unchanged"
         await self.apply(config, tasks)

@@ -11,7 +11,8 @@ Retry policy (exponential backoff with full jitter, as in the AWS architecture b
 ``max_backoff``, which protects a struggling collector from thousands of agents. A failure
 that never reached the collector (no route, connect timeout: usually our own line is down)
 costs it nothing, so that delay stays within ``ship_interval`` and the centre hears from the
-site within one shipping interval of its line returning. 429 waits exactly ``Retry-After``.
+site within one shipping interval of its line returning. 429 (and 503 with ``Retry-After``)
+waits exactly as long as the collector asks.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Shipper:
             self.failures = 0
             return self.connection.ship_interval
         except RetryLater as exc:
-            reason, delay = "rate_limited", exc.retry_after
+            reason, delay = ("rate_limited" if exc.status_code == 429 else "busy"), exc.retry_after
             log.warning("%s; retrying in %.1f s", exc, delay)
         except CollectorUnreachable as exc:
             self.failures += 1
