@@ -125,10 +125,10 @@ class Shipper:
                 await asyncio.sleep(pause)
 
     async def _settle(self, outcome: Outcome, sent: int) -> None:
-        acknowledged = await self.outbox.acknowledge(outcome.acked)
-        self.metrics.acknowledged.inc(acknowledged)
-        self.metrics.batches.inc()
-        self.metrics.last_ship.set(time.time())
+        if outcome.acked:
+            self.metrics.acknowledged.inc(await self.outbox.acknowledge(outcome.acked))
+            self.metrics.batches.inc()
+            self.metrics.last_ship.set(time.time())
         if outcome.rejected:
             dropped = await self.outbox.reject(outcome.rejected)
             self.metrics.rejected.inc(dropped)
