@@ -59,6 +59,9 @@ class AsyncOutbox:
     async def reject(self, seqs: Iterable[int]) -> int:
         return await self._call(self._outbox.reject, tuple(seqs))
 
+    async def set_in_flight(self, seqs: Iterable[int]) -> None:
+        await self._call(self._outbox.set_in_flight, tuple(seqs))
+
     async def prune(self) -> int:
         return await self._call(self._outbox.prune)
 

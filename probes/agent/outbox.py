@@ -9,9 +9,12 @@ A fresh outbox starts numbering just above the current time in microseconds rath
 1: an agent re-imaged with its old identity (SD card replaced, state lost) then still never
 reuses a seq the collector has already de-duplicated against.
 
-Bounds (``max_results``, ``max_age``) drop oldest first; drops, acknowledgements and
-rejections are counted in the same transactions, so ``produced = acknowledged + rejected +
-dropped + queued`` holds across restarts.
+Bounds (``max_results``, ``max_age``) drop strictly oldest first and count the drops in the
+same transaction. A dropped row that is part of the batch on the wire may still reach the
+collector: it is counted only once that batch's answer is known — acknowledged if the
+collector took it, dropped otherwise (or after a crash, when nobody knows) — so the loss the
+centre shows is exact. ``produced = acknowledged + rejected + dropped + queued`` holds across
+restarts (plus, for a moment, the in-flight drops still waiting for their answer).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_time ON results (time_ns);
 CREATE INDEX IF NOT EXISTS results_probe ON results (probe, seq);
 """
-_COUNTERS = ("base_seq", "last_seq", "dropped_total", "acknowledged_total", "rejected_total")
+_COUNTERS = ("base_seq", "last_seq", "dropped_total", "acknowledged_total", "rejected_total",
+             "dropped_in_flight")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +77,8 @@ class Outbox:
         self.max_results = max_results
         self.max_age_ns = int(max_age_seconds * 1e9)
         self._clock_ns = clock_ns
+        self._in_flight: frozenset[int] = frozenset()
+        self._dropped_in_flight: set[int] = set()  # dropped by a bound while their batch is on the wire
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None)
@@ -86,6 +92,9 @@ class Outbox:
                     self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, initial))
             self._queued = int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
             self._counters = self._read_counters()
+            with self._transaction():  # a crash left in-flight drops unanswered: they count as dropped
+                self._bump("dropped_total", self._counters["dropped_in_flight"])
+                self._bump("dropped_in_flight", -self._counters["dropped_in_flight"])
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open outbox {path}: {exc}") from exc
         self.snapshot = self._stats()
@@ -114,34 +123,58 @@ class Outbox:
                 self._counters["last_seq"] = seq
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
                 self._queued += len(rows)
-                self._enforce_bounds()
+                pending = self._enforce_bounds()
         except sqlite3.Error as exc:
             self._reload()
             raise StorageError(f"outbox {self.path}: cannot store results: {exc}") from exc
+        self._dropped_in_flight.update(pending)
         self.snapshot = self._stats()
         return records
 
-    def _enforce_bounds(self) -> None:
-        dropped = 0
+    def _enforce_bounds(self) -> list[int]:
+        """Drop what exceeds the bounds; returns the dropped seqs whose batch is on the wire."""
+        victims: list[int] = []
         excess = self._queued - self.max_results
         if excess > 0:
-            dropped += self._db.execute(
-                "DELETE FROM results WHERE seq IN (SELECT seq FROM results ORDER BY seq LIMIT ?)", (excess,)
-            ).rowcount
+            victims = [int(s) for (s,) in self._db.execute("SELECT seq FROM results ORDER BY seq LIMIT ?", (excess,))]
         cutoff = self._clock_ns() - self.max_age_ns
-        dropped += self._db.execute("DELETE FROM results WHERE time_ns < ?", (cutoff,)).rowcount
-        self._queued -= dropped
-        self._bump("dropped_total", dropped)
+        oldest = set(victims)
+        victims += [int(s) for (s,) in self._db.execute("SELECT seq FROM results WHERE time_ns < ?", (cutoff,))
+                    if s not in oldest]
+        if not victims:
+            return []
+        self._queued -= int(self._db.executemany("DELETE FROM results WHERE seq = ?", [(s,) for s in victims]).rowcount)
+        pending = [s for s in victims if s in self._in_flight]
+        self._bump("dropped_in_flight", len(pending))
+        self._bump("dropped_total", len(victims) - len(pending))
+        return pending
+
+    def set_in_flight(self, seqs: Iterable[int]) -> None:
+        """The seqs of the batch on the wire; called with none once its answer has been settled,
+        which turns its drops that the collector did not acknowledge into counted drops."""
+        self._in_flight = frozenset(seqs)
+        unanswered = [s for s in self._dropped_in_flight if s not in self._in_flight]
+        if unanswered:
+            try:
+                with self._transaction():
+                    self._bump("dropped_in_flight", -len(unanswered))
+                    self._bump("dropped_total", len(unanswered))
+            except sqlite3.Error as exc:
+                self._reload()
+                raise StorageError(f"outbox {self.path}: cannot count drops: {exc}") from exc
+            self._dropped_in_flight.difference_update(unanswered)
+            self.snapshot = self._stats()
 
     def prune(self) -> int:
         """Apply the age bound now (the shipper calls this while the collector is unreachable)."""
         before = self._counters["dropped_total"]
         try:
             with self._transaction():
-                self._enforce_bounds()
+                pending = self._enforce_bounds()
         except sqlite3.Error as exc:
             self._reload()
             raise StorageError(f"outbox {self.path}: cannot prune: {exc}") from exc
+        self._dropped_in_flight.update(pending)
         self.snapshot = self._stats()
         return self._counters["dropped_total"] - before
 
@@ -169,18 +202,23 @@ class Outbox:
         return self._remove(seqs, "rejected_total")
 
     def _remove(self, seqs: Iterable[int], counter: str) -> int:
-        wanted = [(int(s),) for s in set(seqs)]
+        wanted = {int(s) for s in seqs}
+        late = wanted & self._dropped_in_flight  # the bound dropped them while the collector took them
         if not wanted:
             return 0
         try:
             with self._transaction():
-                cursor = self._db.executemany("DELETE FROM results WHERE seq = ?", wanted)
-                removed = int(cursor.rowcount)
-                self._queued -= removed
+                present = [(s,) for s in wanted - late]
+                removed = len(late)
+                if present:
+                    removed += int(self._db.executemany("DELETE FROM results WHERE seq = ?", present).rowcount)
+                self._queued -= removed - len(late)
                 self._bump(counter, removed)
+                self._bump("dropped_in_flight", -len(late))
         except sqlite3.Error as exc:
             self._reload()
             raise StorageError(f"outbox {self.path}: cannot delete: {exc}") from exc
+        self._dropped_in_flight -= late
         self.snapshot = self._stats()
         return removed
 

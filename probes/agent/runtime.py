@@ -169,6 +169,8 @@ class Agent:
                 (t.options.timeout for t in self._tasks()), default=0.0))
             log.info("waiting up to %.0f s for %d running probe(s)", grace, len(self.inflight))
             await asyncio.wait(set(self.inflight), timeout=grace)
+        if background and self.config.collector is not None:  # a batch on the wire gets its answer
+            await asyncio.wait(background, timeout=self.config.collector.request_timeout + 1)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

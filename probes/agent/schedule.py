@@ -49,6 +49,7 @@ class ProbeSchedule:
         self.run = run
         self.metrics = metrics
         self.kinds: dict[str, str] = {}  # job id -> probe kind, for the skipped-runs counter
+        self.applied_at = dt.datetime.now(dt.UTC)
         scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
@@ -59,6 +60,7 @@ class ProbeSchedule:
     def apply(self, tasks: list[ProbeTask], now: dt.datetime | None = None) -> None:
         """Replace every probe job with one per task (unchanged tasks keep their offsets)."""
         now = now or dt.datetime.now(dt.UTC)
+        self.applied_at = now  # the offsets count from here
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX):
                 job.remove()

@@ -49,8 +49,12 @@ class Shipper:
         self.wake = asyncio.Event()  # set when a full batch is waiting
         self.recovering = True
         self.failures = 0
+        self.stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Ship until ``stop``; a batch already on the wire then still gets its answer (so its rows
+        are not resent after a restart), bounded by ``request_timeout``."""
+        self.stop = stop
         delay = 0.0  # ship what a previous run left behind at once
         while not await _wait(stop, self.wake if self.failures == 0 else None, delay):
             self.wake.clear()
@@ -103,30 +107,43 @@ class Shipper:
 
     async def drain(self) -> None:
         limit = self.connection.batch_max_results
-        while True:
+        while not self.stop.is_set():
             items = await self._next_batch(limit)
             if not items:
                 return
             started = time.monotonic()
-            try:
-                outcome = await self.delivery.post(items, dropped_total=self.outbox.snapshot.dropped_total)
-            except BatchTooLarge as exc:
-                if len(items) > 1:
+            log.debug("sending %d result(s), seqs %d..%d", len(items), items[0].seq, items[-1].seq)
+            await self.outbox.set_in_flight(q.seq for q in items)
+            try:  # rows stay "on the wire" until the answer is settled: see Outbox.set_in_flight
+                outcome = await self._post(items)
+                if outcome is None:
                     limit = max(1, len(items) // 2)
-                    log.info("collector said the batch is too large (%s); sending %d at a time", exc, limit)
+                    log.info("collector said the batch is too large; sending %d at a time", limit)
                     continue
-                outcome = Outcome(acked=set(), rejected={items[0].seq: f"too large for the collector: {exc}"})
-            self.recovering = False
-            await self._settle(outcome, len(items))
+                self.recovering = False
+                await self._settle(outcome, len(items))
+            finally:
+                await self.outbox.set_in_flight(())
             if len(items) < limit:
                 return
             pause = len(items) / self.connection.drain_max_results_per_second - (time.monotonic() - started)
             if pause > 0:
-                await asyncio.sleep(pause)
+                await _wait(self.stop, None, pause)
+
+    async def _post(self, items: list[Queued]) -> Outcome | None:
+        """The collector's answer; None when the batch must be split (413)."""
+        try:
+            return await self.delivery.post(items, dropped_total=self.outbox.snapshot.dropped_total)
+        except BatchTooLarge as exc:
+            if len(items) > 1:
+                return None
+            return Outcome(acked=set(), rejected={items[0].seq: f"too large for the collector: {exc}"})
 
     async def _settle(self, outcome: Outcome, sent: int) -> None:
         if outcome.acked:
-            self.metrics.acknowledged.inc(await self.outbox.acknowledge(outcome.acked))
+            acknowledged = await self.outbox.acknowledge(outcome.acked)
+            log.debug("collector acknowledged %d result(s)", acknowledged)
+            self.metrics.acknowledged.inc(acknowledged)
             self.metrics.batches.inc()
             self.metrics.last_ship.set(time.time())
         if outcome.rejected:

@@ -14,6 +14,8 @@ def humanise(name: str, value: float) -> str:
     """``rtt_avg_seconds`` 0.0123 -> ``rtt_avg 12.3 ms``; ``upload_bps`` 9.5e7 -> ``upload 95.0 Mbit/s``."""
     if name.endswith("_seconds"):
         short = name.removesuffix("_seconds")
+        if abs(value) < 1e-3:
+            return f"{short} {value * 1e6:.3g} µs"
         if abs(value) < 1:
             return f"{short} {value * 1000:.3g} ms"
         return f"{short} {value:.3g} s" if abs(value) < 120 else f"{short} {value / 60:.1f} min"

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from netmon.contract import RECORD_ADAPTER, Status
 from netmon.lab.netns import Lab, wait_until
+from netmon.lab.topology import SiteTopology
 from probes.registry import default_registry
 from tests.agent.helpers import fetch, metrics_url, outbox_rows, start_agent, stored_seqs_logged, write_config
 from tests.conftest import netmon_argv, netmon_env
@@ -94,3 +96,34 @@ def test_an_unknown_probe_kind_is_refused_with_the_known_kinds(tmp_path: Path) -
     known = ", ".join(default_registry().kinds())
     assert proc.returncode == 1
     assert f"links[0].probes[0]: unknown probe kind 'icmpp'; known kinds: {known}" in proc.stderr
+
+
+def test_probe_once_json_prints_one_valid_record_per_task_and_exits_0_when_probes_fail(
+        site_topo: SiteTopology, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "site.yaml", links=[
+        {"name": "lan", "kind": "lan", "probes": ["icmp"], "targets": [{"host": site_topo.gateway_ip, "name": "gw"}]},
+        {"name": "leased", "kind": "leased_line", "contracted_mbps": 20, "probes": ["icmp", "tcp"],
+         "targets": [{"host": site_topo.leased.centre_ip, "name": "isp-edge", "port": 9},  # nothing listens on 9
+                     {"host": "10.77.2.99", "name": "nobody", "port": 9}]},  # no such host
+    ], probes={"icmp": {"interval": "30s", "timeout": "2s", "count": 3, "spacing": "50ms", "reply_timeout": "500ms"},
+               "tcp": {"interval": "30s", "timeout": "1s"}})
+    once = site_topo.site.run(*netmon_argv("probe", "once", "--json", "--config", str(config)), check=False)
+    assert once.returncode == 0, once.stderr
+    records = [RECORD_ADAPTER.validate_json(line) for line in once.stdout.splitlines()]
+    by_key = {(r.probe.value, r.link, r.target): r for r in records}
+    assert sorted(by_key) == [("icmp", "lan", "gw"), ("icmp", "leased", "isp-edge"), ("icmp", "leased", "nobody"),
+                              ("tcp", "leased", "isp-edge"), ("tcp", "leased", "nobody")]
+    assert [r.seq for r in records] == [0, 1, 2, 3, 4]  # `once` numbers its records locally, in plan order
+    assert {(r.site_id, r.agent_id) for r in records} == {("26734", "26734-agent")}
+    assert by_key["icmp", "lan", "gw"].status is Status.OK
+    assert by_key["icmp", "leased", "isp-edge"].values["loss_ratio"] == 0.0
+    assert by_key["icmp", "leased", "nobody"].status is Status.FAILED
+    assert by_key["icmp", "leased", "nobody"].values["loss_ratio"] == 1.0
+    assert by_key["tcp", "leased", "isp-edge"].status is Status.FAILED
+    assert by_key["tcp", "leased", "isp-edge"].reason
+
+    table = site_topo.site.run("env", "COLUMNS=200", *netmon_argv("probe", "once", "--config", str(config)),
+                               check=False)
+    assert table.returncode == 0
+    row = next(line for line in table.stdout.splitlines() if "nobody" in line and "icmp" in line)
+    assert "failed" in row and "loss 100.0 %" in row and "3/3 echo requests lost" in row

@@ -117,3 +117,32 @@ def test_an_unusable_state_dir_is_a_storage_error_naming_the_file(tmp_path: Path
     blocker.write_text("x")
     with pytest.raises(StorageError, match=r"cannot open outbox .*not-a-dir/outbox.sqlite3"):
         open_outbox(blocker / "outbox.sqlite3", Clock())
+
+
+def test_a_drop_of_a_row_on_the_wire_counts_only_once_the_collectors_answer_is_known(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "o.sqlite3"
+    box = open_outbox(path, clock, max_results=100)
+    seqs = [r.seq for r in box.add([obs(i, clock.now_ns) for i in range(100)])]
+    box.set_in_flight(seqs[:30])  # the shipper is sending the 30 oldest
+    box.add([obs(i, clock.now_ns) for i in range(100, 110)])  # the bound drops the 10 oldest: on the wire
+    assert box.snapshot.queued == 100 and box.snapshot.dropped_total == 0
+    assert [q.seq for q in box.oldest(1)] == [seqs[10]]
+    assert box.acknowledge(seqs[:25]) == 25  # the collector took 25 of them, including the 10 dropped
+    box.set_in_flight(())  # 5 more were in the batch but not acknowledged: none of them had been dropped
+    s = box.snapshot
+    assert (s.produced_total, s.acknowledged_total, s.dropped_total, s.queued) == (110, 25, 0, 85)
+
+    box.set_in_flight(seqs[25:45])
+    box.add([obs(i, clock.now_ns) for i in range(110, 140)])  # drops seqs[25:40], all on the wire
+    box.acknowledge(seqs[25:30])
+    box.set_in_flight(())  # no answer for seqs[30:40]: now they count as dropped
+    assert (box.snapshot.acknowledged_total, box.snapshot.dropped_total) == (30, 10)
+
+    box.set_in_flight(seqs[40:50])
+    box.add([obs(i, clock.now_ns) for i in range(140, 145)])  # drops seqs[40:45] on the wire, then a crash
+    box.close()
+    box = open_outbox(path, clock, max_results=100)  # nobody knows their fate: counted as dropped
+    s = box.snapshot
+    assert (s.produced_total, s.acknowledged_total, s.dropped_total, s.queued) == (145, 30, 15, 100)
+    assert s.produced_total == s.acknowledged_total + s.rejected_total + s.dropped_total + s.queued
