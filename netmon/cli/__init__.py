@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import config_cmd, probe_cmd
+from netmon.cli import config_cmd, probe_cmd, reflector_cmd
 
 app = typer.Typer(
     name="netmon",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(probe_cmd.app, name="probe")
+app.add_typer(reflector_cmd.app, name="reflector")
 
 
 def main() -> None:
