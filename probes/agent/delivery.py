@@ -18,11 +18,12 @@ import dataclasses
 import email.utils
 import gzip
 import json
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from netmon.config.site import CollectorConnection
@@ -30,7 +31,28 @@ from netmon.contract import SCHEMA_VERSION, BatchAck
 from netmon.errors import CollectorRejected, CollectorUnavailable
 from probes.agent.outbox import Queued
 
+if TYPE_CHECKING:
+    import httpx
+
 RESULTS_PATH = "/api/v1/results"
+
+
+def skip_httpx_cli() -> None:
+    """Keep httpx's command-line client out of this process (the agent's, and its http probe's httpx).
+
+    httpx's ``__init__`` imports its CLI (click, rich, pygments: ~6 MB resident here) whenever
+    those happen to be installed. The agent never runs it, and httpx falls back to a stub when
+    that import fails — its own path for installs without ``httpx[cli]``.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def lean_httpx() -> ModuleType:
+    """httpx, imported only by an agent that ships (a site trial without a collector never pays for it)."""
+    skip_httpx_cli()
+    import httpx
+
+    return httpx
 
 
 class CollectorUnreachable(CollectorUnavailable):
@@ -157,7 +179,8 @@ class Delivery:
         self.site_id = site_id
         self.agent_id = agent_id
         verify: str | bool = connection.ca_file or True
-        self.client = httpx.AsyncClient(base_url=connection.url.rstrip("/"), verify=verify,
+        self._httpx = lean_httpx()
+        self.client: httpx.AsyncClient = self._httpx.AsyncClient(base_url=connection.url.rstrip("/"), verify=verify,
                                         timeout=connection.request_timeout)
         self._token: str | None = None
 
@@ -170,7 +193,7 @@ class Delivery:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
         try:
             response = await self.client.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
+        except self._httpx.HTTPError as exc:
             raise CollectorUnreachable(f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}") from None
         if response.status_code in {401, 403}:
             self._token = None  # the operator may have put a new token in place: read it next time

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ResultRecord, Status
+from probes.agent.delivery import skip_httpx_cli
 from probes.base import Probe, ProbeContext, ProbeTask
 from probes.registry import ProbeRegistry
 from probes.runner import run_task
@@ -27,6 +28,7 @@ def _state_dir(config: SiteConfig) -> Path:
 
 
 async def run_once(config: SiteConfig, tasks: list[ProbeTask], registry: ProbeRegistry) -> list[ResultRecord]:
+    skip_httpx_cli()
     context = ProbeContext(state_dir=_state_dir(config))
     probes: dict[str, Probe] = {}
     limit = asyncio.Semaphore(config.agent.max_concurrent_probes)

@@ -25,7 +25,7 @@ from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.errors import StorageError
 from probes.agent.async_outbox import AsyncOutbox
-from probes.agent.delivery import Delivery
+from probes.agent.delivery import Delivery, skip_httpx_cli
 from probes.agent.heartbeat import heartbeat
 from probes.agent.metrics import AgentMetrics
 from probes.agent.plan_source import PlanPoller, initial_plan
@@ -68,6 +68,7 @@ class Agent:
         self.stop = asyncio.Event()
 
     async def run(self) -> int:
+        skip_httpx_cli()
         config, tasks, origin = initial_plan(self.local, self.registry, self.source)
         state_dir = Path(config.state_dir)
         lock = lock_state_dir(state_dir)

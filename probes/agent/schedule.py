@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Awaitable, Callable
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
@@ -35,6 +36,23 @@ def start_offset(agent_id: str, key: str, interval: float) -> float:
 
 def jitter_for(interval: float) -> float:
     return min(interval * JITTER_SHARE, JITTER_MAX_SECONDS)
+
+
+class GridIntervalTrigger(IntervalTrigger):  # type: ignore[misc]
+    """An IntervalTrigger whose jitter does not accumulate.
+
+    APScheduler 3's ``IntervalTrigger`` computes each fire from the previous *jittered* one,
+    so jitter adds up: a 60 s probe with up to 6 s of jitter would run every ~63 s on average.
+    Here fire n is at ``start + n * interval + uniform(0, jitter)``.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+        if previous_fire_time is not None:
+            start = self.start_date.timestamp()
+            n = math.floor((previous_fire_time.timestamp() - start) / self.interval_length + 1e-9)
+            previous_fire_time = dt.datetime.fromtimestamp(start + n * self.interval_length, tz=self.timezone)
+        fire: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        return fire
 
 
 def new_scheduler() -> AsyncIOScheduler:
@@ -73,7 +91,7 @@ class ProbeSchedule:
     def add(self, job_id: str, interval: float, fn: Callable[..., Awaitable[None]], args: tuple[object, ...],
             now: dt.datetime) -> None:
         start = now + dt.timedelta(seconds=start_offset(self.agent_id, job_id, interval))
-        trigger = IntervalTrigger(seconds=interval, start_date=start, jitter=jitter_for(interval), timezone=dt.UTC)
+        trigger = GridIntervalTrigger(seconds=interval, start_date=start, jitter=jitter_for(interval), timezone=dt.UTC)
         # A run may start late by up to one interval (a busy loop) rather than be skipped.
         self.scheduler.add_job(fn, trigger, args=args, id=job_id, name=job_id, max_instances=1, coalesce=True,
                                misfire_grace_time=max(1, int(interval)), replace_existing=True)
