@@ -4,7 +4,7 @@
 
 Builds its own lab (site -> router -> centre, netmon.lab.topology) with the site router's
 ``snmpd``, an ``iperf3`` server and two stand-in platform web servers in the centre, and —
-when the collector is available — the real collector there (SQLite only). Then it runs, one
+when the collector is available — the real collector there (SQLite only, HTTPS with a lab CA). Then it runs, one
 after the other, each for ``--seconds`` after ``--warmup``:
 
 1. a bare ``python3 -c 'sleep'`` (the interpreter's own floor);
@@ -75,21 +75,26 @@ def measure(proc: Proc, warmup: float, seconds: float) -> dict[str, float]:
             "cpu_percent": 100 * cpu / (time.monotonic() - start)}
 
 
-def start_collector_if_available(topo: SiteTopology, workdir: Path) -> tuple[str, Path] | None:
+def start_collector_if_available(topo: SiteTopology, workdir: Path) -> tuple[str, Path, Path] | None:
     try:
         from netmon.lab.collector import lab_site, start_collector, write_central, write_registry
     except ImportError:
         return None
+    from netmon.lab.certs import make_ca
+
     registry = write_registry(workdir / "sites.yaml", [lab_site("26734")])
     (workdir / "centre").mkdir()
-    central = write_central(workdir / "centre", registry, host=topo.leased.centre_ip, port=8080)
-    collector = start_collector(central, ns=topo.centre)
+    ca = make_ca(workdir / "ca")  # HTTPS with a private CA, as a province runs it
+    cert = ca.issue(workdir / "ca", "collector", [topo.leased.centre_ip])
+    central = write_central(workdir / "centre", registry, host=topo.leased.centre_ip, port=8443,
+                            tls=(cert.cert_path, cert.key_path))
+    collector = start_collector(central, ns=topo.centre, ca_file=ca.cert_path)
     token = workdir / "token"
     token.write_text(collector.enrol("26734"))
-    return collector.url, token
+    return collector.url, token, ca.cert_path
 
 
-def agent_config(topo: SiteTopology, workdir: Path, name: str, collector: tuple[str, Path] | None,
+def agent_config(topo: SiteTopology, workdir: Path, name: str, collector: tuple[str, Path, Path] | None,
                  with_probes: bool) -> Path:
     leased, tslcd = topo.leased, topo.tslcd
     config: dict[str, Any] = {
@@ -98,11 +103,13 @@ def agent_config(topo: SiteTopology, workdir: Path, name: str, collector: tuple[
         "state_dir": str(workdir / f"{name}-state"),
     }
     if collector is not None:
-        config["collector"] = {"url": collector[0], "token_file": str(collector[1]), "ship_interval": "10s"}
+        config["collector"] = {"url": collector[0], "token_file": str(collector[1]), "ca_file": str(collector[2]),
+                               "ship_interval": "10s"}
     if with_probes:
         snmp = {"host": topo.gateway_ip, "version": "2c", "community": "netmon-lab"}
         config["links"] = [
-            {"name": "lan", "kind": "lan", "probes": ["icmp"], "targets": [{"host": topo.gateway_ip, "name": "gateway"}]},
+            {"name": "lan", "kind": "lan", "probes": ["icmp"],
+             "targets": [{"host": topo.gateway_ip, "name": "gateway"}]},
             {"name": "leased", "kind": "leased_line", "contracted_mbps": 20, "probes": ["icmp", "tcp"],
              "snmp": {**snmp, "if_name": "leased"},
              "targets": [{"host": leased.centre_ip, "name": "isp-edge", "port": 8080}]},
@@ -156,7 +163,7 @@ def main() -> None:
             figures = measure(agent, args.warmup, args.seconds)
             rows.append((label, figures, produced(agent)))
             agent.stop()
-    print(f"collector: {'real, in the centre namespace' if collector else 'none (not installed here)'}; "
+    print(f"collector: {'real, HTTPS with a private CA, in the centre namespace' if collector else 'none'}; "
           f"window {args.seconds:.0f} s after {args.warmup:.0f} s warm-up")
     print(f"| {'process':38} | RSS median MB | RSS max MB | CPU % of a core | results stored |")
     print(f"|{'-' * 40}|---------------|------------|-----------------|----------------|")

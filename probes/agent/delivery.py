@@ -178,7 +178,9 @@ class Delivery:
         self.connection = connection
         self.site_id = site_id
         self.agent_id = agent_id
-        verify: str | bool = connection.ca_file or True
+        # A private CA file when given; the system's CAs for other https; none for plain http
+        # (httpx would otherwise load its whole CA bundle, ~3 MB resident, for nothing).
+        verify: str | bool = connection.ca_file or connection.url.startswith("https://")
         self._httpx = lean_httpx()
         self.client: httpx.AsyncClient = self._httpx.AsyncClient(base_url=connection.url.rstrip("/"), verify=verify,
                                         timeout=connection.request_timeout)

@@ -1,11 +1,11 @@
 """Probe tasks as APScheduler 3 interval jobs that never fire in step across thousands of sites.
 
-Each task starts at an offset within its interval derived from a hash of (agent id, task
-key) — spread evenly over the fleet, like Prometheus spreads scrapes by target hash, and
-stable across restarts so a site's series keep their rhythm. Every run then gets a small
-random jitter on top. ``max_instances=1`` and ``coalesce`` mean a probe slower than its
-interval skips a beat (counted in ``netmon_agent_probe_runs_skipped_total``) instead of
-piling up runs.
+Each task runs on its own grid of Unix time: ``phase + n * interval``, the phase within the
+interval derived from a hash of (agent id, task key) — spread evenly over the fleet, like
+Prometheus spreads scrapes by target hash, and the same after a restart or a new plan, so a
+site's series keep their rhythm. Every run then gets a small random jitter on top.
+``max_instances=1`` and ``coalesce`` mean a probe slower than its interval skips a beat
+(counted in ``netmon_agent_probe_runs_skipped_total``) instead of piling up runs.
 """
 
 from __future__ import annotations
@@ -29,9 +29,15 @@ JITTER_MAX_SECONDS = 5.0
 
 
 def start_offset(agent_id: str, key: str, interval: float) -> float:
-    """Where within ``[0, interval)`` this task's first run falls, from a hash of its identity."""
+    """This task's phase: where within ``[0, interval)`` of Unix time its runs fall, from a hash of its identity."""
     digest = hashlib.sha256(f"{agent_id}\0{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 * interval
+
+
+def first_fire(now: dt.datetime, phase: float, interval: float) -> dt.datetime:
+    """The first grid point ``phase + n * interval`` (Unix seconds) at or after ``now``."""
+    n = math.ceil((now.timestamp() - phase) / interval)
+    return dt.datetime.fromtimestamp(phase + n * interval, tz=dt.UTC)
 
 
 def jitter_for(interval: float) -> float:
@@ -76,7 +82,7 @@ class ProbeSchedule:
             self.metrics.skipped.labels(probe=kind).inc()
 
     def apply(self, tasks: list[ProbeTask], now: dt.datetime | None = None) -> None:
-        """Replace every probe job with one per task (unchanged tasks keep their offsets)."""
+        """Replace every probe job with one per task (unchanged tasks keep their grid)."""
         now = now or dt.datetime.now(dt.UTC)
         self.applied_at = now  # the offsets count from here
         for job in self.scheduler.get_jobs():
@@ -90,7 +96,7 @@ class ProbeSchedule:
 
     def add(self, job_id: str, interval: float, fn: Callable[..., Awaitable[None]], args: tuple[object, ...],
             now: dt.datetime) -> None:
-        start = now + dt.timedelta(seconds=start_offset(self.agent_id, job_id, interval))
+        start = first_fire(now, start_offset(self.agent_id, job_id, interval), interval)
         trigger = GridIntervalTrigger(seconds=interval, start_date=start, jitter=jitter_for(interval), timezone=dt.UTC)
         # A run may start late by up to one interval (a busy loop) rather than be skipped.
         self.scheduler.add_job(fn, trigger, args=args, id=job_id, name=job_id, max_instances=1, coalesce=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -126,17 +127,19 @@ async def test_each_task_fires_at_its_offset_then_every_interval_and_every_resul
     monkeypatch.setattr(runtime, "new_scheduler", recording_scheduler)
     cfg = config(tmp_path, listener, targets=3, interval=1.0)
     agent, stop_at = await run_agent(cfg, 4.5)
-    applied = agent.schedule.applied_at.timestamp()  # where the offsets count from
+    applied = agent.schedule.applied_at.timestamp()
     jitter = jitter_for(1.0)
     for i in range(3):
         key = f"tcp/lan/t{i}"
-        offset = start_offset(cfg.agent_id, JOB_PREFIX + key, 1.0)
-        due = [t - applied for t in fired[JOB_PREFIX + key]]
-        # fire k at offset + k + jitter_k: none skipped, none early, no drift
+        phase = start_offset(cfg.agent_id, JOB_PREFIX + key, 1.0)
+        due = fired[JOB_PREFIX + key]
+        # on its grid of Unix time (phase + n s) plus at most the jitter; the first grid point after
+        # the start, then every one: none skipped, none early, no drift
+        first = math.ceil(applied - phase) + phase
         assert len(due) >= 3, due
-        assert all(offset + k <= t <= offset + k + jitter for k, t in enumerate(due)), (offset, due)
-        assert due[-1] + 1 + jitter + 0.5 > stop_at - applied  # and none missing at the end (bar loop lag)
-        runs = [s - applied for k, s, _ in RUNS if k == key]
+        assert all(first + k <= t <= first + k + jitter for k, t in enumerate(due)), (phase, first, due)
+        assert due[-1] + 1 + jitter + 0.5 > stop_at  # and none missing at the end (bar loop lag)
+        runs = [s for k, s, _ in RUNS if k == key]
         assert len(runs) == len(due) and all(0 <= r - d < 0.5 for r, d in zip(runs, due, strict=True))
 
     records = stored(cfg)
