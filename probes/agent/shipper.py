@@ -25,8 +25,9 @@ import time
 from netmon.config.site import CollectorConnection
 from netmon.contract import ProbeKind
 from netmon.errors import CollectorRejected, CollectorUnavailable, StorageError
+from probes.agent.answer import BatchTooLarge, CollectorUnreachable, Outcome, RetryLater
 from probes.agent.async_outbox import AsyncOutbox
-from probes.agent.delivery import BatchTooLarge, CollectorUnreachable, Delivery, Outcome, RetryLater
+from probes.agent.delivery import Delivery
 from probes.agent.metrics import AgentMetrics
 from probes.agent.outbox import Queued
 
