@@ -23,7 +23,7 @@ from typing import IO
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
-from netmon.errors import StorageError
+from netmon.errors import ConfigError, StorageError
 from probes.agent.async_outbox import AsyncOutbox
 from probes.agent.delivery import Delivery, skip_httpx_cli
 from probes.agent.heartbeat import heartbeat
@@ -76,7 +76,13 @@ class Agent:
                                              agent_id=config.agent_id, max_results=config.outbox.max_results,
                                              max_age_seconds=config.outbox.max_age)
         self.metrics = AgentMetrics(config.site, config.agent_id, lambda: self.outbox.snapshot)
-        port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
+        try:
+            port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
+        except OSError as exc:
+            await self.outbox.close()
+            where = f"{config.agent.metrics_host}:{config.agent.metrics_port}"
+            raise ConfigError(self.source, [("agent.metrics_port", None, f"cannot listen on {where}: "
+                                             f"{exc.strerror or exc}")]) from None
         log.info("metrics listening on http://%s:%d/metrics", config.agent.metrics_host, port)
         self.context = ProbeContext(state_dir=state_dir)
         self.scheduler = new_scheduler()

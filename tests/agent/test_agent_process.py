@@ -127,3 +127,22 @@ def test_probe_once_json_prints_one_valid_record_per_task_and_exits_0_when_probe
     assert table.returncode == 0
     row = next(line for line in table.stdout.splitlines() if "nobody" in line and "icmp" in line)
     assert "failed" in row and "loss 100.0 %" in row and "3/3 echo requests lost" in row
+
+
+def test_a_second_agent_on_the_same_state_dir_or_metrics_port_is_refused_clearly(lab: Lab, tmp_path: Path) -> None:
+    ns = lab.namespace("site")
+    first = start_agent(ns, write_config(tmp_path / "site.yaml"), debug=False)
+    url = metrics_url(first)
+    assert url is not None
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    (tmp_path / "other").mkdir()
+    same_port = write_config(tmp_path / "other" / "site.yaml", agent={"metrics_port": port})
+    same_state = write_config(tmp_path / "again.yaml")  # state_dir is tmp_path/state, like the first
+    for config, message in ((same_port, f"{same_port}: agent.metrics_port: cannot listen on 127.0.0.1:{port}: "
+                                        "Address already in use"),
+                            (same_state, f"another agent is running with state_dir {tmp_path / 'state'}")):
+        proc = ns.run(*netmon_argv("probe", "run", "--config", str(config)), check=False, timeout=30)
+        assert proc.returncode == 1, proc
+        assert message in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert first.alive()
