@@ -1,0 +1,75 @@
+"""A real SMTP server for the tests: aiosmtpd with STARTTLS (required) and AUTH, on loopback."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from netmon.lab.topology import free_port
+
+_made: dict[str, tuple[Path, Path]] = {}
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (subjectAltName IP), made with the openssl command (once per run)."""
+    if "cert" in _made and _made["cert"][0].exists():
+        return _made["cert"]
+    cert, key = directory / "smtp.crt", directory / "smtp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    _made["cert"] = (cert, key)
+    return cert, key
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.mails: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []
+        self.refuse: list[str] = []
+
+    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        raw = envelope.original_content or b""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.mails.append(message)
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self, directory: Path, user: str = "netmon", password: str = "s3cret-pass") -> None:
+        import ssl
+
+        self.cert, key = self_signed(directory)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, key)
+        self.mailbox = Mailbox()
+        self.port = free_port()
+        self.user, self.password = user, password
+
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+            return AuthResult(success=ok)
+
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, tls_context=context,
+                                     require_starttls=True, authenticator=authenticate, auth_required=True,
+                                     auth_require_tls=True)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
