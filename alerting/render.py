@@ -23,8 +23,10 @@ def number(value: float, language: str, digits: int = 1) -> str:
     return text.replace(".", ",") if language == "vi" else text
 
 
-def duration(seconds: float, language: str) -> str:
+def duration(seconds: float, language: str, whole_minutes: bool = False) -> str:
     left = max(0, round(seconds))
+    if whole_minutes and left >= 60:
+        left -= left % 60
     parts: list[str] = []
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if left >= size:
@@ -111,7 +113,7 @@ def notice_text(notice: Notice, language: str, zone: str, members_shown: int = 2
     lines = [f"{icon} {word(language, inc.severity)} · {head}"]
     if notice.event == "escalation":
         lines.insert(0, f"{ICONS['escalation']} {word(language, 'escalation')}".replace(
-            "{after}", duration((inc.escalated_at or 0) - (inc.notified_at or 0), language)))
+            "{after}", duration((inc.escalated_at or 0) - (inc.notified_at or 0), language, whole_minutes=True)))
     lines += _where(inc, language)
     lines.append(f"{word(language, 'since')}: {clock(inc.fired_at or inc.active_at, zone)}")
     if inc.kind == "alert" and inc.rule == "SiteSilent":

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Any, ClassVar
 
@@ -33,14 +34,15 @@ class SmtpChannel:
         self.resend_interval: float | None = None
         self._password = read_secret(config.password_file, "SMTP password") if config.password_file else None
 
-    def email(self, message: Message) -> EmailMessage:
-        mail = EmailMessage()
-        mail["Subject"] = message.subject(SUBJECT_CHARS)
+    def email(self, message: Message) -> MIMEText:
+        # The legacy MIMEText/Header API on purpose: Python 3.11's EmailMessage folder drops
+        # the space at an encoded-word boundary of a long Vietnamese subject ("truyềnsắp").
+        mail = MIMEText(message.text(None), "plain", "utf-8")
+        mail["Subject"] = Header(message.subject(SUBJECT_CHARS), "utf-8")  # type: ignore[assignment]
         mail["From"] = self.config.from_address
         mail["To"] = ", ".join(self.config.to)
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = make_msgid(domain="netmon")
-        mail.set_content(message.text(None), charset="utf-8")
         return mail
 
     async def send(self, message: Message) -> None:
@@ -53,7 +55,7 @@ class SmtpChannel:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _send(self, mail: EmailMessage) -> None:
+    def _send(self, mail: MIMEText) -> None:
         config = self.config
         where = f"smtp channel {config.name!r} ({config.host}:{config.port})"
         try:

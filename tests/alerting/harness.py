@@ -36,11 +36,11 @@ def incident(i: int = 1, state: str = "firing", **extra: Any) -> Incident:
     return Incident.model_validate(fields)
 
 
-def message(count: int = 1, event: str = "firing", language: str = "vi") -> Message:
+def message(count: int = 1, event: str = "firing", language: str = "vi", first: int = 1) -> Message:
     state = "resolved" if event == "resolved" else "firing"
     notices = tuple(Notice.model_validate({"event": event, "incident": incident(i, state),
                                            "dashboard_url": f"http://grafana.test/d/netmon-site-detail?var-site=26{i:03d}"})
-                    for i in range(1, count + 1))
+                    for i in range(first, first + count))
     return Message(notices=notices, team="rrt-dong-nai", language=language, created_at=T0 + 900)
 
 

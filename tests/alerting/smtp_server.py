@@ -64,11 +64,11 @@ class SmtpServer:
 
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
             ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, tls_context=context,
                                      require_starttls=True, authenticator=authenticate, auth_required=True,
-                                     auth_require_tls=True)
+                                     auth_require_tls=True, auth_exclude_mechanism=["LOGIN"])
         self.controller.start()
 
     def close(self) -> None:
