@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 Kind = Literal["alert", "upstream", "platform"]
 State = Literal["pending", "firing", "resolved"]
@@ -56,6 +56,7 @@ class Incident(BaseModel):
     silenced_by: int | None = None
     inhibited_by: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> str:
         """What people see: pending, firing, acknowledged, silenced, inhibited, resolved."""
