@@ -28,6 +28,7 @@ from alerting.model import Incident, Silence
 from alerting.planner import Planner
 from alerting.routing import Router
 from alerting.rules import Rule, load_rules
+from alerting.series import Transition
 from alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
@@ -35,6 +36,7 @@ from netmon.contract import ResultRecord
 
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
+RECHECK_SECONDS = 10.0
 
 
 class IncidentNotFound(KeyError):
@@ -59,7 +61,7 @@ class AlertEngine:
         self._lock = threading.RLock()
         self.writer = IncidentWriter(self.store, self.router, self._sites.get)
         self.evaluator = Evaluator(self.rules, ship_interval_seconds=ship_interval_seconds,
-                                   stale_after_seconds=config.stale_after, emit=self.writer.apply, started_at=now)
+                                   stale_after_seconds=config.stale_after, emit=self._transition, started_at=now)
         restored = restore(self.store, self.evaluator, self.evaluator.rules, now)
         if restored:
             log.info("alerting: %d open alert(s) restored from %s", restored, self.store.path)
@@ -68,6 +70,14 @@ class AlertEngine:
             channels = (channel_registry or default_channel_registry()).build_all(config.channels)
         self.dispatcher = Dispatcher(self.store, channels, self.router)
         self._persisted_at = now
+        # Storm control and planning read every open incident: run them when something
+        # changed, or when something they left waiting falls due (not blindly every tick).
+        self._changed = True
+        self._recheck_at = now
+
+    def _transition(self, transition: Transition) -> None:
+        self.writer.apply(transition)
+        self._changed = True
 
     # -- the stream --------------------------------------------------------------------------
 
@@ -84,8 +94,12 @@ class AlertEngine:
         with self._lock:
             with self.store.transaction():
                 self.evaluator.timers(now)
-            storm.update(self.store, self.router, self.config, now)
-            queued = self.planner.plan(now)
+            queued = 0
+            if self._changed or now >= self._recheck_at:
+                self._changed = False
+                closes_at = storm.update(self.store, self.router, self.config, now)
+                queued = self.planner.plan(now)
+                self._recheck_at = min(closes_at, self.planner.next_check, now + RECHECK_SECONDS)
             if now - self._persisted_at >= PERSIST_EVERY_SECONDS:
                 self.persist(now)
         return queued
@@ -110,7 +124,7 @@ class AlertEngine:
     # -- operators ---------------------------------------------------------------------------
 
     def incidents(self, state: str | None = None, team: str | None = None, site: str | None = None,
-                  limit: int = 200) -> list[Incident]:
+                  limit: int = 200, now: float | None = None) -> list[Incident]:
         """Newest first. ``state``: open (default: pending and firing), firing, pending, resolved, all."""
         where, params = ["1"], []
         states = {"open": ("pending", "firing"), "firing": ("firing",), "pending": ("pending",),
@@ -124,34 +138,48 @@ class AlertEngine:
         if site:
             where.append("site_id = ?")
             params.append(site)
-        return self.store.incidents(" AND ".join(where), params, order="id DESC", limit=limit)
+        return self._live(self.store.incidents(" AND ".join(where), params, order="id DESC", limit=limit), now)
 
-    def incident(self, incident_id: int) -> Incident:
+    def incident(self, incident_id: int, now: float | None = None) -> Incident:
         found = self.store.incident(incident_id)
         if found is None:
             raise IncidentNotFound(incident_id)
-        return found
+        return self._live([found], now)[0]
+
+    def _live(self, incidents: list[Incident], now: float | None) -> list[Incident]:
+        """Show silences as they are now (the planner records them only on what it may send)."""
+        silences = self.store.silences(active_at=time.time() if now is None else now)
+        out = []
+        for inc in incidents:
+            if inc.state == "firing":
+                silenced_by = next((s.id for s in silences if s.matches(inc.labels)), None)
+                inc = inc.model_copy(update={"silenced_by": silenced_by})
+            out.append(inc)
+        return out
 
     def ack(self, incident_id: int, by: str | None, comment: str | None = None,
             now: float | None = None) -> Incident:
         """Acknowledge: somebody is on it, so escalation stops. Idempotent for an already acked incident."""
         now = time.time() if now is None else now
         with self._lock:
-            incident = self.incident(incident_id)
+            incident = self.incident(incident_id, now)
             if incident.state == "resolved":
                 raise IncidentClosed(f"incident {incident_id} is already resolved")
             if incident.acked_at is None:
                 self.store.update_incident(incident_id, acked_at=now, acked_by=by, ack_comment=comment)
-            return self.incident(incident_id)
+                self._changed = True
+            return self.incident(incident_id, now)
 
     def silence(self, matchers: dict[str, str], duration_seconds: float, reason: str, by: str | None,
                 now: float | None = None) -> Silence:
         now = time.time() if now is None else now
         if not matchers:
             raise ValueError("a silence needs at least one matcher (site, rule, team, upstream, target, link)")
+        self._changed = True
         return self.store.add_silence(matchers, now, now + duration_seconds, reason, by, now)
 
     def unsilence(self, silence_id: int, now: float | None = None) -> bool:
+        self._changed = True
         return self.store.expire_silence(silence_id, time.time() if now is None else now)
 
     def silences(self, now: float | None = None, active_only: bool = True) -> list[Silence]:

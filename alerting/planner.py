@@ -43,11 +43,14 @@ class Planner:
         self.config = config
         self.rules = rules
         self.grafana_url = grafana_url.rstrip("/") if grafana_url else None
+        self.next_check = 0.0
 
     def plan(self, now: float) -> int:
-        """Queue the messages that are due; returns how many deliveries were queued."""
+        """Queue the messages that are due; returns how many deliveries were queued. Sets
+        ``next_check``: when something not yet due becomes due (nothing changing meanwhile)."""
         silences = self.store.silences(active_at=now)
-        firing = self.store.incidents("state = 'firing'")
+        wake = [s.ends_at for s in silences]
+        firing = self._candidates()
         inhibitors = [(inc, self.rules[inc.rule]) for inc in firing
                       if inc.kind == "alert" and inc.rule in self.rules and self.rules[inc.rule].inhibits]
         due: dict[str | None, list[Item]] = {}
@@ -69,19 +72,38 @@ class Planner:
                     elif inc.kind == "platform" or sensitive:
                         wait = self.config.platform.wait
                     due.setdefault(inc.team, []).append(Item((inc.fired_at or now) + wait, "firing", inc, sensitive))
-                elif self._escalation_due(inc, now):
-                    escalations.setdefault(inc.team, []).append(Item(now, "escalation", inc))
+                else:
+                    escalate_at = self._escalation_at(inc)
+                    if escalate_at is not None and escalate_at <= now:
+                        escalations.setdefault(inc.team, []).append(Item(now, "escalation", inc))
+                    elif escalate_at is not None:
+                        wake.append(escalate_at)
             for inc in self.store.incidents("state = 'resolved' AND notified_severity IS NOT NULL "
                                             "AND resolve_notified_at IS NULL"):
                 ready_at = (inc.resolved_at or now) + self.config.group_wait
                 due.setdefault(inc.team, []).append(Item(ready_at, "resolved", inc))
             for team, items in due.items():
                 if min(item.ready_at for item in items) > now:
+                    wake.append(min(item.ready_at for item in items))
                     continue
-                queued += self._send(team, [i for i in items if i.ready_at <= now or not i.storm_sensitive], now)
+                chosen = [i for i in items if i.ready_at <= now or not i.storm_sensitive]
+                wake += [i.ready_at for i in items if i.ready_at > now and i.storm_sensitive]
+                queued += self._send(team, chosen, now)
             for team, items in escalations.items():
                 queued += self._send(team, items, now)
+        self.next_check = min(wake, default=float("inf"))
         return queued
+
+    def _candidates(self) -> list[Incident]:
+        """Firing incidents this pass may act on: not yet (fully) announced, escalation
+        candidates, and inhibition sources. Announced ones need no look each second."""
+        inhibiting = [r.name for r in self.rules.values() if r.inhibits]
+        escalating = [t.name for t in self.config.teams if t.escalate_after is not None and t.escalate_to]
+        where = ("state = 'firing' AND (notified_severity IS NULL"
+                 " OR (notified_severity = 'warning' AND severity = 'critical')"
+                 f" OR rule IN ({','.join('?' for _ in inhibiting)})"
+                 f" OR (acked_at IS NULL AND escalated_at IS NULL AND team IN ({','.join('?' for _ in escalating)})))")
+        return self.store.incidents(where, [*inhibiting, *escalating])
 
     def _inhibitor(self, inc: Incident, inhibitors: list[tuple[Incident, Rule]]) -> str | None:
         for source, rule in inhibitors:
@@ -91,12 +113,13 @@ class Planner:
                 return f"{source.rule} #{source.id}"
         return None
 
-    def _escalation_due(self, inc: Incident, now: float) -> bool:
+    def _escalation_at(self, inc: Incident) -> float | None:
         team = self.router.team(inc.team)
         if team is None or team.escalate_after is None or not team.escalate_to:
-            return False
-        return (inc.notified_at is not None and inc.acked_at is None and inc.escalated_at is None
-                and now - inc.notified_at >= team.escalate_after)
+            return None
+        if inc.notified_at is None or inc.acked_at is not None or inc.escalated_at is not None:
+            return None
+        return inc.notified_at + team.escalate_after
 
     def _send(self, team: str | None, items: list[Item], now: float) -> int:
         per_channel: dict[str, list[Notice]] = {}

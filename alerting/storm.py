@@ -20,13 +20,18 @@ from alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig, StormConfig
 
 
-def update(store: AlertStore, router: Router, config: AlertingConfig, now: float) -> None:
+def update(store: AlertStore, router: Router, config: AlertingConfig, now: float) -> float:
+    """Open, grow and close aggregates; returns when an open one may next close by itself."""
     _update(store, router, "upstream", config.storm, now,
             store.incidents("kind = 'alert' AND state = 'firing' AND storm = 1 AND upstream IS NOT NULL"),
             lambda inc: inc.upstream or "")
     _update(store, router, "platform", config.platform, now,
             store.incidents("kind = 'alert' AND state = 'firing' AND aggregate = 1 AND target IS NOT NULL"),
             lambda inc: f"{inc.rule}:{inc.target}")
+    closing = store.query("SELECT kind, below_since FROM incidents WHERE kind != 'alert' AND state = 'firing' "
+                          "AND below_since IS NOT NULL")
+    clear_for = {"upstream": config.storm.clear_for, "platform": config.platform.clear_for}
+    return min((row["below_since"] + clear_for[row["kind"]] for row in closing), default=float("inf"))
 
 
 def _update(store: AlertStore, router: Router, kind: str, config: StormConfig, now: float,

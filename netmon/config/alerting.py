@@ -129,7 +129,7 @@ class AlertingConfig(Strict):
     default_team: Identifier | None = None
     platform_team: Identifier | None = None
     # Alerts for the same team becoming due within this window go out as one message.
-    group_wait: Seconds = 3.0
+    group_wait: Seconds = 2.0
     storm: StormConfig = Field(default_factory=StormConfig)
     platform: StormConfig = Field(default_factory=lambda: StormConfig(min_sites=3))
     # Results older than this when they arrive (an agent draining its backlog) are stored
