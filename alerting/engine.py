@@ -79,6 +79,12 @@ class AlertEngine:
         self.writer.apply(transition)
         self._changed = True
 
+    def set_registry(self, registry: Registry) -> None:
+        """A re-read site registry: new teams, upstreams and names apply to alerts from now on."""
+        with self._lock:
+            self.router.registry = registry
+            self._sites.update(registry.by_id())
+
     # -- the stream --------------------------------------------------------------------------
 
     def observe(self, site: RegistrySite, records: Sequence[ResultRecord], now: float | None = None) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from alerting.api import incidents_router
 from alerting.auth import AdminToken
 from alerting.engine import AlertEngine
 from netmon.config.alerting import AlertingConfig
-from netmon.config.registry import RegistrySite
+from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
 
 if TYPE_CHECKING:
@@ -32,12 +32,18 @@ STATE_FILE = "alerting.db"
 class AlertingSink:
     name = "alerting"
 
-    def __init__(self, engine: AlertEngine) -> None:
+    def __init__(self, engine: AlertEngine, registry: Callable[[], Registry] | None = None) -> None:
         self.engine = engine
+        # the collector re-reads its registry on SIGHUP: follow it (teams, upstreams, names)
+        self._registry = registry
         self._delivery: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     async def handle(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None:
+        if self._registry is not None:
+            current = self._registry()
+            if current is not self.engine.router.registry:
+                self.engine.set_registry(current)
         self.engine.observe(site, records)
 
     async def tick(self, now_seconds: float) -> None:
@@ -64,7 +70,7 @@ class AlertingSink:
         await self.engine.aclose()
 
 
-def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Any = None,
+def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Registry | None = None,
                  ship_interval_seconds: float = 10.0, grafana_url: str | None = None) -> AlertEngine:
     return AlertEngine(config, state_path=Path(state_dir) / STATE_FILE, registry=registry,
                        ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url)
@@ -76,7 +82,7 @@ def extension(app: FastAPI, core: Any) -> AlertingSink:
     config = central.alerting or AlertingConfig()
     engine = build_engine(config, central.state_dir, registry=core.sites.registry,
                           ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
-    sink = AlertingSink(engine)
+    sink = AlertingSink(engine, registry=lambda: core.sites.registry)
     core.sinks.register(sink)
     app.include_router(incidents_router(engine, AdminToken.from_file(config.admin_token_file)))
     app.state.alerting = sink
