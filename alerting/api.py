@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerting.auth import AdminToken
@@ -24,6 +24,8 @@ from alerting.model import Incident, Silence
 from netmon.config.units import PositiveSeconds
 
 StateFilter = Literal["open", "firing", "pending", "resolved", "all"]
+# SQLite row ids are signed 64-bit: a larger number in the path is a 422, not a storage error.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class AckRequest(BaseModel):
@@ -85,14 +87,14 @@ def incidents_router(engine: AlertEngine, admin: AdminToken) -> APIRouter:
         return {"incidents": engine.incidents(state=state, team=team, site=site, limit=limit)}
 
     @router.get("/incidents/{incident_id}", response_model=Incident)
-    def get_incident(incident_id: int) -> Any:
+    def get_incident(incident_id: RowId) -> Any:
         try:
             return engine.incident(incident_id)
         except IncidentNotFound:
             raise HTTPException(404, f"no incident {incident_id}") from None
 
     @router.post("/incidents/{incident_id}/ack", response_model=Incident)
-    def ack(incident_id: int, body: AckRequest | None = None, _: str = admin_only) -> Any:
+    def ack(incident_id: RowId, body: AckRequest | None = None, _: str = admin_only) -> Any:
         body = body or AckRequest()
         try:
             return engine.ack(incident_id, by=body.by, comment=body.comment)
@@ -110,7 +112,7 @@ def incidents_router(engine: AlertEngine, admin: AdminToken) -> APIRouter:
         return engine.silence(body.matchers(), body.duration, body.reason, by=body.by)
 
     @router.delete("/silences/{silence_id}", status_code=204)
-    def delete_silence(silence_id: int, _: str = admin_only) -> Response:
+    def delete_silence(silence_id: RowId, _: str = admin_only) -> Response:
         if not engine.unsilence(silence_id):
             raise HTTPException(404, f"no active silence {silence_id}")
         return Response(status_code=204)

@@ -76,8 +76,8 @@ def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Reg
                        ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url)
 
 
-def extension(app: FastAPI, core: Any) -> AlertingSink:
-    """Plug alerting into the collector: register the sink, mount the API."""
+def extension(app: FastAPI, core: Any) -> None:
+    """Plug alerting into the collector: register the sink, mount the API (``app.state.alerting``)."""
     central = core.config
     config = central.alerting or AlertingConfig()
     engine = build_engine(config, central.state_dir, registry=core.sites.registry,
@@ -86,4 +86,3 @@ def extension(app: FastAPI, core: Any) -> AlertingSink:
     core.sinks.register(sink)
     app.include_router(incidents_router(engine, AdminToken.from_file(config.admin_token_file)))
     app.state.alerting = sink
-    return sink
