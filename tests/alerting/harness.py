@@ -88,7 +88,7 @@ class SmtpHarness:
     def config(self) -> dict[str, Any]:
         return {"name": "mail-dn", "type": "smtp", "host": "127.0.0.1", "port": self.server.port, "starttls": True,
                 "username": self.server.user, "password_file": str(self.password_file),
-                "ca_file": str(self.server.cert), "from_address": "netmon@stc.dongnai.gov.vn",
+                "ca_file": str(self.server.ca_file), "from_address": "netmon@stc.dongnai.gov.vn",
                 "to": ["noc@stc.dongnai.gov.vn"]}
 
     def broken_config(self) -> dict[str, Any]:

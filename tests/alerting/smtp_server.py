@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -12,21 +11,15 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from netmon.lab.certs import make_ca
 from netmon.lab.topology import free_port
 
-_made: dict[str, tuple[Path, Path]] = {}
 
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 (subjectAltName IP), made with the openssl command (once per run)."""
-    if "cert" in _made and _made["cert"][0].exists():
-        return _made["cert"]
-    cert, key = directory / "smtp.crt", directory / "smtp.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    _made["cert"] = (cert, key)
-    return cert, key
+def server_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """(CA file for the client, server certificate, key) for 127.0.0.1, from the lab's throw-away CA."""
+    ca = make_ca(directory / "ca")
+    issued = ca.issue(directory, "smtp", ["127.0.0.1"])
+    return ca.cert_path, issued.cert_path, issued.key_path
 
 
 class Mailbox:
@@ -55,9 +48,9 @@ class SmtpServer:
     def __init__(self, directory: Path, user: str = "netmon", password: str = "s3cret-pass") -> None:
         import ssl
 
-        self.cert, key = self_signed(directory)
+        self.ca_file, cert, key = server_certificate(directory)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert, key)
+        context.load_cert_chain(cert, key)
         self.mailbox = Mailbox()
         self.port = free_port()
         self.user, self.password = user, password
