@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import ansible_cmd, collector_cmd, config_cmd, reflector_cmd, sites_cmd
+from netmon.cli import alerts_cmd, ansible_cmd, collector_cmd, config_cmd, probe_cmd, reflector_cmd, sites_cmd
 
 app = typer.Typer(
     name="netmon",
@@ -15,9 +15,11 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ansible_cmd.app, name="ansible")
+app.add_typer(probe_cmd.app, name="probe")
 app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(collector_cmd.app, name="collector")
 app.add_typer(sites_cmd.app, name="sites")
+app.add_typer(alerts_cmd.app, name="alerts")
 
 
 def main() -> None:
