@@ -33,3 +33,18 @@ def inventory(
     if skipped:
         typer.echo(f"{registry}: {len(skipped)} site(s) have no agent_host and are not in the inventory: "
                    f"{', '.join(skipped)}", err=True)
+
+
+@app.command("check-central")
+def check_central(
+    config: Annotated[Path, typer.Argument(help="central.yaml to check")],
+) -> None:
+    """Check central.yaml, the registry and the alerting rules it names, as the collector loads them."""
+    from netmon.deploy.checks import check_central as run_check
+
+    try:
+        summary = run_check(config)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    typer.echo("\n".join(summary))

@@ -109,6 +109,7 @@ class Fleet:
         self.controller = controller
         self.inventory_dir = inventory_dir
         self.snmp_community = snmp_community
+        self.admin_token = ""
 
     @property
     def hosts(self) -> list[Host]:
@@ -128,7 +129,7 @@ def registry_csv(rows: list[tuple[str, str, str, str, str, str]]) -> str:
 
 
 def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Path, known_hosts: Path,
-                    vault_password_file: Path, snmp_community: str, influx_url: str) -> None:
+                    vault_password_file: Path, snmp_community: str, admin_token: str, influx_url: str) -> None:
     """The operator's inventory: sites generated from the registry, the centre and group vars by hand."""
     directory.mkdir()
     registry = directory / "sites.csv"
@@ -168,7 +169,8 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
         "netmon_release_compile": False,
     }, allow_unicode=True, sort_keys=False))
     vault_plain = group_vars / "vault.yml"
-    vault_plain.write_text(yaml.safe_dump({"netmon_snmp_community": snmp_community}))
+    vault_plain.write_text(yaml.safe_dump({"netmon_snmp_community": snmp_community,
+                                           "netmon_alerting_admin_token": admin_token}))
     subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_password_file),
                     str(vault_plain)], check=True, capture_output=True)
     host_vars = directory / "host_vars"
@@ -176,6 +178,8 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
     for host_name, *_ in [(CENTRAL,), *SITES]:
         (host_vars / f"{host_name}.yml").write_text(yaml.safe_dump({"netmon_prefix": str(fleet_root / host_name)}))
     central_prefix = fleet_root / CENTRAL
+    rules = directory / "rules.yaml"
+    rules.write_text("include_defaults: true\ndisable: [LinkJitterHigh]\n")
     with (host_vars / f"{CENTRAL}.yml").open("a") as central_vars:
         central_vars.write(yaml.safe_dump({
             "netmon_collector_influxdb": {"url": influx_url, "api": "v1", "database": "netmon",
@@ -183,6 +187,11 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
             # rendered and checked with the real promtool / amtool on the host
             "netmon_collector_prometheus_config_file": str(central_prefix / "etc/prometheus/prometheus.yml"),
             "netmon_collector_alertmanager_config_file": str(central_prefix / "etc/prometheus/alertmanager.yml"),
+            # alerting: a rules file checked by `netmon alerts rules check`, the admin token from the vault
+            "netmon_collector_rules_src": str(rules),
+            "netmon_collector_secret_files": {"admin.token": "{{ netmon_alerting_admin_token }}"},
+            "netmon_collector_alerting": {"admin_token_file": str(central_prefix / "etc/netmon/admin.token"),
+                                          "language": "vi"},
         }))
 
 
@@ -215,17 +224,20 @@ def fleet(wheelhouse: Path) -> Iterator[Fleet]:
             vault_password = secret_dir / "vault-password"
             vault_password.write_text(secrets.token_urlsafe(24) + "\n")
             community = f"community-{secrets.token_hex(6)}"
+            admin_token = secrets.token_urlsafe(24)
             # the central host's InfluxDB, on its own loopback: the role creates the database
             influx = start_influxdb(lab.workdir / "influx", ns=hosts[0].ns)
             inventory_dir = lab.workdir / "inventory"
             write_inventory(inventory_dir, root, wheelhouse, client_key, known_hosts, vault_password, community,
-                            influx.url)
+                            admin_token, influx.url)
             (root / "remote-tmp").mkdir(mode=0o700)
             extra_vars = inventory_dir / "extra-vars.yml"
             # a first batch of one site, then the other two (the default 1, 10 %, 25 % gives 1, 1, 1 here)
             extra_vars.write_text(yaml.safe_dump({"netmon_serial": [1, 2]}))
             controller = Controller(ctl, lab.workdir, [inventory_dir / "central.yml", inventory_dir / "sites.yml"],
                                     vault_password, extra_vars)
-            yield Fleet(lab, root, hosts[0], hosts[1:], controller, inventory_dir, community, influx)
+            fleet = Fleet(lab, root, hosts[0], hosts[1:], controller, inventory_dir, community, influx)
+            fleet.admin_token = admin_token
+            yield fleet
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -24,6 +24,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,17 @@ def get_json(ns: Namespace, url: str) -> Any:
 def proc_status(pid: int) -> dict[str, str]:
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+def post_json(ns: Namespace, url: str, body: Any, token: str | None = None) -> int:
+    """POST ``body`` as JSON from inside ``ns``; return the status code."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+
+    def send() -> int:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+    return call_in_namespace(ns, send)

@@ -29,7 +29,7 @@ from tests.ansible.conftest import (
     base_version,
     build_wheel,
 )
-from tests.ansible.fleet import Host, get_json, parse_unit, proc_status, start_from_unit
+from tests.ansible.fleet import Host, get_json, parse_unit, post_json, proc_status, start_from_unit
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -148,6 +148,13 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     alertmanager = yaml.safe_load(central.path("/etc/prometheus/alertmanager.yml").read_text())
     assert alertmanager["route"]["receiver"] == "netmon-noc"
     assert alertmanager["route"]["group_by"] == ["alertname", "province", "site"]
+    # alerting: the rules file and the admin token (out of the vault, readable by the collector only)
+    assert central_config["alerting"] == {"admin_token_file": str(central.path("/etc/netmon/admin.token")),
+                                          "language": "vi", "rules_file": str(central.path("/etc/netmon/rules.yaml"))}
+    admin_token = central.path("/etc/netmon/admin.token")
+    assert owner(admin_token) == ("nobody", "nogroup", "0o600")
+    assert admin_token.read_text() == f"{fleet.admin_token}\n"
+    assert fleet.admin_token not in run.output
 
 
 @pytest.mark.parametrize("unit", ["netmon-agent.service", "netmon-collector.service"])
@@ -234,6 +241,11 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
         assert status["NoNewPrivs"] == "1"
     # the collector wrote them to the InfluxDB database the role created
     assert all(site_seqs(fleet, s[1]) for s in SITES)
+    # and it reads the admin token the role installed from the vault: silencing needs it
+    silences = f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/silences"
+    silence = {"site": "70001", "duration": "5m", "reason": "ansible deploy test"}
+    assert post_json(fleet.central.ns, silences, silence) == 401
+    assert post_json(fleet.central.ns, silences, silence, token=fleet.admin_token) == 201
 
 
 def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrade_wheelhouse: Path) -> None:
