@@ -5,6 +5,7 @@ packages=(
   iproute2 iputils-ping fping iperf3 snmpd snmp procps psmisc sqlite3
   influxdb victoria-metrics prometheus prometheus-alertmanager
   openssh-server openssh-client
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do
