@@ -13,16 +13,17 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from dashboards.datasources import prometheus_ref
 
 RESULTS_TOTAL = "netmon_collector_results_total"  # {outcome}
-REJECTED_TOTAL = "netmon_collector_rejected_total"  # {reason}
-JOURNAL_DEPTH = "netmon_collector_journal_depth"
-TSDB_LAG_SECONDS = "netmon_collector_tsdb_lag_seconds"
+REJECTED_TOTAL = "netmon_collector_rejected_requests_total"  # {reason}
+JOURNAL_PENDING = "netmon_collector_journal_pending_results"
+TSDB_LAG_SECONDS = "netmon_collector_tsdb_write_lag_seconds"
 TSDB_ERRORS_TOTAL = "netmon_collector_tsdb_write_errors_total"
-SITE_INFO = "netmon_site_info"  # {site, name, province, ...}
-SITE_LAST_SEEN_AGE = "netmon_site_last_seen_age_seconds"  # {site}
+SITE_INFO = "netmon_site_info"  # {site, name, province, district}
+SITE_REPORT_AGE = "netmon_site_last_report_age_seconds"  # {site}
+SITE_AGENT_DROPPED_TOTAL = "netmon_site_agent_dropped_results_total"  # {site}
 ALERTS_FIRING = "netmon_alerts_firing"  # {site, rule, severity, ...}
 
-ALL_METRICS = (RESULTS_TOTAL, REJECTED_TOTAL, JOURNAL_DEPTH, TSDB_LAG_SECONDS, TSDB_ERRORS_TOTAL, SITE_INFO,
-               SITE_LAST_SEEN_AGE, ALERTS_FIRING)
+COLLECTOR_METRICS = (RESULTS_TOTAL, REJECTED_TOTAL, JOURNAL_PENDING, TSDB_LAG_SECONDS, TSDB_ERRORS_TOTAL, SITE_INFO,
+                     SITE_REPORT_AGE, SITE_AGENT_DROPPED_TOTAL)
 
 # Restrict a per-site series to the selected province through the site's info metric, the
 # Prometheus convention for metadata (DESIGN decision 8): labels stay off every series.

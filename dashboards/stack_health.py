@@ -66,7 +66,7 @@ def build(silent_after_seconds: float = 60.0) -> dict[str, Any]:
             .with_panel(_prom_series("Bị từ chối mỗi giây, theo lý do",
                                      f"sum by (reason) (rate({prom.REJECTED_TOTAL}{rate}))", "{{reason}}", "reqps",
                                      "Lô hoặc bản ghi bị từ chối (token sai, dữ liệu không hợp lệ, quá tải...)."))
-            .with_panel(_prom_series("Độ sâu nhật ký tiếp nhận (journal)", prom.JOURNAL_DEPTH, "journal", "short",
+            .with_panel(_prom_series("Độ sâu nhật ký tiếp nhận (journal)", prom.JOURNAL_PENDING, "journal", "short",
                                      "Kết quả đã nhận nhưng chưa ghi vào InfluxDB."))
             .with_panel(_prom_series("Độ trễ ghi InfluxDB", prom.TSDB_LAG_SECONDS, "lag", "s",
                                      "Tuổi của kết quả cũ nhất chưa ghi vào InfluxDB."))
@@ -95,7 +95,7 @@ def build(silent_after_seconds: float = 60.0) -> dict[str, Any]:
                         .height(8).span(12))
             .with_panel(table.Panel().title(f"Agent im lặng quá {silent_after_seconds:g} giây")
                         .datasource(prometheus_ref())
-                        .with_target(prom.promql(f"({prom.SITE_LAST_SEEN_AGE} > {silent_after_seconds:g}) "
+                        .with_target(prom.promql(f"({prom.SITE_REPORT_AGE} > {silent_after_seconds:g}) "
                                                  f"* {prom.IN_PROVINCE}", instant=True, table=True).ref_id("A"))
                         .with_transformation(hide_time())
                         .override_by_name("Value", [_prop("unit", "s"), _prop("displayName", "im lặng")])
