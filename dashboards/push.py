@@ -10,6 +10,7 @@ HTTP API: ``GET/POST/PUT /api/folders``, ``GET /api/search``, ``GET /api/dashboa
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -41,13 +42,16 @@ class PushReport:
 
 
 @contextmanager
-def _grafana_errors(what: str) -> Iterator[None]:
+def _grafana_errors(url: str, what: str) -> Iterator[None]:
     try:
         yield
     except GrafanaException as exc:
         raise GrafanaPushError(f"Grafana refused {what}: {exc.message}") from None
     except niquests.exceptions.RequestException as exc:
-        raise GrafanaPushError(f"Grafana did not answer ({what}): {exc}") from None
+        # urllib3 nests the cause several levels deep; the errno text is what people can act on.
+        cause = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+        raise GrafanaPushError(f"Grafana at {url} did not answer ({what}): "
+                               f"{cause.group(1) if cause else type(exc).__name__}") from None
 
 
 def _comparable(board: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,14 +77,14 @@ def push(url: str, token: str, dashboards: Mapping[str, dict[str, Any]], *, time
     """Make Grafana at ``url`` hold exactly these dashboards (by uid) in the netmon folder."""
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout_seconds)
     report = PushReport()
-    with _grafana_errors("the netmon folder"):
+    with _grafana_errors(url, "the netmon folder"):
         report.folder = _ensure_folder(api)
-    with _grafana_errors("the dashboard search"):
+    with _grafana_errors(url, "the dashboard search"):
         hits = api.search.search_dashboards(type_="dash-db", dashboard_uids=list(dashboards))
     existing = {hit["uid"] for hit in hits}
     for uid, board in dashboards.items():
         if uid in existing:
-            with _grafana_errors(f"reading dashboard {uid}"):
+            with _grafana_errors(url, f"reading dashboard {uid}"):
                 stored = api.dashboard.get_dashboard(uid)
             same_place = stored.get("meta", {}).get("folderUid") == FOLDER_UID
             if same_place and _comparable(stored.get("dashboard", {})) == _comparable(board):
@@ -88,7 +92,7 @@ def push(url: str, token: str, dashboards: Mapping[str, dict[str, Any]], *, time
                 continue
         payload = {"dashboard": {**_comparable(board), "id": None}, "folderUid": FOLDER_UID, "overwrite": True,
                    "message": "netmon dashboards push"}
-        with _grafana_errors(f"saving dashboard {uid}"):
+        with _grafana_errors(url, f"saving dashboard {uid}"):
             api.dashboard.update_dashboard(payload)
         (report.updated if uid in existing else report.created).append(uid)
     return report
