@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import config_cmd, dashboards_cmd
+from netmon.cli import config_cmd, dashboards_cmd, readiness_cmd
 
 app = typer.Typer(
     name="netmon",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(dashboards_cmd.app, name="dashboards")
+app.add_typer(readiness_cmd.app, name="readiness")
 
 
 def main() -> None:

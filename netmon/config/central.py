@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from netmon.config.readiness import ReadinessConfig
 from netmon.config.site import Strict
 from netmon.config.units import Bytes, PositiveSeconds
 
@@ -61,4 +62,4 @@ class CentralConfig(Strict):
     expected_ship_interval: PositiveSeconds = 10.0
     limits: Limits = Field(default_factory=Limits)
     alerting: dict[str, Any] | None = None
-    readiness: dict[str, Any] | None = None
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
