@@ -11,9 +11,9 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import stat, statetimeline, table
 from grafana_foundation_sdk.builders.common import ReduceDataOptions, TableSortByFieldState
-from grafana_foundation_sdk.builders.dashboard import Row
+from grafana_foundation_sdk.builders.dashboard import Row, ThresholdsConfig
 from grafana_foundation_sdk.models import common as c
-from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, Threshold, ThresholdsMode
 
 from dashboards import prometheus as prom
 from dashboards.common import (
@@ -33,7 +33,9 @@ from dashboards.common import (
 )
 from dashboards.datasources import influx_ref, prometheus_ref
 from dashboards.influxql import InfluxQL
+from dashboards.readiness import queries as readiness_queries
 from dashboards.thresholds import LINK_KIND_VI, Limit, Thresholds
+from netmon.config.readiness import ReadinessConfig
 from netmon.contract import LinkKind
 
 UID = "netmon-province-overview"
@@ -129,7 +131,44 @@ def _incidents_panel() -> table.Panel:
             .height(8).span(24))
 
 
-def build(thresholds: Thresholds | None = None, silent_after_seconds: float = 60.0) -> dict[str, Any]:
+def _readiness_table(title: str, description: str, query: str,
+                     overrides: dict[str, tuple[str, ThresholdsConfig]]) -> table.Panel:
+    panel = (table.Panel().title(title).description(description).datasource(influx_ref())
+             .with_target(InfluxQL(query).ref_id("A").table()).with_transformation(hide_time())
+             .filterable(True).height(10).span(12))
+    for field, (unit, steps) in overrides.items():
+        panel = panel.override_by_name(field, [_prop("unit", unit), _prop("thresholds", steps.build()),
+                                               _prop("custom.cellOptions", c.TableColoredBackgroundCellOptions())])
+    return panel
+
+
+def _pass_fail(limit: float, *, minimum: bool = False) -> ThresholdsConfig:
+    """Two colours, as the report judges: at or under a maximum is green; for a minimum, at or above."""
+    low, high = ("red", "green") if minimum else ("green", "red")
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [Threshold(value=None, color=low), Threshold(value=limit if minimum else limit * (1 + 1e-9), color=high)])
+
+
+def _readiness_row(config: ReadinessConfig) -> list[table.Panel]:
+    """The numbers the readiness report judges, from the report's own queries."""
+    dn, tp = config.data_network, config.throughput
+    return [
+        _readiness_table("Mạng truyền số liệu theo xã (số liệu báo cáo sẵn sàng)",
+                         f"Độ trễ p{dn.rtt_percentile:g}, biến động trễ và mất gói trong khoảng thời gian đang xem.",
+                         readiness_queries.data_network(config),
+                         {"rtt_seconds": ("s", _pass_fail(dn.max_rtt)),
+                          "jitter_seconds": ("s", _pass_fail(dn.max_jitter)),
+                          "loss_ratio": ("percentunit", _pass_fail(dn.max_loss_ratio))}),
+        _readiness_table("Thông lượng đo được theo xã (số liệu báo cáo sẵn sàng)",
+                         "Trung vị các lần đo thông lượng; ngưỡng là yêu cầu tối thiểu cho họp trực tuyến.",
+                         readiness_queries.throughput(config),
+                         {"download_bps": ("bps", _pass_fail(tp.min_download_mbps * 1e6, minimum=True)),
+                          "upload_bps": ("bps", _pass_fail(tp.min_upload_mbps * 1e6, minimum=True))}),
+    ]
+
+
+def build(thresholds: Thresholds | None = None, silent_after_seconds: float = 60.0,
+          readiness: ReadinessConfig | None = None) -> dict[str, Any]:
     limits = thresholds or Thresholds()
     dash = (base_dashboard(UID, "netmon — Tổng quan tỉnh").with_variable(province_variable())
             .with_row(Row("Tình trạng hiện tại"))
@@ -165,4 +204,7 @@ def build(thresholds: Thresholds | None = None, silent_after_seconds: float = 60
                                           top_query("icmp", "loss_ratio", "loss", kind_filter),
                                           "loss", "percentunit", kind_limits.loss_ratio, span))
     dash = dash.with_row(Row("Sự cố")).with_panel(_incidents_panel())
+    dash = dash.with_row(Row("Số liệu cho báo cáo sẵn sàng vận hành"))
+    for panel in _readiness_row(readiness or ReadinessConfig()):
+        dash = dash.with_panel(panel)
     return to_json(dash)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from netmon.errors import ConfigError, NetmonError
 
 if TYPE_CHECKING:
-    from netmon.config.central import InfluxConfig
+    from netmon.config.central import CentralConfig, InfluxConfig
 
 # A site is shown as silent after this many expected shipping intervals without a result.
 SILENT_AFTER_INTERVALS = 6
@@ -22,7 +22,9 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="central.yaml: InfluxDB connection for the datasource, expected ship interval")]
 
 
-def _influx(config_path: Path | None, influx_url: str | None, database: str | None) -> tuple[InfluxConfig, float]:
+def _central(config_path: Path | None, influx_url: str | None, database: str | None
+             ) -> tuple[InfluxConfig, CentralConfig | None]:
+    """The InfluxDB the datasource points at, and the central config when one was given."""
     from netmon.config.central import CentralConfig, InfluxConfig
     from netmon.config.loader import load_model
 
@@ -30,8 +32,15 @@ def _influx(config_path: Path | None, influx_url: str | None, database: str | No
         central = load_model(config_path, CentralConfig)
         if central.influxdb is None:
             raise ConfigError(str(config_path), [("influxdb", None, "dashboards need the 'influxdb' section")])
-        return central.influxdb, central.expected_ship_interval
-    return InfluxConfig(url=influx_url or "http://127.0.0.1:8086", api="v1", database=database or "netmon"), 10.0
+        return central.influxdb, central
+    return InfluxConfig(url=influx_url or "http://127.0.0.1:8086", api="v1", database=database or "netmon"), None
+
+
+def _options(central: CentralConfig | None) -> dict[str, Any]:
+    if central is None:
+        return {"silent_after_seconds": SILENT_AFTER_INTERVALS * 10.0}
+    return {"silent_after_seconds": SILENT_AFTER_INTERVALS * central.expected_ship_interval,
+            "readiness": central.readiness}
 
 
 @app.command("build")
@@ -48,12 +57,11 @@ def build(
     from dashboards.build import write
 
     try:
-        influx, ship_interval = _influx(config, influx_url, influx_database)
+        influx, central = _central(config, influx_url, influx_database)
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(1) from None
-    written = write(out, influx, prometheus_url, dashboards_path=dashboards_path,
-                    silent_after_seconds=SILENT_AFTER_INTERVALS * ship_interval)
+    written = write(out, influx, prometheus_url, dashboards_path=dashboards_path, **_options(central))
     for path in written:
         typer.echo(str(path))
 
@@ -76,15 +84,15 @@ def push(
     if not token:
         typer.echo(f"{token_file}: the token file is empty", err=True)
         raise typer.Exit(1)
-    ship_interval = 10.0
+    central = None
     if config is not None:
         try:
-            _, ship_interval = _influx(config, None, None)
+            _, central = _central(config, None, None)
         except ConfigError as exc:
             typer.echo(exc.render(), err=True)
             raise typer.Exit(1) from None
     try:
-        report = push_dashboards(url, token, build_all(silent_after_seconds=SILENT_AFTER_INTERVALS * ship_interval))
+        report = push_dashboards(url, token, build_all(**_options(central)))
     except NetmonError as exc:
         typer.echo(f"push failed: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -68,7 +68,7 @@ def test_panels_have_unique_ids_datasources_and_queries() -> None:
         counts[uid] = queries
     # Every panel's query is run against real InfluxDB/Prometheus in test_queries.py; this pins
     # how many there are so a new panel without a query test shows up here.
-    assert counts == {"netmon-province-overview": 15, "netmon-site-detail": 10, "netmon-capacity": 6,
+    assert counts == {"netmon-province-overview": 17, "netmon-site-detail": 10, "netmon-capacity": 6,
                       "netmon-stack-health": 9}
 
 

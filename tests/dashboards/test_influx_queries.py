@@ -83,8 +83,22 @@ def overview_checks() -> dict[str, Callable[[Results], None]]:
             assert table(r, "loss", "site", "link") == {(s, kind): v for s, v in expected.items()}
         return check
 
+    def readiness_network(r: Results) -> None:
+        rows = {k: s.rows()[0] for (k,), s in by_tags(r, "site").items()}
+        assert set(rows) == set(d.HCM_SITES)
+        assert {k: (v["rtt_seconds"], round(v["loss_ratio"], 6), v["cycles"]) for k, v in rows.items()} == {
+            d.GOOD: (0.012, 0.0, 40), d.DEGRADED: (0.07, 0.02, 40), d.DOWN: (None, 1.0, 40),
+            d.DOTTED: (0.012, 0.0, 40), d.DECOY: (0.012, 0.0, 40)}
+
+    def readiness_throughput(r: Results) -> None:
+        rows = {k: s.rows()[0] for (k,), s in by_tags(r, "site").items()}
+        assert {k: (v["download_bps"], v["tests"]) for k, v in rows.items()} == {
+            d.GOOD: (95e6, 2), d.DEGRADED: (40e6, 2), d.DOTTED: (90e6, 2), d.DECOY: (90e6, 2)}
+
     all_sites = dict.fromkeys(d.HCM_SITES, 0.0)
     return {
+        "Mạng truyền số liệu theo xã (số liệu báo cáo sẵn sàng)": readiness_network,
+        "Thông lượng đo được theo xã (số liệu báo cáo sẵn sàng)": readiness_throughput,
         "Xã tốt": lambda r: _eq(one_value(r, "sites"), 3),
         "Xã suy giảm": lambda r: _eq(one_value(r, "sites"), 1),
         "Xã mất kết nối": lambda r: _eq(one_value(r, "sites"), 1),
