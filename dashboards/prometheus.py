@@ -30,6 +30,13 @@ COLLECTOR_METRICS = (RESULTS_TOTAL, REJECTED_TOTAL, JOURNAL_PENDING, TSDB_LAG_SE
 IN_PROVINCE = f'on(site) group_left() {SITE_INFO}{{province=~"$province"}}'
 
 
+def silent_sites(after_seconds: float) -> str:
+    """The province's sites (from the registry, via the info metric) with no result for
+    ``after_seconds`` — including those that never reported, which have no age at all."""
+    return (f'{SITE_INFO}{{province=~"$province"}} unless on(site) '
+            f"({SITE_REPORT_AGE} <= {after_seconds:g})")
+
+
 def promql(expr: str, *, legend: str | None = None, instant: bool = False, table: bool = False) -> Dataquery:
     query = Dataquery().expr(expr).datasource(prometheus_ref())
     if legend is not None:

@@ -63,10 +63,10 @@ def _count_panel(title: str, condition: str, colour: str, description: str) -> s
 
 
 def _silent_panel(silent_after_seconds: float) -> stat.Panel:
-    expr = f"count(({prom.SITE_REPORT_AGE} > {silent_after_seconds:g}) * {prom.IN_PROVINCE}) or vector(0)"
+    expr = f"count({prom.silent_sites(silent_after_seconds)}) or vector(0)"
     return (stat.Panel().title("Xã im lặng").datasource(prometheus_ref())
-            .description(f"Xã không gửi kết quả nào trong {silent_after_seconds:g} giây (máy đo, nguồn điện "
-                         "hoặc cả hai đường truyền).")
+            .description(f"Xã không gửi kết quả nào trong {silent_after_seconds:g} giây hoặc chưa từng gửi "
+                         "(máy đo, nguồn điện hoặc cả hai đường truyền).")
             .with_target(prom.promql(expr, instant=True).ref_id("A"))
             .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
             .thresholds(count_thresholds("blue")).color_mode(c.BigValueColorMode.BACKGROUND)

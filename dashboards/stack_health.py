@@ -13,7 +13,17 @@ from grafana_foundation_sdk.builders.dashboard import Row
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from dashboards import prometheus as prom
-from dashboards.common import INTERVAL, PROVINCE, TIME, base_dashboard, hide_time, province_variable, to_json, where
+from dashboards.common import (
+    INTERVAL,
+    PROVINCE,
+    TIME,
+    base_dashboard,
+    hide_time,
+    province_variable,
+    to_json,
+    transformation,
+    where,
+)
 from dashboards.datasources import influx_ref, prometheus_ref
 from dashboards.influxql import InfluxQL
 
@@ -95,9 +105,10 @@ def build(silent_after_seconds: float = 60.0) -> dict[str, Any]:
                         .height(8).span(12))
             .with_panel(table.Panel().title(f"Agent im lặng quá {silent_after_seconds:g} giây")
                         .datasource(prometheus_ref())
-                        .with_target(prom.promql(f"({prom.SITE_REPORT_AGE} > {silent_after_seconds:g}) "
-                                                 f"* {prom.IN_PROVINCE}", instant=True, table=True).ref_id("A"))
-                        .with_transformation(hide_time())
-                        .override_by_name("Value", [_prop("unit", "s"), _prop("displayName", "im lặng")])
+                        .description("Theo sổ đăng ký trạm: cả xã chưa từng gửi số liệu.")
+                        .with_target(prom.promql(prom.silent_sites(silent_after_seconds), instant=True,
+                                                 table=True).ref_id("A"))
+                        .with_transformation(transformation("organize", {"excludeByName": {
+                            "Time": True, "Value": True, "__name__": True}}))
                         .height(8).span(24)))
     return to_json(dash)

@@ -129,7 +129,7 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
                      "provisioning/dashboards/netmon.yaml", "provisioning/datasources/netmon.yaml"]
     board = json.loads((out / "dashboards/netmon-province-overview.json").read_text())
     silent = next(p for p in board["panels"] if p["title"] == "Xã im lặng")
-    assert "> 90" in silent["targets"][0]["expr"]  # 6 shipping intervals of 15 s
+    assert "<= 90)" in silent["targets"][0]["expr"]  # 6 shipping intervals of 15 s
     provider = yaml.safe_load((out / "provisioning/dashboards/netmon.yaml").read_text())["providers"][0]
     assert provider["folderUid"] == "netmon" and provider["options"]["path"] == str((out / "dashboards").resolve())
     sources = {s["uid"]: s for s in yaml.safe_load((out / "provisioning/datasources/netmon.yaml").read_text())["datasources"]}
