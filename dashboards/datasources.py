@@ -17,6 +17,7 @@ INFLUX_UID = "netmon-influxdb"
 INFLUX_TYPE = "influxdb"
 PROMETHEUS_UID = "netmon-prometheus"
 PROMETHEUS_TYPE = "prometheus"
+MIN_INTERVAL_SECONDS = 10
 
 
 def influx_ref() -> DataSourceRef:
@@ -36,7 +37,9 @@ def influx_datasource(influx: InfluxConfig) -> dict[str, Any]:
     source: dict[str, Any] = {
         "name": "netmon InfluxDB", "uid": INFLUX_UID, "type": INFLUX_TYPE, "access": "proxy",
         "url": influx.url, "isDefault": True, "editable": False,
-        "jsonData": {"version": "InfluxQL", "httpMode": "POST", "dbName": influx.database or influx.bucket},
+        # 10 s: the finest cadence an agent probes at; smaller GROUP BY buckets would only be empty.
+        "jsonData": {"version": "InfluxQL", "httpMode": "POST", "dbName": influx.database or influx.bucket,
+                     "timeInterval": f"{MIN_INTERVAL_SECONDS}s"},
     }
     if influx.api == "v1":
         if influx.username:

@@ -184,6 +184,9 @@ def build(thresholds: Thresholds | None = None, silent_after_seconds: float = 60
                         .description("Mỗi hàng là một xã: trạng thái xấu nhất trong các đường truyền của xã.")
                         .with_target(InfluxQL(state_timeline_query()).ref_id("A").alias("$tag_site"))
                         .mappings(status_mappings()).thresholds(status_thresholds())
+                        # One column per ~1 % of the range is plenty for a state row, and keeps
+                        # the answer small at hundreds of communes (bench/dashboards_queries.py).
+                        .max_data_points(100).interval("1m")
                         .per_page(40).row_height(0.8).show_value(c.VisibilityMode.NEVER)
                         .height(20).span(24))
             .with_panel(_matrix_table("Đường truyền — trạng thái mới nhất",

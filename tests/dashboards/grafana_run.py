@@ -9,11 +9,9 @@ from typing import Any
 
 from dashboards.datasources import INFLUX_UID
 from dashboards.influx import InfluxQLClient, Series
-from dashboards.templating import Variable, interpolate
+from dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
 
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _LEFTOVER = re.compile(r"\$\w|\$\{|\[\[")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -28,13 +26,11 @@ def influx_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_panel(client: InfluxQLClient, panel: dict[str, Any], variables: Mapping[str, Variable], *, now_ms: int,
-              range_seconds: float, interval_seconds: float) -> dict[str, list[Series]]:
+              range_seconds: float) -> dict[str, list[Series]]:
     """refId -> the series InfluxDB returned for that target."""
-    override = panel.get("timeFrom")
-    if override:
-        match = _RELATIVE.match(override)
-        assert match, f"unsupported time override {override!r}"
-        range_seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    if panel.get("timeFrom"):
+        range_seconds = duration_seconds(panel["timeFrom"])
+    interval_seconds = panel_interval_seconds(panel, range_seconds)
     out = {}
     for target in panel["targets"]:
         assert target["datasource"]["uid"] == INFLUX_UID

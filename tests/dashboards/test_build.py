@@ -135,7 +135,7 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
     sources = {s["uid"]: s for s in yaml.safe_load((out / "provisioning/datasources/netmon.yaml").read_text())["datasources"]}
     assert sources[INFLUX_UID]["url"] == "http://10.0.0.5:8086"
     assert sources[INFLUX_UID]["jsonData"] == {"version": "InfluxQL", "httpMode": "POST", "dbName": "netmon",
-                                               "httpHeaderName1": "Authorization"}
+                                               "timeInterval": "10s", "httpHeaderName1": "Authorization"}
     # The token stays in its file; Grafana reads it from there.
     assert sources[INFLUX_UID]["secureJsonData"] == {"httpHeaderValue1": "Token $__file{/etc/netmon/influx.token}"}
     assert sources[PROMETHEUS_UID]["url"] == "http://10.0.0.6:9090"

@@ -268,12 +268,11 @@ def test_every_influx_panel_returns_the_expected_series(uid: str, influx_client:
         if panel.get("repeat") == "link":
             for link in d.LINKS:
                 results = run_panel(influx_client, panel, {**variables, "link": Variable.single(link)},
-                                    now_ms=now_ms, range_seconds=range_seconds, interval_seconds=60)
+                                    now_ms=now_ms, range_seconds=range_seconds)
                 site_repeated_checks(link)[title](results)
         else:
             assert title in checks, f"{uid}: panel {title!r} has no expected result in this test"
-            results = run_panel(influx_client, panel, variables, now_ms=now_ms, range_seconds=range_seconds,
-                                interval_seconds=60)
+            results = run_panel(influx_client, panel, variables, now_ms=now_ms, range_seconds=range_seconds)
             checks[title](results)
         seen.add(title)
     assert set(checks) <= seen, f"{uid}: checks for panels that no longer exist: {set(checks) - seen}"
@@ -285,8 +284,7 @@ def test_multi_value_selection_is_escaped_like_grafana(influx_client: InfluxQLCl
     board = build_all()["netmon-capacity"]
     (panel,) = [p for p in influx_panels(board) if p["title"] == "Phân vị 95 theo ngày"]
     variables = {"province": HCM, "site": Variable.selection([d.DOTTED, d.GOOD]), "link": Variable.single("tslcd")}
-    results = run_panel(influx_client, panel, variables, now_ms=loaded[1] + 1000, range_seconds=30 * 24 * HOUR,
-                        interval_seconds=3600)
+    results = run_panel(influx_client, panel, variables, now_ms=loaded[1] + 1000, range_seconds=30 * 24 * HOUR)
     assert set(by_tags(results, "site", "link")) == {(d.DOTTED, "tslcd"), (d.GOOD, "tslcd")}
     assert "/^(26740\\.2|26734)$/" in interpolate(panel["targets"][0]["query"], variables, time_from_ms=0,
                                                   time_to_ms=1, interval_seconds=60)
