@@ -41,22 +41,22 @@ class Thresholds(BaseModel):
     # Normal values differ by an order of magnitude between an office LAN, a leased Internet
     # line and the provincial data network, so each kind has its own limits.
     link_kinds: dict[LinkKind, LinkKindLimits] = Field(default_factory=lambda: dict(DEFAULT_LINK_KIND_LIMITS))
-    platform_response_seconds: Limit = Limit(warning=2.0, critical=5.0)
+    platform_response_seconds: Limit = Limit(warning=3.0, critical=10.0)
 
     def for_kind(self, kind: LinkKind) -> LinkKindLimits:
         return self.link_kinds.get(kind, DEFAULT_LINK_KIND_LIMITS[kind])
 
 
 DEFAULT_LINK_KIND_LIMITS: dict[LinkKind, LinkKindLimits] = {
-    LinkKind.LAN: LinkKindLimits(rtt_seconds=Limit(warning=0.010, critical=0.050),
-                                 jitter_seconds=Limit(warning=0.005, critical=0.020),
+    LinkKind.LAN: LinkKindLimits(rtt_seconds=Limit(warning=0.020, critical=0.100),
+                                 jitter_seconds=Limit(warning=0.010, critical=0.030),
                                  loss_ratio=Limit(warning=0.01, critical=0.05)),
-    LinkKind.LEASED_LINE: LinkKindLimits(rtt_seconds=Limit(warning=0.080, critical=0.150),
-                                         jitter_seconds=Limit(warning=0.020, critical=0.050),
-                                         loss_ratio=Limit(warning=0.01, critical=0.05)),
-    LinkKind.DATA_NETWORK: LinkKindLimits(rtt_seconds=Limit(warning=0.050, critical=0.100),
-                                          jitter_seconds=Limit(warning=0.010, critical=0.030),
-                                          loss_ratio=Limit(warning=0.005, critical=0.02)),
+    LinkKind.LEASED_LINE: LinkKindLimits(rtt_seconds=Limit(warning=0.080, critical=0.200),
+                                         jitter_seconds=Limit(warning=0.030, critical=0.060),
+                                         loss_ratio=Limit(warning=0.02, critical=0.10)),
+    LinkKind.DATA_NETWORK: LinkKindLimits(rtt_seconds=Limit(warning=0.050, critical=0.150),
+                                          jitter_seconds=Limit(warning=0.020, critical=0.050),
+                                          loss_ratio=Limit(warning=0.01, critical=0.05)),
 }
 
 # How a status_level (schema: 0 ok, 1 degraded, 2 failed, 3 error) reads and is coloured.
