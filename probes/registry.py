@@ -55,4 +55,16 @@ def default_registry() -> ProbeRegistry:
     at start (scapy-based kinds import scapy inside ``measure``, not here)."""
     registry = ProbeRegistry()
     # one line per kind, in the order of the wire contract's ProbeKind
+    from probes.icmp import IcmpProbe
+    registry.register(IcmpProbe)
+    from probes.udp_echo import UdpEchoProbe
+    registry.register(UdpEchoProbe)
+    from probes.tcp import TcpProbe
+    registry.register(TcpProbe)
+    from probes.dns import DnsProbe
+    registry.register(DnsProbe)
+    from probes.lan import LanProbe
+    registry.register(LanProbe)
+    from probes.path import PathProbe
+    registry.register(PathProbe)
     return registry

@@ -5,6 +5,8 @@ packages=(
   iproute2 iputils-ping fping iperf3 snmpd snmp procps psmisc sqlite3
   influxdb victoria-metrics prometheus prometheus-alertmanager
   openssh-server openssh-client
+  arp-scan iputils-tracepath
+  dnsmasq-base
   chromium fonts-dejavu-core
 )
 missing=()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import config_cmd, dashboards_cmd, readiness_cmd
+from netmon.cli import config_cmd, dashboards_cmd, readiness_cmd, reflector_cmd
 
 app = typer.Typer(
     name="netmon",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(dashboards_cmd.app, name="dashboards")
 app.add_typer(readiness_cmd.app, name="readiness")
 

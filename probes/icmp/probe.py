@@ -1,0 +1,75 @@
+"""The icmp probe kind: ``count`` echo requests ``spacing`` apart per cycle, like fping or SmokePing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from typing import ClassVar, cast
+
+from pydantic import Field, model_validator
+
+from netmon.config.units import PositiveSeconds
+from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import ProbeError
+from probes.addressing import UnresolvableHost, bind_source, resolve
+from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from probes.echo_session import echo_status, echo_values, run_cycle, send_stamps_label
+from probes.icmp.sockets import MIN_PAYLOAD_BYTES, IcmpEchoCodec, SocketMode, open_socket
+
+
+class IcmpOptions(ProbeOptions):
+    count: int = Field(default=20, ge=1, le=1000, description="echo requests per cycle")
+    spacing: PositiveSeconds = Field(default=0.1, description="time between two requests (not a burst)")
+    size: int = Field(default=56, ge=MIN_PAYLOAD_BYTES, le=65000, description="ICMP payload bytes, as ping -s")
+    reply_timeout: PositiveSeconds = Field(default=2.0, description="a reply later than this counts as lost")
+    socket: SocketMode = Field(default="auto", description="auto: unprivileged datagram socket, else raw")
+
+    @model_validator(mode="after")
+    def _fits_in_timeout(self) -> IcmpOptions:
+        sending = (self.count - 1) * self.spacing
+        if sending >= self.timeout:
+            raise ValueError(f"count × spacing ({sending:g} s of sending) must be shorter than timeout "
+                             f"({self.timeout:g} s)")
+        return self
+
+
+class IcmpProbe:
+    kind: ClassVar[ProbeKind] = ProbeKind.ICMP
+    Options: ClassVar[type[ProbeOptions]] = IcmpOptions
+    scope: ClassVar[Scope] = "target"
+    link_section: ClassVar[str | None] = None
+
+    def __init__(self, context: ProbeContext) -> None:
+        self.context = context
+
+    async def measure(self, task: ProbeTask) -> Observation:
+        options = cast(IcmpOptions, task.options)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + options.timeout
+        try:
+            family, address = await resolve(task.host)
+        except UnresolvableHost as exc:
+            return task.observe(Status.FAILED, {"loss_ratio": 1.0}, reason=str(exc))
+        try:
+            sock, raw = open_socket(family, options.socket)
+        except ProbeError as exc:
+            return task.observe(Status.ERROR, reason=str(exc))
+        with sock:
+            try:
+                bind_source(sock, family, task.link.source_address if task.link else None)
+            except ProbeError as exc:
+                return task.observe(Status.ERROR, reason=str(exc))
+            codec = IcmpEchoCodec(family, raw, random.getrandbits(16), options.size)
+            destination = (address, 0, 0, 0) if family == socket.AF_INET6 else (address, 0)
+            outcome = await run_cycle(sock, codec, destination, count=options.count,
+                                      spacing_seconds=options.spacing,
+                                      reply_timeout_seconds=options.reply_timeout, deadline=deadline)
+        status, reason = echo_status(outcome, "echo requests")
+        info = {"socket": "raw" if raw else "datagram"}
+        if outcome.received:
+            info["send_stamps"] = send_stamps_label(outcome.kernel_tx_stamps, outcome.received)
+        return task.observe(status, echo_values(outcome), reason=reason, info=info)
+
+    async def aclose(self) -> None:
+        pass
