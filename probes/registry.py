@@ -61,8 +61,14 @@ def default_registry() -> ProbeRegistry:
     registry.register(UdpEchoProbe)
     from probes.tcp import TcpProbe
     registry.register(TcpProbe)
+    from probes.http import HttpProbe
+    registry.register(HttpProbe)
     from probes.dns import DnsProbe
     registry.register(DnsProbe)
+    from probes.throughput import ThroughputProbe
+    registry.register(ThroughputProbe)
+    from probes.snmp_if import SnmpIfProbe
+    registry.register(SnmpIfProbe)
     from probes.lan import LanProbe
     registry.register(LanProbe)
     from probes.path import PathProbe

@@ -39,8 +39,9 @@ def test_victoriametrics_accepts_the_v2_write_api(tmp_path: Path) -> None:
                     f"icmp,site=26734 rtt_avg_seconds=0.012 {now_ns}".encode()) == 204
         q = urllib.parse.quote('{site="26734"}')
         rows: list[dict[str, object]] = []
-        deadline = time.monotonic() + 10  # VictoriaMetrics makes fresh samples searchable within ~1 s
+        deadline = time.monotonic() + 10
         while not rows and time.monotonic() < deadline:
+            server.flush()
             time.sleep(0.2)
             with urllib.request.urlopen(f"{server.url}/api/v1/export?match[]={q}", timeout=5) as response:
                 rows = [json.loads(line) for line in response.read().decode().splitlines()]

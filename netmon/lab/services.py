@@ -67,6 +67,11 @@ class Server:
     def stop(self) -> None:
         self.proc.stop()
 
+    def flush(self) -> None:
+        """VictoriaMetrics buffers fresh samples ~10 s before they are searchable; make them visible now."""
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5) as response:
+            response.read()
+
     def kill(self) -> None:
         self.proc.kill()
 
@@ -101,8 +106,9 @@ bind-address = "{host}:{rpc_port}"
   enabled = false
 """)
     url = f"http://{host}:{port}"
-    proc = spawn([binary, "-config", str(conf)], data_dir / "influxd.log", ns=ns, ready=_ready(f"{url}/ping", ns),
-                 name="influxd")
+    # /ping answers before the meta store serves queries; a 404 on the first write was seen under load.
+    proc = spawn([binary, "-config", str(conf)], data_dir / "influxd.log", ns=ns,
+                 ready=_ready(f"{url}/query?q=SHOW%20DATABASES", ns), name="influxd")
     return Server(proc=proc, host=host, port=port, data_dir=data_dir)
 
 

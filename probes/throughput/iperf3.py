@@ -1,0 +1,118 @@
+"""Run Debian's ``iperf3`` client for one direction and read its JSON report.
+
+Why the iperf3 binary and not an in-process test: the far end is a standard ``iperf3 -s``
+(what perfSONAR and carriers run), the client speaks its control protocol exactly, and the
+agent boxes have it installed anyway. It runs as a child process with a hard time limit
+and is killed if the probe is cancelled, so a stuck test cannot hold the link.
+
+Rates are the **receiver-side** totals (``end.sum_received``): what actually crossed the
+link, not what the sender pushed into its socket buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from typing import Any
+
+from netmon.errors import NetmonError
+
+# time allowed after the test for iperf3's results exchange and exit
+FINISH_SECONDS = 3.0
+
+
+class IperfFailure(NetmonError):
+    """iperf3 ran but the test did not happen (refused, busy, timed out); text is the reason."""
+
+    def __init__(self, message: str, ran_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        # how long traffic may have flowed before it was stopped (0: it never started)
+        self.ran_seconds = ran_seconds
+
+
+class IperfUnavailable(NetmonError):
+    """iperf3 could not be started at all (not installed)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectionResult:
+    bits_per_second: float  # receiver side, omitted seconds excluded
+    payload_bytes: int  # everything this client sent or received, omitted seconds included
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class IperfRun:
+    server: str
+    port: int
+    duration_seconds: float
+    omit_seconds: int = 1
+    reverse: bool = False
+    congestion: str | None = "cubic"
+    connect_timeout_seconds: float = 3.0
+    source_address: str | None = None
+    streams: int = 1
+    binary: str = "iperf3"
+
+    def argv(self) -> list[str]:
+        argv = [self.binary, "-c", self.server, "-p", str(self.port), "-t", f"{self.duration_seconds:g}", "-J",
+                "--connect-timeout", str(int(self.connect_timeout_seconds * 1000))]
+        if self.omit_seconds:
+            argv += ["-O", str(self.omit_seconds)]
+        if self.congestion:
+            argv += ["-C", self.congestion]
+        if self.reverse:
+            argv.append("-R")
+        if self.streams > 1:
+            argv += ["-P", str(self.streams)]
+        if self.source_address:
+            argv += ["-B", self.source_address]
+        return argv
+
+    @property
+    def limit_seconds(self) -> float:
+        # connect, the test itself, and iperf3's end-of-test exchange
+        return self.connect_timeout_seconds + self.omit_seconds + self.duration_seconds + FINISH_SECONDS
+
+
+def parse_report(text: str) -> DirectionResult:
+    try:
+        report: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError:
+        raise IperfFailure(f"iperf3 gave no JSON report: {text.strip()[:200] or '(empty)'}") from None
+    error = report.get("error")
+    if error:
+        # "the server is busy running a test. try again later", "unable to connect to server: ..."
+        raise IperfFailure(f"iperf3: {error}")
+    try:
+        received = report["end"]["sum_received"]
+        payload = sum(int(interval["sum"]["bytes"]) for interval in report.get("intervals", []))
+        return DirectionResult(bits_per_second=float(received["bits_per_second"]), payload_bytes=payload,
+                               seconds=float(received["seconds"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IperfFailure(f"iperf3 report lacks receiver totals ({exc})") from None
+
+
+async def run_direction(run: IperfRun) -> DirectionResult:
+    try:
+        proc = await asyncio.create_subprocess_exec(*run.argv(), stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+    except FileNotFoundError:
+        raise IperfUnavailable(f"{run.binary} not found: install Debian's 'iperf3'") from None
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), run.limit_seconds)
+    except TimeoutError:
+        raise IperfFailure(f"iperf3 did not finish within {run.limit_seconds:g} s and was stopped",
+                           ran_seconds=run.limit_seconds) from None
+    finally:
+        if proc.returncode is None:  # timed out or cancelled: never leave a test running on the link
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(proc.wait())
+    text = stdout.decode(errors="replace")
+    if not text.strip() and stderr:
+        raise IperfFailure(f"iperf3: {stderr.decode(errors='replace').strip()[:300]}")
+    return parse_report(text)

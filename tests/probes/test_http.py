@@ -1,0 +1,183 @@
+"""http against stand-in platform servers in the centre namespace (plain HTTP and TLS from a test CA)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netmon.config.site import SiteConfig
+from netmon.contract import Observation, Status
+from netmon.lab.certs import Issued, make_ca
+from netmon.lab.etc import netns_etc_files
+from netmon.lab.netns import Lab, call_in_namespace
+from netmon.lab.topology import SiteTopology
+from netmon.lab.webserver import start_webserver
+from probes.base import ProbeContext, ProbeTask
+from probes.http import HttpProbe
+from probes.plan import build_tasks
+from probes.registry import ProbeRegistry
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.netns
+
+SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
+NAME = "dvc.lab.test"
+
+
+@dataclasses.dataclass
+class Platforms:
+    topo: SiteTopology
+    ca_file: str
+    good: Issued
+    expired: Issued
+    plain: str  # http://10.77.2.2:8080
+    tls: str  # https://10.77.2.2:8443, certificate for the address and NAME
+    tls_expired: str  # https://10.77.3.2:8443, certificate expired yesterday
+
+
+@pytest.fixture
+def platforms(site_topo: SiteTopology, lab: Lab) -> Platforms:
+    ca = make_ca(lab.workdir / "pki")
+    now = dt.datetime.now(dt.UTC)
+    good = ca.issue(lab.workdir / "pki", "dvc", [NAME, "10.77.2.2"], not_after=now + dt.timedelta(days=47))
+    expired = ca.issue(lab.workdir / "pki", "old", ["10.77.3.2"], not_before=now - dt.timedelta(days=400),
+                       not_after=now - dt.timedelta(days=1))
+    centre = site_topo.centre
+    plain = start_webserver(centre, "10.77.2.2", 8080)
+    tls = start_webserver(centre, "10.77.2.2", 8443, good.cert_path, good.key_path)
+    old = start_webserver(centre, "10.77.3.2", 8443, expired.cert_path, expired.key_path)
+    return Platforms(site_topo, str(ca.cert_path), good, expired, plain.url, tls.url, old.url)
+
+
+def http_task(url: str, options: dict[str, Any] | None = None, **platform: Any) -> ProbeTask:
+    config = SiteConfig.model_validate({
+        "site": SITE,
+        "platforms": [{"name": "dvc", "system": "admin_procedures", "url": url, **platform}],
+        "probes": {"http": {"timeout": 2, **(options or {})}},
+    })
+    registry = ProbeRegistry()
+    registry.register(HttpProbe)
+    (task,) = build_tasks(config, registry)
+    return task
+
+
+def measure(topo: SiteTopology, *tasks: ProbeTask) -> list[Observation]:
+    async def run() -> list[Observation]:
+        probe = HttpProbe(ProbeContext(state_dir=Path("/nonexistent")))
+        try:
+            return [await probe.measure(task) for task in tasks]
+        finally:
+            await probe.aclose()
+
+    return call_in_namespace(topo.site, lambda: asyncio.run(run()))
+
+
+def test_tls_platform_reports_status_phases_body_and_certificate_days_left(platforms: Platforms) -> None:
+    (result,) = measure(platforms.topo, http_task(platforms.tls + "/bytes/5000", ca_file=platforms.ca_file))
+    assert result.status is Status.OK, result.reason
+    values = result.values
+    assert values["status_code"] == 200
+    assert values["response_bytes"] == 5000
+    expected_days = (platforms.good.not_after - dt.datetime.now(dt.UTC)).total_seconds() / 86400
+    assert values["cert_days_left"] == pytest.approx(expected_days, abs=0.001)
+    assert 46.9 < values["cert_days_left"] < 47.0
+    assert 0 < values["connect_seconds"] < 0.05
+    assert 0 < values["tls_seconds"] < 0.2
+    assert values["total_seconds"] >= values["connect_seconds"] + values["tls_seconds"] + values["first_byte_seconds"]
+    assert "dns_seconds" not in values  # an address in the URL: nothing to resolve
+    assert result.info["address"] == "10.77.2.2"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_known_server_delay_shows_in_first_byte_time(platforms: Platforms, scheme: str) -> None:
+    base = platforms.plain if scheme == "http" else platforms.tls
+    fast, slow = measure(platforms.topo, http_task(base + "/", ca_file=platforms.ca_file),
+                         http_task(base + "/delay/300", ca_file=platforms.ca_file))
+    assert fast.status is Status.OK and slow.status is Status.OK, (fast.reason, slow.reason)
+    assert fast.values["first_byte_seconds"] < 0.05
+    # 300 ms of server think time, plus one round trip and the server's own handling
+    assert 0.300 <= slow.values["first_byte_seconds"] < 0.300 + 0.05
+    assert slow.values["total_seconds"] >= slow.values["first_byte_seconds"]
+
+
+def test_unexpected_status_is_degraded_with_the_status(platforms: Platforms) -> None:
+    unavailable, wrong = measure(platforms.topo, http_task(platforms.plain + "/status/503"),
+                                 http_task(platforms.plain + "/status/302", expect_status=[200, 204]))
+    assert unavailable.status is Status.DEGRADED
+    assert unavailable.reason == (f"HTTP 503 Service Unavailable from {platforms.plain}/status/503, "
+                                  "expected 200-399")
+    assert unavailable.values["status_code"] == 503
+    assert wrong.status is Status.DEGRADED
+    assert wrong.reason == f"HTTP 302 Found from {platforms.plain}/status/302, expected 200, 204"
+
+
+def test_certificate_problems_fail_with_the_reason(platforms: Platforms) -> None:
+    expired, unknown_ca, unverified = measure(
+        platforms.topo,
+        http_task(platforms.tls_expired + "/", ca_file=platforms.ca_file),
+        http_task(platforms.tls + "/"),  # the system store does not know the lab CA
+        http_task(platforms.tls_expired + "/", verify_tls=False),
+    )
+    assert expired.status is Status.FAILED
+    assert expired.reason == "TLS certificate of 10.77.3.2:8443 not accepted: certificate has expired"
+    assert unknown_ca.status is Status.FAILED
+    assert unknown_ca.reason == "TLS certificate of 10.77.2.2:8443 not accepted: unable to get local issuer certificate"
+    # told not to verify: it answers, and the certificate's age is still reported
+    assert unverified.status is Status.OK, unverified.reason
+    assert unverified.values["cert_days_left"] == pytest.approx(-1, abs=0.01)
+
+
+def test_dead_host_and_closed_port_fail_with_the_reason(platforms: Platforms) -> None:
+    dead, closed = measure(platforms.topo, http_task("http://10.77.2.99:8080/", options={"timeout": 1}),
+                           http_task("http://10.77.2.2:8099/"))
+    assert dead.status is Status.FAILED
+    assert dead.reason in {"connecting to 10.77.2.99:8080 timed out after 1 s",
+                           "cannot connect to 10.77.2.99:8080: No route to host"}
+    assert closed.status is Status.FAILED
+    assert closed.reason == "connection to 10.77.2.2:8099 refused"
+
+
+PROBE_ONCE = """
+import asyncio, json, sys
+from pathlib import Path
+from netmon.config.site import SiteConfig
+from probes.base import ProbeContext
+from probes.http import HttpProbe
+from probes.plan import build_tasks
+from probes.registry import ProbeRegistry
+registry = ProbeRegistry(); registry.register(HttpProbe)
+config = SiteConfig.model_validate(json.loads(sys.argv[1]))
+async def main():
+    probe = HttpProbe(ProbeContext(state_dir=Path("/nonexistent")))
+    for task in build_tasks(config, registry):
+        print((await probe.measure(task)).model_dump_json())
+asyncio.run(main())
+"""
+
+
+def test_a_host_name_is_resolved_timed_and_checked_against_the_certificate(platforms: Platforms) -> None:
+    topo = platforms.topo
+    config = {"site": SITE, "probes": {"http": {"timeout": 2}}, "platforms": [
+        {"name": "dvc", "system": "admin_procedures", "url": f"https://{NAME}:8443/", "ca_file": platforms.ca_file},
+        {"name": "nxdomain", "system": "other", "url": "https://nowhere.lab.test:8443/"},
+    ]}
+    # ip netns exec mounts these over /etc/hosts and /etc/resolv.conf for the probe process only;
+    # the resolver points at the lab router, which runs no DNS: nothing leaves the lab
+    with netns_etc_files(topo.site, {"hosts": f"127.0.0.1 localhost\n10.77.2.2 {NAME}\n",
+                                     "resolv.conf": "nameserver 10.77.1.1\noptions timeout:1 attempts:1\n"}):
+        out = topo.site.run("env", f"PYTHONPATH={REPO_ROOT}", sys.executable, "-c", PROBE_ONCE, json.dumps(config),
+                            timeout=30).stdout
+    by_name, unresolved = (json.loads(line) for line in out.splitlines())
+    assert by_name["status"] == "ok", by_name["reason"]
+    assert 0 < by_name["values"]["dns_seconds"] < 0.05
+    assert by_name["info"]["address"] == "10.77.2.2"
+    assert by_name["values"]["cert_days_left"] > 46
+    assert unresolved["status"] == "failed"
+    assert unresolved["reason"].startswith("cannot resolve nowhere.lab.test: ")
