@@ -36,10 +36,11 @@ def human(value: float, unit: Unit) -> str:
 
 
 def window_text(seconds: float) -> str:
-    hours = seconds / 3600
-    if hours >= 1 and hours == int(hours):
-        return f"{int(hours)} giờ"
-    return f"{_number(seconds / 60, 0)} phút"
+    # "24 giờ qua" is how people say a day; whole days from two on.
+    for size, unit in ((86400, "ngày"), (3600, "giờ"), (60, "phút")):
+        if seconds >= max(size, 2 * 86400 if unit == "ngày" else 0) and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{_number(seconds, 0)} giây"
 
 
 def _check(key: str, title: str, measured: float | None, limit: float, comparison: Comparison, unit: Unit,
