@@ -1,1 +1,2 @@
-"""Centre side: ingest API, journal, site registry store, TSDB writer, metrics."""
+"""The central collector: ingest API, site registry and tokens, accept journal, TSDB writer,
+live state and metrics. Everything here runs at the centre; docs/collector.md is the guide."""

@@ -26,6 +26,8 @@ SCHEMA_VERSION: Literal[1] = 1
 
 # Bounded, printable identifiers: these become InfluxDB tags and Prometheus label values.
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+# SQLite and InfluxDB store signed 64-bit integers; the contract refuses what they cannot hold.
+INT64_MAX = 2**63 - 1
 # Free text we show to people (reasons, names): bounded so a broken agent cannot bloat storage.
 ShortText = Annotated[str, Field(max_length=500)]
 
@@ -123,7 +125,7 @@ class Observation(BaseModel):
     link_kind: LinkKind | None = None
     target: Identifier
     target_host: Annotated[str, Field(max_length=255)] | None = None
-    time_ns: int = Field(default_factory=now_ns, ge=0)
+    time_ns: int = Field(default_factory=now_ns, ge=0, le=INT64_MAX)
     status: Status
     reason: ShortText | None = None
     values: dict[str, float] = Field(default_factory=dict)
@@ -158,7 +160,7 @@ class ResultRecord(Observation):
     schema_version: Literal[1] = SCHEMA_VERSION
     site_id: Identifier
     agent_id: Identifier
-    seq: int = Field(ge=0, description="Per-agent, strictly increasing, never reused.")
+    seq: int = Field(ge=0, le=INT64_MAX, description="Per-agent, strictly increasing, never reused.")
 
 
 class ResultBatch(BaseModel):
@@ -169,10 +171,10 @@ class ResultBatch(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     site_id: Identifier
     agent_id: Identifier
-    sent_at_ns: int = Field(default_factory=now_ns, ge=0)
+    sent_at_ns: int = Field(default_factory=now_ns, ge=0, le=INT64_MAX)
     # Results the agent's outbox had to drop (oldest first) since it started counting:
     # cumulative, so a lost batch cannot make the centre under-count.
-    dropped_total: int = Field(default=0, ge=0)
+    dropped_total: int = Field(default=0, ge=0, le=INT64_MAX)
     results: list[ResultRecord] = Field(max_length=10_000)
 
 

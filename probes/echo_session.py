@@ -21,13 +21,33 @@ import statistics
 import time
 from typing import Any, Protocol
 
+from pydantic import Field, model_validator
+
+from netmon.config.units import PositiveSeconds
 from netmon.contract import Status
 from probes import kernel_timestamps
+from probes.base import ProbeOptions
 
 _MAX_MESSAGES_PER_WAKEUP = 256
 # plain ints: combining the socket module's IntFlag members costs more than the recvmsg itself
 _ERRQUEUE_FLAGS = int(socket.MSG_ERRQUEUE) | int(socket.MSG_DONTWAIT)
 _DONTWAIT = int(socket.MSG_DONTWAIT)
+
+
+class EchoCycleOptions(ProbeOptions):
+    """Options every echo probe has: how many requests a cycle sends, how far apart, how long to wait."""
+
+    count: int = Field(default=20, ge=1, le=1000, description="requests per cycle")
+    spacing: PositiveSeconds = Field(default=0.1, description="time between two requests (not a burst)")
+    reply_timeout: PositiveSeconds = Field(default=2.0, description="a reply later than this counts as lost")
+
+    @model_validator(mode="after")
+    def _fits_in_timeout(self) -> EchoCycleOptions:
+        sending = (self.count - 1) * self.spacing
+        if sending >= self.timeout:
+            raise ValueError(f"count × spacing ({sending:g} s of sending) must be shorter than timeout "
+                             f"({self.timeout:g} s)")
+        return self
 
 
 class EchoCodec(Protocol):

@@ -6,18 +6,32 @@ by their own models; each part extends this file's model, never copies it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.site import Strict
-from netmon.config.units import Bytes, PositiveSeconds
+from netmon.config.units import Bytes, PositiveSeconds, Seconds
+from netmon.contract import ProbeKind
 
 
 class Listen(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # One line per request costs ~10 % of ingest throughput; off unless debugging.
+    access_log: bool = False
+    # HTTPS straight from the collector (agents verify it with their ca_file); or leave both
+    # unset and terminate TLS at a reverse proxy in front of it.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Listen:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        return self
 
 
 class InfluxConfig(Strict):
@@ -51,6 +65,43 @@ class Limits(Strict):
     site_results_per_minute: int = Field(default=60_000, ge=1)
 
 
+class JournalConfig(Strict):
+    """The collector's SQLite accept journal (docs/collector.md, "State layout")."""
+
+    # WAL + FULL: a 200 survives power loss, not only a crash; group commit amortises the fsync.
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Results already written to the TSDB are kept this long (live-state rebuild, readiness, audits).
+    retention: Seconds = 2 * 86400.0
+    # Beyond this many results waiting for the TSDB, ingest answers 503 + Retry-After and the
+    # agents' outboxes hold the data instead of the centre's disk.
+    max_pending_results: int = Field(default=20_000_000, ge=1000)
+    # A gap in an agent's sequence numbers is closed (later arrivals count as duplicates) this
+    # long after the first seq above it arrived; it must exceed the agents' outbox.max_age (7 d).
+    dedupe_gap_close_after: PositiveSeconds = 8 * 86400.0
+    dedupe_max_gaps_per_agent: int = Field(default=10_000, ge=10)
+
+
+class SurgeConfig(Strict):
+    """Go-live surge: provinces whose agents get faster probe options merged over their plan.
+
+    Edited here and applied with SIGHUP (no restart); agents pick it up at their next config poll.
+    """
+
+    provinces: list[str] = Field(default_factory=list)
+    # Per-kind option overrides, e.g. {icmp: {interval: 10s}}; validated by the agent's probe models.
+    probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    until: datetime | None = Field(default=None, description="surge switches itself off after this time")
+
+    @field_validator("probes")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        known = {k.value for k in ProbeKind}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown probe kind(s) {unknown}; known: {', '.join(sorted(known))}")
+        return value
+
+
 class CentralConfig(Strict):
     listen: Listen = Field(default_factory=Listen)
     state_dir: str = "/var/lib/netmon"
@@ -61,5 +112,7 @@ class CentralConfig(Strict):
     # How often agents ship; a site is "silent" after several of these without a result.
     expected_ship_interval: PositiveSeconds = 10.0
     limits: Limits = Field(default_factory=Limits)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    surge: SurgeConfig | None = None
     alerting: dict[str, Any] | None = None
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)

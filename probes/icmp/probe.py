@@ -7,31 +7,19 @@ import random
 import socket
 from typing import ClassVar, cast
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
 from probes.addressing import UnresolvableHost, bind_source, resolve
 from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.echo_session import echo_status, echo_values, run_cycle, send_stamps_label
+from probes.echo_session import EchoCycleOptions, echo_status, echo_values, run_cycle, send_stamps_label
 from probes.icmp.sockets import MIN_PAYLOAD_BYTES, IcmpEchoCodec, SocketMode, open_socket
 
 
-class IcmpOptions(ProbeOptions):
-    count: int = Field(default=20, ge=1, le=1000, description="echo requests per cycle")
-    spacing: PositiveSeconds = Field(default=0.1, description="time between two requests (not a burst)")
+class IcmpOptions(EchoCycleOptions):
     size: int = Field(default=56, ge=MIN_PAYLOAD_BYTES, le=65000, description="ICMP payload bytes, as ping -s")
-    reply_timeout: PositiveSeconds = Field(default=2.0, description="a reply later than this counts as lost")
     socket: SocketMode = Field(default="auto", description="auto: unprivileged datagram socket, else raw")
-
-    @model_validator(mode="after")
-    def _fits_in_timeout(self) -> IcmpOptions:
-        sending = (self.count - 1) * self.spacing
-        if sending >= self.timeout:
-            raise ValueError(f"count × spacing ({sending:g} s of sending) must be shorter than timeout "
-                             f"({self.timeout:g} s)")
-        return self
 
 
 class IcmpProbe:

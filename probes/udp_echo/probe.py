@@ -6,31 +6,19 @@ import asyncio
 import socket
 from typing import ClassVar, cast
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
 from probes.addressing import UnresolvableHost, bind_source, resolve
 from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.echo_session import EchoOutcome, echo_status, echo_values, run_cycle, send_stamps_label
+from probes.echo_session import EchoCycleOptions, EchoOutcome, echo_status, echo_values, run_cycle, send_stamps_label
 from probes.udp_echo.packet import DEFAULT_PORT, MIN_BYTES, UdpEchoCodec
 
 
-class UdpEchoOptions(ProbeOptions):
-    count: int = Field(default=20, ge=1, le=1000, description="datagrams per cycle")
-    spacing: PositiveSeconds = Field(default=0.1, description="time between two datagrams (not a burst)")
+class UdpEchoOptions(EchoCycleOptions):
     size: int = Field(default=64, ge=MIN_BYTES, le=1472, description="UDP payload bytes")
-    reply_timeout: PositiveSeconds = Field(default=2.0, description="a reply later than this counts as lost")
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="reflector port when the target has none")
-
-    @model_validator(mode="after")
-    def _fits_in_timeout(self) -> UdpEchoOptions:
-        sending = (self.count - 1) * self.spacing
-        if sending >= self.timeout:
-            raise ValueError(f"count × spacing ({sending:g} s of sending) must be shorter than timeout "
-                             f"({self.timeout:g} s)")
-        return self
 
 
 class UdpEchoProbe:

@@ -1,0 +1,72 @@
+"""Response models of the status API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from netmon.contract import LinkKind, ProbeKind, Status
+
+
+class ErrorBody(BaseModel):
+    detail: Any = Field(description="a clear message (a list of field errors for FastAPI's own 422)")
+
+
+class LatestResult(BaseModel):
+    probe: ProbeKind
+    link: str | None
+    target: str
+    status: Status
+    reason: str | None
+    time_ns: int
+    values: dict[str, float]
+
+
+class LinkState(BaseModel):
+    name: str
+    kind: LinkKind
+    contracted_bps: float | None
+    rtt_seconds: float | None = Field(description="newest average RTT of an icmp/udp_echo result on the link")
+    loss_ratio: float | None
+    utilisation_ratio: float | None = Field(description="of the contracted rate, from the newest snmp_if result")
+    updated_ns: int | None
+    results: list[LatestResult]
+
+
+class SiteStats(BaseModel):
+    site_id: str
+    name: str
+    province: str
+    district: str | None
+    accepted: int
+    duplicate: int
+    rejected: int
+    agent_dropped_total: int = Field(description="results the agent reports dropping from its full outbox")
+    last_seen_ns: int | None
+    last_report_age_seconds: float | None
+
+
+class SiteDetail(SiteStats):
+    links: list[LinkState]
+    other_results: list[LatestResult] = Field(description="results not tied to a link (platforms, agent)")
+
+
+class CollectorTotals(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    journal_pending_results: int
+    tsdb_write_lag_seconds: float
+    tsdb_up: bool
+    surge_provinces: list[str]
+
+
+class StatsResponse(BaseModel):
+    totals: CollectorTotals
+    sites: list[SiteStats]
+
+
+class Health(BaseModel):
+    status: str
+    sites: int

@@ -1,0 +1,129 @@
+"""The collector's parts wired together, and their lifecycle (start, SIGHUP reload, stop).
+
+Everything is opened in the constructor so that configuration errors (registry file,
+secret files) surface before uvicorn binds its port; background tasks start in ``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from collectors.agent_config import surge_on
+from collectors.drain import TsdbDrainer
+from collectors.journal import Journal
+from collectors.live import LiveState
+from collectors.metrics import CollectorMetrics
+from collectors.ratelimit import SiteRateLimiter
+from collectors.settings import ServiceSettings, influx_secrets, load_central
+from collectors.sinks import SinkRegistry
+from collectors.sitestore import RegistryStore
+from collectors.sqlite import SITES_DB, connect
+from collectors.tokens import TokenStore
+from collectors.tsdb import make_writer
+from netmon.config.central import CentralConfig, SurgeConfig
+from netmon.errors import ConfigError
+
+log = logging.getLogger("netmon.collector")
+MAINTAIN_EVERY_SECONDS = 60.0
+
+
+class CollectorCore:
+    def __init__(self, config: CentralConfig, settings: ServiceSettings | None = None,
+                 config_file: str | None = None, tick_interval_seconds: float = 1.0) -> None:
+        self.config = config
+        self.settings = settings or ServiceSettings()
+        self.config_file = config_file
+        self.tick_interval = tick_interval_seconds
+        state_dir = Path(config.state_dir)
+        self.metrics = CollectorMetrics()
+        # used from the event loop's thread, which need not be the one constructing the app
+        self._sites_db = connect(state_dir / SITES_DB, check_same_thread=False)
+        self.tokens = TokenStore(self._sites_db)
+        self.sites = RegistryStore(config.registry, self._sites_db)
+        self.sites.load()
+        secrets = influx_secrets(config, config_file or "central.yaml", self.settings)
+        self.surge: SurgeConfig | None = config.surge
+        self.journal = Journal(
+            state_dir, synchronous=config.journal.synchronous, to_tsdb=config.influxdb is not None,
+            gap_close_after_seconds=config.journal.dedupe_gap_close_after,
+            max_gaps_per_agent=config.journal.dedupe_max_gaps_per_agent,
+            retention_seconds=config.journal.retention)
+        self.drainer: TsdbDrainer | None = None
+        if config.influxdb is not None:
+            self.drainer = TsdbDrainer(self.journal, make_writer(config.influxdb, secrets),
+                                       config.influxdb.batch_size, config.influxdb.flush_interval)
+        self.live = LiveState()
+        self.sinks = SinkRegistry(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc())
+        self.sinks.register(self.live)
+        self.limiter = SiteRateLimiter(config.limits.site_results_per_minute)
+        self.metrics.attach(self)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def surge_provinces(self) -> list[str]:
+        surge = self.surge
+        return [p for p in surge.provinces if surge_on(surge, p)] if surge else []
+
+    async def start(self) -> None:
+        counters = self.journal.counters
+        rebuilt = self.live.rebuild(self.journal.latest_records(),
+                                    lambda site: counters[site].last_seen_ns if site in counters else None)
+        log.info("collector ready: %d site(s) in %s, %d latest result(s) restored, %d result(s) waiting for the TSDB",
+                 len(self.sites.registry.sites), self.sites.path, rebuilt, self.journal.pending)
+        if self.drainer is not None:
+            self.drainer.start()
+        self._tasks.append(asyncio.create_task(self._ticker(), name="netmon-ticker"))
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
+
+    async def _ticker(self) -> None:
+        last_maintain = time.monotonic()
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            await self.sinks.tick()
+            if time.monotonic() - last_maintain >= MAINTAIN_EVERY_SECONDS:
+                last_maintain = time.monotonic()
+                try:
+                    pruned = await self.journal.maintain()
+                    if pruned:
+                        log.info("journal: pruned %d result(s) past retention", pruned)
+                except Exception:
+                    log.exception("journal maintenance failed")
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the site registry and the ``surge`` section of central.yaml."""
+        try:
+            registry = self.sites.load()
+            self.metrics.registry_reloads.labels("ok").inc()
+            log.info("registry reloaded: %d site(s)", len(registry.sites))
+        except ConfigError as exc:
+            self.metrics.registry_reloads.labels("error").inc()
+            log.error("registry reload failed, keeping the previous registry:\n%s", exc.render())
+        if self.config_file is None:
+            return
+        try:
+            fresh = load_central(self.config_file)
+        except ConfigError as exc:
+            log.error("central config reload failed, keeping the previous surge settings:\n%s", exc.render())
+            return
+        self.surge = fresh.surge
+        log.info("surge: %s", ", ".join(self.surge_provinces()) or "off")
+        if fresh.model_copy(update={"surge": self.config.surge}) != self.config:
+            log.warning("%s changed beyond 'surge'; restart the collector to apply it", self.config_file)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.drainer is not None:
+            await self.drainer.stop()
+        await asyncio.to_thread(self.journal.close)
+        self._sites_db.close()

@@ -1,0 +1,159 @@
+"""What one journal transaction does to the journal's state: de-duplicate and store a batch,
+take written batches off the pending set, count rejections, maintenance (gap closing, pruning).
+
+``JournalState`` runs only on the journal's writer thread, inside its transaction; the in-memory
+parts (marks, counters, next batch id, pending count) change with it and are reloaded from the
+file when a transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
+
+from collectors import journal_db as db
+from collectors.intervals import SeqIntervals, load_marks, save_changes
+from collectors.live import MAX_SERIES_PER_SITE
+from netmon.contract import ResultBatch, ResultRecord
+
+log = logging.getLogger("netmon.collector.journal")
+RECORDS_ADAPTER: TypeAdapter[list[ResultRecord]] = TypeAdapter(list[ResultRecord])
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    accepted: list[ResultRecord]
+    duplicates: int
+    acked_seqs: list[int]
+
+
+@dataclasses.dataclass
+class Work:
+    kind: Literal["commit", "written", "rejected", "maintain", "stop"]
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[Any] | None = None
+    batch: ResultBatch | None = None
+    body: bytes = b""
+    gzipped: bool = False
+    tags: tuple[str, str | None] = ("", None)
+    ids: list[int] = dataclasses.field(default_factory=list)
+    now_ns: int = 0
+    site_id: str = ""
+    count: int = 0
+
+
+class JournalState:
+    def __init__(self, conn: Any, *, to_tsdb: bool, gap_close_after_seconds: float, max_gaps_per_agent: int,
+                 retention_seconds: float) -> None:
+        self.to_tsdb = to_tsdb
+        self._gap_close_ns = int(gap_close_after_seconds * 1e9)
+        self._max_gaps = max_gaps_per_agent
+        self._retention_ns = int(retention_seconds * 1e9)
+        self.gaps_closed = {"age": 0, "cap": 0}
+        self.counters: dict[str, db.SiteCounters] = {}
+        self._marks: dict[str, SeqIntervals] = {}
+        self._next_batch = 1
+        self.pending = 0
+        self._dirty_counters: set[str] = set()
+        self.reload(conn)
+
+    def apply(self, conn: Any, work: Work, now_ns: int) -> Any:
+        if work.kind == "commit":
+            return self.commit_batch(conn, work, now_ns)
+        if work.kind == "written":
+            db.mark_written(conn, work.ids)
+            self.pending -= work.count
+            return None
+        if work.kind == "rejected":
+            self.counters_for(work.site_id).rejected += work.count
+            return None
+        return self.maintain(conn, work.now_ns)
+
+    def commit_batch(self, conn: Any, work: Work, now_ns: int) -> Outcome:
+        batch = work.batch
+        assert batch is not None
+        marks = self._marks.get(batch.agent_id)
+        if marks is None:
+            marks = self._marks[batch.agent_id] = SeqIntervals()
+        results = batch.results
+        seqs = [r.seq for r in results]
+        consecutive = bool(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        if consecutive and marks.add_run(seqs[0], seqs[-1], now_ns):
+            accepted = list(range(len(results)))
+        else:
+            accepted = [i for i, seq in enumerate(seqs) if marks.add(seq, now_ns)]
+        if accepted:
+            self._store(conn, work, accepted, seqs, now_ns)
+        counters = self.counters_for(batch.site_id)
+        counters.accepted += len(accepted)
+        counters.duplicate += len(results) - len(accepted)
+        counters.dropped_total = batch.dropped_total
+        if accepted:
+            counters.last_seen_ns = now_ns
+        save_changes(conn, batch.agent_id, marks)
+        return Outcome([results[i] for i in accepted], len(results) - len(accepted),
+                       seqs if consecutive else sorted(set(seqs)))
+
+    def _store(self, conn: Any, work: Work, accepted: list[int], seqs: list[int], now_ns: int) -> None:
+        batch = work.batch
+        assert batch is not None
+        results = batch.results
+        bid = self._next_batch
+        everything = len(accepted) == len(results)
+        latest: dict[db.LatestKey, tuple[int, int, int]] = {}
+        body, gzipped, as_sent = work.body, work.gzipped, True
+        if any("time_ns" not in results[i].model_fields_set for i in accepted):
+            # a defaulted timestamp exists only in the validated model: store the accepted records as validated
+            body = b'{"results":' + RECORDS_ADAPTER.dump_json([results[i] for i in accepted]) + b"}"
+            gzipped, as_sent, everything = False, False, True
+        for pos, idx in enumerate(accepted):
+            record = results[idx]
+            # the StrEnum member is the probe name itself (cheaper than .value, binds as text)
+            key = (record.site_id, record.probe, record.link or "", record.target)
+            current = latest.get(key)
+            if current is None or current[0] <= record.time_ns:
+                latest[key] = (record.time_ns, bid, idx if as_sent else pos)
+        chosen = [seqs[i] for i in accepted]
+        db.insert_batch(conn, (
+            bid, batch.site_id, batch.agent_id, now_ns, work.tags[0], work.tags[1], len(accepted), min(chosen),
+            max(chosen), min(results[i].time_ns for i in accepted), None if everything else db.pack_indices(accepted),
+            gzipped, body), self.to_tsdb)
+        db.upsert_latest(conn, latest)
+        self._next_batch = bid + 1
+        if self.to_tsdb:
+            self.pending += len(accepted)
+
+    def maintain(self, conn: Any, now_ns: int) -> int:
+        for agent_id, marks in self._marks.items():
+            by_age, by_cap = marks.close_gaps(now_ns, self._gap_close_ns, self._max_gaps)
+            if by_age or by_cap:
+                self.gaps_closed["age"] += by_age
+                self.gaps_closed["cap"] += by_cap
+                log.info("agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap", agent_id, by_age, by_cap)
+                save_changes(conn, agent_id, marks)
+        db.cap_latest(conn, MAX_SERIES_PER_SITE)
+        return db.prune(conn, now_ns - self._retention_ns, limit_batches=20_000)
+
+    def counters_for(self, site_id: str) -> db.SiteCounters:
+        self._dirty_counters.add(site_id)
+        counters = self.counters.get(site_id)
+        if counters is None:
+            counters = self.counters[site_id] = db.SiteCounters()
+        return counters
+
+    def save_dirty(self, conn: Any) -> None:
+        dirty, self._dirty_counters = self._dirty_counters, set()
+        db.save_counters(conn, [(site, self.counters[site]) for site in dirty])
+
+    def reload(self, conn: Any) -> None:
+        """After a rolled-back transaction the in-memory marks, ids and counters may be ahead of the file."""
+        self._marks = load_marks(conn)
+        self.counters = db.load_counters(conn)
+        self._next_batch = db.max_batch_id(conn) + 1
+        self.pending = db.pending_results(conn)
+        self._dirty_counters = set()
+

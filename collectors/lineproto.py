@@ -1,0 +1,62 @@
+"""Journal records to InfluxDB line protocol, exactly as docs/schema.md defines the storage schema.
+
+Identifiers (site, link, target, info keys, value names) are pattern-restricted by the wire
+contract and need no escaping; province and district come from the registry as free text
+and are escaped. Values are always written as floats, so a field never changes type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATUS_LEVEL = {"ok": 0, "degraded": 1, "failed": 2, "error": 3}
+RESERVED_FIELDS = {"status", "status_level", "seq", "reason"}
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " "})
+
+
+def escape_tag(value: str) -> str:
+    return value.translate(_TAG_ESCAPES)
+
+
+def string_field(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
+
+
+def _tags(record: dict[str, Any], province: str, district: str | None) -> str:
+    tags = []
+    if district:
+        tags.append("district=" + escape_tag(district))
+    if record.get("link"):
+        tags.append("link=" + record["link"])
+    if record.get("link_kind"):
+        tags.append("link_kind=" + record["link_kind"])
+    tags.append("province=" + escape_tag(province))
+    tags.append("site=" + record["site_id"])
+    tags.append("target=" + record["target"])
+    return f"{record['probe']},{','.join(tags)}"
+
+
+# measurement + tags per series: a site has a few dozen series, and every result repeats one
+_SERIES: dict[tuple[Any, ...], str] = {}
+
+
+def line(record: dict[str, Any], province: str, district: str | None, seq: int, time_ns: int) -> str:
+    """One line for one record: a validated ``ResultRecord`` as the agent sent it (JSON), with
+    ``seq`` and ``time_ns`` as integers (JSON may carry them as 5.0)."""
+    key = (record["probe"], record["site_id"], record.get("link"), record.get("link_kind"), record["target"],
+           province, district)
+    series = _SERIES.get(key)
+    if series is None:
+        if len(_SERIES) > 200_000:
+            _SERIES.clear()
+        series = _SERIES[key] = _tags(record, province, district)
+    values: dict[str, float] = record["values"]
+    status = record["status"]
+    fields = [f"{name}={float(value)!r}" for name, value in values.items()]
+    fields.append(f'status="{status}",status_level={STATUS_LEVEL[status]}i,seq={seq}i')
+    if record.get("reason"):
+        fields.append(f"reason={string_field(record['reason'])}")
+    for key_name, text in (record.get("info") or {}).items():
+        name = f"info_{key_name}" if key_name in values or key_name in RESERVED_FIELDS else key_name
+        fields.append(f"{name}={string_field(text)}")
+    return f"{series} {','.join(fields)} {time_ns}"

@@ -1,0 +1,145 @@
+"""``/metrics``: collector health and the live state of every site and link (prometheus-client).
+
+Own ``CollectorRegistry`` (no process-global state, several apps per test process are fine).
+Base units, ``_total`` counters; site metadata (name, province, district) only on
+``netmon_site_info`` so it can be joined in PromQL instead of repeated on every series.
+Live-state series are produced at scrape time from the live state itself, so a site that
+leaves the registry leaves /metrics with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from collectors.core import CollectorCore
+
+INGEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.results = Counter("netmon_collector_results", "Results received, by outcome.", ["outcome"], registry=r)
+        self.rejected_requests = Counter("netmon_collector_rejected_requests",
+                                         "Ingest requests refused, by reason.", ["reason"], registry=r)
+        self.batches = Counter("netmon_collector_batches", "Batches committed to the journal (answered 200).",
+                               registry=r)
+        self.ingest_seconds = Histogram("netmon_collector_ingest_duration_seconds",
+                                        "Time from request to durable commit for accepted batches.",
+                                        buckets=INGEST_BUCKETS, registry=r)
+        self.sink_failures = Counter("netmon_collector_sink_failures", "Result sinks that raised, by sink.",
+                                     ["sink"], registry=r)
+        self.registry_reloads = Counter("netmon_collector_registry_reloads", "Site registry reloads, by outcome.",
+                                        ["outcome"], registry=r)
+        for outcome in ("accepted", "duplicate", "rejected"):
+            self.results.labels(outcome)
+        for outcome in ("ok", "error"):
+            self.registry_reloads.labels(outcome)
+
+    def attach(self, core: CollectorCore) -> None:
+        self.registry.register(StateCollector(core))
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=labels)
+
+
+class StateCollector(Collector):
+    """Journal, TSDB and live-state figures computed at scrape time."""
+
+    def __init__(self, core: CollectorCore) -> None:
+        self.core = core
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._collector_health()
+        yield from self._live()
+
+    def _collector_health(self) -> Iterator[Metric]:
+        core = self.core
+        journal, drainer = core.journal, core.drainer
+        yield _single(_gauge("netmon_collector_journal_pending_results",
+                             "Accepted results in the journal not yet written to the TSDB."), journal.pending)
+        size = journal.path.stat().st_size if journal.path.exists() else 0
+        wal = journal.path.with_name(journal.path.name + "-wal")
+        size += wal.stat().st_size if wal.exists() else 0
+        yield _single(_gauge("netmon_collector_journal_size_bytes", "Size of journal.db and its WAL."), size)
+        yield _single(_gauge("netmon_collector_tsdb_write_lag_seconds",
+                             "Age of the oldest accepted result not yet in the TSDB (0 when caught up)."),
+                      drainer.lag_seconds() if drainer else 0.0)
+        yield _single(_gauge("netmon_collector_tsdb_up", "1 when the last TSDB write succeeded."),
+                      1.0 if drainer is None or drainer.available else 0.0)
+        for name, doc, attr in (
+                ("netmon_collector_tsdb_points_written", "Points written to the TSDB.", "points_written"),
+                ("netmon_collector_tsdb_points_rejected", "Points the TSDB refused (400, partial write).",
+                 "points_rejected"),
+                ("netmon_collector_tsdb_write_errors", "Failed TSDB writes (retried unless rejected).",
+                 "write_errors")):
+            yield _single(CounterMetricFamily(name, doc), getattr(drainer, attr) if drainer else 0)
+        gaps = CounterMetricFamily("netmon_collector_dedupe_gaps_closed",
+                                   "Gaps in agents' sequence numbers closed, by reason.", labels=["reason"])
+        for reason, count in journal.gaps_closed.items():
+            gaps.add_metric([reason], count)
+        yield gaps
+        yield _single(_gauge("netmon_collector_registry_sites", "Sites in the loaded registry."),
+                      len(core.sites.registry.sites))
+
+    def _live(self) -> Iterator[Metric]:
+        core = self.core
+        now_ns = time.time_ns()
+        info = _gauge("netmon_site_info", "Site metadata from the registry (always 1).",
+                      ["site", "name", "province", "district"])
+        age = _gauge("netmon_site_last_report_age_seconds", "Seconds since the site's last accepted result.",
+                     ["site"])
+        results = CounterMetricFamily("netmon_site_results", "Results from the site, by outcome.",
+                                      labels=["site", "outcome"])
+        dropped = CounterMetricFamily("netmon_site_agent_dropped_results",
+                                      "Results the site's agent reports dropping from its full outbox.",
+                                      labels=["site"])
+        rtt = _gauge("netmon_link_rtt_seconds", "Latest average RTT per link and target.",
+                     ["site", "link", "probe", "target"])
+        loss = _gauge("netmon_link_loss_ratio", "Latest packet loss per link and target.",
+                      ["site", "link", "probe", "target"])
+        util = _gauge("netmon_link_utilisation_ratio", "Latest utilisation of the link's contracted rate.",
+                      ["site", "link"])
+        for site in core.sites.registry.sites:
+            info.add_metric([site.id, site.name, site.province, site.district or ""], 1.0)
+            counters = core.journal.counters.get(site.id)
+            if counters is not None:
+                results.add_metric([site.id, "accepted"], counters.accepted)
+                results.add_metric([site.id, "duplicate"], counters.duplicate)
+                results.add_metric([site.id, "rejected"], counters.rejected)
+                dropped.add_metric([site.id], counters.dropped_total)
+            seconds = core.live.last_report_age_seconds(site.id, now_ns)
+            if seconds is not None:
+                age.add_metric([site.id], seconds)
+            live = core.live.sites.get(site.id)
+            if live is None:
+                continue
+            for (probe, link_name, target), record in sorted(live.results.items()):
+                if link_name and probe in ("icmp", "udp_echo"):
+                    if "rtt_avg_seconds" in record.values:
+                        rtt.add_metric([site.id, link_name, probe, target], record.values["rtt_avg_seconds"])
+                    if "loss_ratio" in record.values:
+                        loss.add_metric([site.id, link_name, probe, target], record.values["loss_ratio"])
+            for link in site.links:
+                figures = core.live.figures(site, link.name)
+                if figures.utilisation_ratio is not None:
+                    util.add_metric([site.id, link.name], figures.utilisation_ratio)
+        yield from (info, age, results, dropped, rtt, loss, util)
+
+
+def _single(family: GaugeMetricFamily | CounterMetricFamily, value: float) -> Metric:
+    family.add_metric([], value)
+    return family
+

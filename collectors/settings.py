@@ -1,0 +1,89 @@
+"""Service settings from the environment (pydantic-settings), and the secret-file checks.
+
+The central.yaml file says *what* the collector does; these say how this process runs:
+``NETMON_ENV`` (``production`` by default — the safe side), ``NETMON_LOG_LEVEL``. Outside
+development the collector refuses to start with a secret file that is empty or still holds a
+placeholder, so a copied example never reaches production with ``changeme`` in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from netmon.config.central import CentralConfig
+from netmon.errors import ConfigError
+
+log = logging.getLogger("netmon.collector")
+
+PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|example|^x+$|^secret$|^password$|^token$|^todo$", re.I)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NETMON_", extra="ignore")
+
+    env: Literal["development", "production"] = "production"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+
+def read_secret(path: str, *, key: str, config_file: str, settings: ServiceSettings) -> str:
+    """The stripped content of a secret file. Never logs or echoes the secret itself."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(config_file, [(key, None, f"cannot read secret file {path}: {exc.strerror}")]) from None
+    problem = None
+    if not value:
+        problem = f"secret file {path} is empty"
+    elif PLACEHOLDER.search(value):
+        problem = f"secret file {path} still holds a placeholder value"
+    if problem:
+        if not settings.development:
+            raise ConfigError(config_file, [(key, None, f"{problem} (refused because NETMON_ENV={settings.env})")])
+        log.warning("%s: %s (accepted only because NETMON_ENV=development)", key, problem)
+    return value
+
+
+def influx_secrets(config: CentralConfig, config_file: str, settings: ServiceSettings) -> dict[str, str]:
+    """The InfluxDB credentials named by the config: ``token`` (v2) or ``password`` (v1)."""
+    influx = config.influxdb
+    out: dict[str, str] = {}
+    if influx is None:
+        return out
+    if influx.token_file:
+        out["token"] = read_secret(influx.token_file, key="influxdb.token_file", config_file=config_file,
+                                   settings=settings)
+    if influx.password_file:
+        out["password"] = read_secret(influx.password_file, key="influxdb.password_file",
+                                      config_file=config_file, settings=settings)
+    return out
+
+
+def load_central(path: str | Path) -> CentralConfig:
+    """Load central.yaml; relative paths in it (registry, state_dir, secret files) are relative to the file."""
+    from netmon.config.loader import load_model
+
+    path = Path(path)
+    config = load_model(path, CentralConfig)
+    base = path.resolve().parent
+
+    def anchored(value: str | None) -> str | None:
+        return value if value is None or Path(value).is_absolute() else str(base / value)
+
+    update: dict[str, object] = {"registry": anchored(config.registry), "state_dir": anchored(config.state_dir),
+                                 "listen": config.listen.model_copy(update={
+                                     "tls_cert_file": anchored(config.listen.tls_cert_file),
+                                     "tls_key_file": anchored(config.listen.tls_key_file)})}
+    if config.influxdb is not None:
+        update["influxdb"] = config.influxdb.model_copy(update={
+            "token_file": anchored(config.influxdb.token_file),
+            "password_file": anchored(config.influxdb.password_file)})
+    return config.model_copy(update=update)

