@@ -38,12 +38,12 @@ def make_router(config: Callable[[], CentralConfig], registry: Callable[[], Regi
         format: Annotated[Literal["json", "csv", "html"], Query(description="response format")] = "json",
     ) -> Any:
         central, sites = config(), registry()
-        if central.influxdb is None:
-            raise HTTPException(503, "the readiness report reads InfluxDB, and this collector has none configured")
         provinces = sorted({s.province for s in sites.sites})
         if province not in provinces:
             raise HTTPException(404, f"no site of province {province!r} in the registry; "
                                      f"provinces: {', '.join(provinces) or 'none'}")
+        if central.influxdb is None:
+            raise HTTPException(503, "the readiness report reads InfluxDB, and this collector has none configured")
         try:
             report = build_report(central.influxdb, province, central.readiness, registry=sites)
         except TSDBUnavailable as exc:

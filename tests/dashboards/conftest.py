@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from collectors.lineproto import line
 from dashboards.influx import InfluxQLClient
 from netmon.config.central import InfluxConfig
 from netmon.lab.services import Server, start_influxdb
 from tests.dashboards import dataset
-from tests.dashboards.schema_lines import line
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,9 @@ def loaded(influxdb: Server) -> tuple[InfluxConfig, int]:
     """(connection, now in ms): the dataset written relative to ``now``."""
     now_ns = time.time_ns()
     records = dataset.records(now_ns)
-    write_lines(influxdb, "netmon", [line(r, dataset.province_of(r.site_id)) for r in records])
+    # The collector's own TSDB line writer: exactly what it stores (docs/schema.md).
+    write_lines(influxdb, "netmon", [line(r.model_dump(mode="json"), dataset.province_of(r.site_id), None, r.seq,
+                                          r.time_ns) for r in records])
     return InfluxConfig(url=influxdb.url, api="v1", database="netmon"), now_ns // 1_000_000
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,11 @@ def test_api_answers_like_the_cli(loaded: tuple[InfluxConfig, int], tmp_path: Pa
     assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["query", "province"]
     bad_format = client.get("/api/v1/readiness", params={"province": d.PROVINCE, "format": "pdf"})
     assert bad_format.status_code == 422 and bad_format.json()["detail"][0]["loc"] == ["query", "format"]
+    embedded = FastAPI()  # a collector running on SQLite alone
+    embedded.include_router(make_router(lambda: CentralConfig(registry="sites.yaml"), registry))
+    no_tsdb = TestClient(embedded).get("/api/v1/readiness", params={"province": d.PROVINCE})
+    assert no_tsdb.status_code == 503
+    assert no_tsdb.json() == {"detail": "the readiness report reads InfluxDB, and this collector has none configured"}
 
     # The CLI on the same data and configuration.
     (tmp_path / "sites.yaml").write_text(yaml.safe_dump(registry().model_dump(mode="json", exclude_none=True),
@@ -193,3 +199,32 @@ def test_cli_errors_name_the_problem(tmp_path: Path, loaded: tuple[InfluxConfig,
     proc = run("--province", "Atlantis")
     assert proc.returncode == 1
     assert "no site of province 'Atlantis' in the registry; provinces: Hồ Chí Minh, Đồng Nai" in proc.stderr
+
+
+def test_the_real_collector_serves_readiness_and_the_metrics_dashboards_read(
+        loaded: tuple[InfluxConfig, int], tmp_path: Path) -> None:
+    """``netmon collector serve`` with its default extensions: the readiness API answers from the
+    collector's own config and registry, and /metrics carries every name a dashboard queries."""
+    from dashboards import prometheus as prom
+    from netmon.lab.collector import sample_batch, start_collector, write_central, write_registry
+
+    sites = [s.model_dump(mode="json", exclude_none=True) for s in registry().sites]
+    config = write_central(tmp_path, write_registry(tmp_path / "sites.yaml", sites),
+                           influx=loaded[0].model_dump(mode="json", exclude_none=True), readiness=CONFIG)
+    with start_collector(config) as collector:
+        token = collector.enrol(d.GOOD)
+        status, _ = collector.post_batch(token, sample_batch(d.GOOD, range(1, 11)))
+        assert status == 200
+        assert collector.post_batch("wrong-token", sample_batch(d.GOOD, [11]))[0] == 401
+        path = "/api/v1/readiness?province=" + urllib.parse.quote(d.PROVINCE)
+        status, _, body = collector.request("GET", path, timeout=30)
+        assert status == 200, body[:300]
+        answer = json.loads(body)
+        assert (answer["summary"]["sites"], answer["summary"]["ready"]) == (6, 3)
+        assert {n["site_id"] for n in answer["not_ready"]} == {d.DEGRADED, d.DOWN, "26799"}
+        assert collector.request("GET", "/api/v1/readiness?province=Atlantis")[0] == 404
+        schema = json.loads(collector.request("GET", "/openapi.json")[2])
+        assert "/api/v1/readiness" in schema["paths"]
+        exposed = collector.request("GET", "/metrics")[2].decode()
+    names = {line.split("{")[0].split(" ")[0] for line in exposed.splitlines() if line and not line.startswith("#")}
+    assert set(prom.COLLECTOR_METRICS) <= names, set(prom.COLLECTOR_METRICS) - names
