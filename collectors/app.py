@@ -32,9 +32,10 @@ Extension = Callable[[FastAPI, CollectorCore], None]
 def default_extensions() -> list[Extension]:
     """Parts every ``netmon collector serve`` runs with — one line each, imported here so the
     collector's own tests do not depend on them."""
+    from alerting.service import extension as alerting
     from dashboards.readiness.api import extension as readiness  # GET /api/v1/readiness
 
-    return [readiness]
+    return [alerting, readiness]
 
 
 def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *, config_file: str | None = None,
