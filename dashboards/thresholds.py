@@ -2,11 +2,15 @@
 
 A panel that turns red where no alert fires (or the reverse) teaches NOC staff to ignore
 one of them, so the defaults here are the alerting defaults (utilisation 80 % / 95 % of the
-contracted rate; RTT, jitter and loss per link kind) and ``netmon dashboards build`` can be
-given the central config to colour by the thresholds a province actually alerts on.
+contracted rate; RTT, jitter and loss per link kind — a test keeps them equal to
+``alerting/default_rules.yaml``), and ``netmon dashboards build --config`` colours by the rules
+file the collector actually alerts with (``from_alert_rules``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -79,3 +83,31 @@ LINK_KIND_VI: dict[LinkKind, str] = {
     LinkKind.LEASED_LINE: "kênh thuê riêng",
     LinkKind.DATA_NETWORK: "mạng truyền số liệu chuyên dùng",
 }
+
+
+def _limit(rule: Any, kind: LinkKind | None, fallback: Limit) -> Limit:
+    found = rule.thresholds_for(kind) if rule is not None else None
+    if found is None or (found.warning is None and found.critical is None):
+        return fallback
+    warning = found.warning if found.warning is not None else found.critical
+    critical = found.critical if found.critical is not None else found.warning
+    return Limit(warning=warning, critical=critical)
+
+
+def from_alert_rules(rules: Iterable[Any]) -> Thresholds:
+    """The dashboards' limits taken from the alert rules in force (``alerting.rules.load_rules``):
+    LinkUtilisationHigh, LinkRttHigh, LinkJitterHigh, LinkLossHigh, PlatformSlow. A rule that
+    is disabled or missing keeps the default."""
+    by_name = {rule.name: rule for rule in rules}
+    defaults = Thresholds()
+    kinds = {}
+    for kind in LinkKind:
+        base = defaults.for_kind(kind)
+        kinds[kind] = LinkKindLimits(
+            rtt_seconds=_limit(by_name.get("LinkRttHigh"), kind, base.rtt_seconds),
+            jitter_seconds=_limit(by_name.get("LinkJitterHigh"), kind, base.jitter_seconds),
+            loss_ratio=_limit(by_name.get("LinkLossHigh"), kind, base.loss_ratio))
+    return Thresholds(
+        utilisation_ratio=_limit(by_name.get("LinkUtilisationHigh"), None, defaults.utilisation_ratio),
+        link_kinds=kinds,
+        platform_response_seconds=_limit(by_name.get("PlatformSlow"), None, defaults.platform_response_seconds))

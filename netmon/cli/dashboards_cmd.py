@@ -25,22 +25,30 @@ ConfigOption = Annotated[Path | None, typer.Option(
 def _central(config_path: Path | None, influx_url: str | None, database: str | None
              ) -> tuple[InfluxConfig, CentralConfig | None]:
     """The InfluxDB the datasource points at, and the central config when one was given."""
-    from netmon.config.central import CentralConfig, InfluxConfig
-    from netmon.config.loader import load_model
+    from collectors.settings import load_central
+    from netmon.config.central import InfluxConfig
 
     if config_path is not None:
-        central = load_model(config_path, CentralConfig)
+        central = load_central(config_path)
         if central.influxdb is None:
             raise ConfigError(str(config_path), [("influxdb", None, "dashboards need the 'influxdb' section")])
         return central.influxdb, central
     return InfluxConfig(url=influx_url or "http://127.0.0.1:8086", api="v1", database=database or "netmon"), None
 
 
-def _options(central: CentralConfig | None) -> dict[str, Any]:
-    if central is None:
+def _options(central: CentralConfig | None, config_path: Path | None) -> dict[str, Any]:
+    """Dashboard settings from central.yaml: silence after 6 shipping intervals, the readiness
+    requirements, and the thresholds of the alert rules the collector runs with."""
+    from alerting.rules import load_rules
+    from dashboards.thresholds import from_alert_rules
+
+    if central is None or config_path is None:
         return {"silent_after_seconds": SILENT_AFTER_INTERVALS * 10.0}
+    rules_file = central.alerting.rules_file if central.alerting else None
+    if rules_file is not None and not Path(rules_file).is_absolute():
+        rules_file = str(config_path.resolve().parent / rules_file)
     return {"silent_after_seconds": SILENT_AFTER_INTERVALS * central.expected_ship_interval,
-            "readiness": central.readiness}
+            "readiness": central.readiness, "thresholds": from_alert_rules(load_rules(rules_file))}
 
 
 @app.command("build")
@@ -58,10 +66,11 @@ def build(
 
     try:
         influx, central = _central(config, influx_url, influx_database)
+        options = _options(central, config)
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(1) from None
-    written = write(out, influx, prometheus_url, dashboards_path=dashboards_path, **_options(central))
+    written = write(out, influx, prometheus_url, dashboards_path=dashboards_path, **options)
     for path in written:
         typer.echo(str(path))
 
@@ -84,15 +93,14 @@ def push(
     if not token:
         typer.echo(f"{token_file}: the token file is empty", err=True)
         raise typer.Exit(1)
-    central = None
-    if config is not None:
-        try:
-            _, central = _central(config, None, None)
-        except ConfigError as exc:
-            typer.echo(exc.render(), err=True)
-            raise typer.Exit(1) from None
     try:
-        report = push_dashboards(url, token, build_all(**_options(central)))
+        central = _central(config, None, None)[1] if config is not None else None
+        options = _options(central, config)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    try:
+        report = push_dashboards(url, token, build_all(**options))
     except NetmonError as exc:
         typer.echo(f"push failed: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -29,13 +29,12 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
 ) -> None:
     """Per commune pass/fail with the measured value against each requirement; per province the share ready."""
+    from collectors.settings import load_central
     from dashboards.readiness.render import render
     from dashboards.readiness.report import build_from_central
-    from netmon.config.central import CentralConfig
-    from netmon.config.loader import load_model
 
     try:
-        central = load_model(config, CentralConfig)
+        central = load_central(config)
         result = build_from_central(central, province, config_dir=config.parent)
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)

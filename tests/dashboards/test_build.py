@@ -141,6 +141,34 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
     assert sources[PROMETHEUS_UID]["url"] == "http://10.0.0.6:9090"
 
 
+def test_default_thresholds_are_the_alert_rules_defaults() -> None:
+    from alerting.rules import load_rules
+    from dashboards.thresholds import from_alert_rules
+
+    assert from_alert_rules(load_rules()) == Thresholds()
+
+
+def test_cli_build_colours_by_the_collectors_rules_file(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "include_defaults: true\nrules:\n"
+        "  - {name: LinkUtilisationHigh, probe: snmp_if, value: utilisation_ratio, warning: 0.6, critical: 0.85, "
+        "clear: 0.5, for: 2m}\n")
+    central = tmp_path / "central.yaml"
+    central.write_text("registry: sites.yaml\nalerting: {rules_file: rules.yaml}\n"
+                       "influxdb: {url: 'http://127.0.0.1:8086', api: v1, database: netmon}\n")
+    proc = subprocess.run(netmon_argv("dashboards", "build", "--out", str(tmp_path / "out"), "--config", str(central)),
+                          env=netmon_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    board = json.loads((tmp_path / "out/dashboards/netmon-province-overview.json").read_text())
+    top = next(p for p in board["panels"] if p["title"].startswith("Mức sử dụng cao nhất"))
+    steps = next(p["value"]["steps"] for p in top["fieldConfig"]["overrides"][0]["properties"] if p["id"] == "thresholds")
+    assert [s["value"] for s in steps] == [None, 0.6, 0.85]
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: Bad, probe: snmp_if, value: nope, warning: 1}\n")
+    proc = subprocess.run(netmon_argv("dashboards", "build", "--out", str(tmp_path / "out"), "--config", str(central)),
+                          env=netmon_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and f"{tmp_path / 'rules.yaml'}:2: rules[0].value: nope is not a value" in proc.stderr
+
+
 def test_cli_build_reports_config_errors_with_file_and_key(tmp_path: Path) -> None:
     central = tmp_path / "central.yaml"
     central.write_text("registry: sites.yaml\ninfluxdb: {url: 'ftp://x', api: v1, database: netmon}\n")
