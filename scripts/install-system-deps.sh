@@ -7,6 +7,7 @@ packages=(
   openssh-server openssh-client
   arp-scan iputils-tracepath
   dnsmasq-base
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do
