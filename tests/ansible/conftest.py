@@ -192,6 +192,7 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
             "netmon_collector_secret_files": {"admin.token": "{{ netmon_alerting_admin_token }}"},
             "netmon_collector_alerting": {"admin_token_file": str(central_prefix / "etc/netmon/admin.token"),
                                           "language": "vi"},
+            "netmon_collector_grafana_provisioning_dir": str(central_prefix / "etc/grafana/provisioning"),
         }))
 
 

@@ -155,6 +155,14 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     assert owner(admin_token) == ("nobody", "nogroup", "0o600")
     assert admin_token.read_text() == f"{fleet.admin_token}\n"
     assert fleet.admin_token not in run.output
+    # Grafana: the dashboards built by the deployed release, provisioned against this InfluxDB
+    boards = sorted(p.name for p in central.path("/var/lib/grafana/dashboards/netmon").iterdir())
+    assert len(boards) >= 4 and all(b.startswith("netmon-") and b.endswith(".json") for b in boards), boards
+    sources = yaml.safe_load(central.path("/etc/grafana/provisioning/datasources/netmon.yaml").read_text())
+    influx_source = next(d for d in sources["datasources"] if d["uid"] == "netmon-influxdb")
+    assert influx_source["url"] == fleet.influx.url and influx_source["jsonData"]["dbName"] == "netmon"
+    provider = yaml.safe_load(central.path("/etc/grafana/provisioning/dashboards/netmon.yaml").read_text())
+    assert provider["providers"][0]["options"]["path"] == str(central.path("/var/lib/grafana/dashboards/netmon"))
 
 
 @pytest.mark.parametrize("unit", ["netmon-agent.service", "netmon-collector.service"])
