@@ -33,6 +33,9 @@ from tests.ansible.fleet import Host, get_json, parse_unit, post_json, proc_stat
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
+# A first batch of one site, then the other two.
+BATCHES = ("-e", '{"netmon_serial": [1, 2]}')
+
 SITE_NAMES = [s[0] for s in SITES]
 
 
@@ -80,8 +83,8 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     assert run.returncode == 0, run.output[-4000:]
     assert set(run.recap) == {CENTRAL, *SITE_NAMES}
     assert all(r.failed == 0 and r.unreachable == 0 and r.changed > 0 for r in run.recap.values()), run.recap
-    # serial [1, 2]: the first batch is one site alone, then the other two
-    assert run.output.count("PLAY [Deploy the commune agents]") == 2
+    # central first, then the sites (batches: see the upgrade and bad-release tests)
+    assert run.output.index("PLAY [Deploy the central collector]") < run.output.index("PLAY [Deploy the commune agents]")
 
     version = base_version()
     tokens: list[str] = []
@@ -177,8 +180,7 @@ def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, unit: str) -> 
 
 
 def test_second_run_changes_nothing(fleet: Fleet) -> None:
-    # one batch for the sites: the batching is proven above, and each batch costs a full pass of tasks
-    run = fleet.controller.playbook("site.yml", "-e", '{"netmon_serial": ["100%"]}')
+    run = fleet.controller.playbook("site.yml")
     assert run.returncode == 0, run.output[-4000:]
     assert run.changed() == {CENTRAL: 0, **dict.fromkeys(SITE_NAMES, 0)}, run.output[-4000:]
 
@@ -286,9 +288,12 @@ def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrad
     wait_until(lambda: all(len(outbox(h)[0]) >= 5 for h in fleet.sites), timeout=60, interval=1,
                what="queued results in every outbox")
 
-    run = fleet.controller.playbook("upgrade.yml", "-e", f"netmon_wheelhouse={upgrade_wheelhouse}")
+    run = fleet.controller.playbook("upgrade.yml", *BATCHES, "-e", f"netmon_wheelhouse={upgrade_wheelhouse}")
     assert run.returncode == 0, run.output[-4000:]
     assert all(r.failed == 0 and r.changed > 0 for r in run.recap.values()), run.recap
+    # the centre first, then one site alone, then the other two
+    assert run.output.count("PLAY [Upgrade the commune agents]") == 2
+    assert run.output.index("PLAY [Upgrade the central collector]") < run.output.index("PLAY [Upgrade the commune")
 
     queued_before: dict[str, set[int]] = {}
     last_before: dict[str, int] = {}
@@ -350,13 +355,14 @@ def test_a_bad_release_stops_after_the_first_batch(fleet: Fleet, upgrade_wheelho
         cli.write_text(cli.read_text() + '\nraise RuntimeError("this release is broken")\n')
 
     build_wheel(broken, version=bad, sabotage=sabotage)
-    run = fleet.controller.playbook("upgrade.yml", "-l", "netmon_sites", "-e", f"netmon_wheelhouse={broken}")
+    # site.yml: what an operator runs for a new release too; its site batches stop at the first failure
+    run = fleet.controller.playbook("site.yml", *BATCHES, "-l", "netmon_sites", "-e", f"netmon_wheelhouse={broken}")
 
     assert run.returncode != 0
     assert "this release is broken" in run.output, run.output[-5000:]
     failed = [h for h, r in run.recap.items() if r.failed]
     assert len(failed) == 1, run.recap                       # the first batch: one site
-    assert run.output.count("PLAY [Upgrade the commune agents]") == 1   # no second batch
+    assert run.output.count("PLAY [Deploy the commune agents]") == 1   # no second batch
     for host in fleet.sites:
         releases = host.path("/opt/netmon-agent/releases")
         # nowhere did the broken release become current
