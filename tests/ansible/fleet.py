@@ -138,6 +138,8 @@ class Controller:
             "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
             "ANSIBLE_HOME": str(workdir / "ansible-home"),
             "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
+            # tasks delegated to localhost (packing wheels) use this; the fleet's hosts their host var
+            "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote-localhost"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
             "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_password_file),
             "ANSIBLE_NOCOLOR": "1",
