@@ -17,7 +17,7 @@ import yaml
 
 from netmon.lab.netns import Lab, Proc
 from netmon.lab.services import Server, start_influxdb
-from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, keygen, start_sshd
+from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, ansible_env, keygen, start_sshd
 from tests.conftest import REPO_ROOT, require_netns
 
 SOURCES = ("pyproject.toml", "README.md", "netmon", "probes", "collectors", "alerting", "dashboards")
@@ -91,6 +91,7 @@ SITES = [
 ]
 CENTRE_ADDRESS = f"{SUBNET}.2"
 COLLECTOR_PORT = 8080
+REFLECTOR_PORT = 8765
 REGISTRY_HEADER = ("site_id,name,province,district,upstream,team,agent_host,lan_subnet,"
                    "leased_mbps,leased_if,tslcd_mbps,tslcd_if,snmp_host,snmp_version\n")
 
@@ -172,11 +173,14 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
     vault_plain.write_text(yaml.safe_dump({"netmon_snmp_community": snmp_community,
                                            "netmon_alerting_admin_token": admin_token}))
     subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_password_file),
-                    str(vault_plain)], check=True, capture_output=True)
+                    str(vault_plain)], check=True, capture_output=True, env=ansible_env(directory.parent))
     host_vars = directory / "host_vars"
     host_vars.mkdir()
     for host_name, *_ in [(CENTRAL,), *SITES]:
         (host_vars / f"{host_name}.yml").write_text(yaml.safe_dump({"netmon_prefix": str(fleet_root / host_name)}))
+    # one commune box also answers udp_echo probes from the centre
+    with (host_vars / f"{SITES[1][0]}.yml").open("a") as site_vars:
+        site_vars.write(yaml.safe_dump({"netmon_probe_reflector_port": REFLECTOR_PORT}))
     central_prefix = fleet_root / CENTRAL
     rules = directory / "rules.yaml"
     rules.write_text("include_defaults: true\ndisable: [LinkJitterHigh]\n")
@@ -193,6 +197,7 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
             "netmon_collector_alerting": {"admin_token_file": str(central_prefix / "etc/netmon/admin.token"),
                                           "language": "vi"},
             "netmon_collector_grafana_provisioning_dir": str(central_prefix / "etc/grafana/provisioning"),
+            "netmon_collector_iperf3_port": 5201,
         }))
 
 

@@ -122,6 +122,25 @@ def parse_recap(output: str) -> dict[str, Recap]:
     return {m.group(1): Recap(*(int(m.group(i)) for i in range(2, 7))) for m in _RECAP.finditer(tail)}
 
 
+def ansible_env(workdir: Path) -> dict[str, str]:
+    """The environment every Ansible command of the tests runs with: its files stay under ``workdir``."""
+    return {
+        **os.environ,
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        "ANSIBLE_HOME": str(workdir / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
+        # tasks delegated to localhost (packing wheels) use this; the fleet's hosts their host var
+        "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote-localhost"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "NO_COLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 class Controller:
     """Runs ansible-playbook inside the controller namespace with the fleet's inventory."""
 
@@ -132,21 +151,7 @@ class Controller:
         self.inventories = inventories
         # play-level settings (serial) are not read from group_vars; the operator passes them with -e
         self.extra_vars = extra_vars
-        self.env = {
-            **os.environ,
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-            "ANSIBLE_HOME": str(workdir / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
-            # tasks delegated to localhost (packing wheels) use this; the fleet's hosts their host var
-            "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote-localhost"),
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
-            "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_password_file),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = {**ansible_env(workdir), "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_password_file)}
 
     def playbook(self, playbook: str, *args: str, timeout: float = 300, inventories: list[Path] | None = None) -> Run:
         argv = [str(VENV_BIN / "ansible-playbook"),

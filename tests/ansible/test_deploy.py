@@ -24,6 +24,7 @@ from tests.ansible.conftest import (
     CENTRAL,
     CENTRE_ADDRESS,
     COLLECTOR_PORT,
+    REFLECTOR_PORT,
     SITES,
     Fleet,
     base_version,
@@ -140,6 +141,15 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     assert central.path("/etc/netmon/sites.csv").read_text() == (fleet.inventory_dir / "sites.csv").read_text()
     collector_unit = parse_unit(central.path("/etc/systemd/system/netmon-collector.service").read_text())["Service"]
     assert collector_unit["CapabilityBoundingSet"] == "" and collector_unit["NoNewPrivileges"] == "yes"
+    iperf3_unit = parse_unit(central.path("/etc/systemd/system/netmon-iperf3.service").read_text())["Service"]
+    assert iperf3_unit["ExecStart"] == "/usr/bin/iperf3 --server --port 5201" and iperf3_unit["DynamicUser"] == "yes"
+    # the reflector only where configured
+    reflectors = [h.name for h in fleet.sites if h.path("/etc/systemd/system/netmon-reflector.service").exists()]
+    assert reflectors == ["site-70002"]
+    reflector_unit = parse_unit(fleet.site("site-70002").path("/etc/systemd/system/netmon-reflector.service")
+                                .read_text())["Service"]
+    assert reflector_unit["ExecStart"].endswith(f"/current/bin/netmon reflector serve --port {REFLECTOR_PORT}")
+    assert reflector_unit["CapabilityBoundingSet"] == "" and reflector_unit["User"] == "nobody"
 
     # what the collector talks to: the InfluxDB database exists now, Prometheus scrapes the
     # collector, Alertmanager routes netmon's alerts (both files passed promtool / amtool)
@@ -168,9 +178,11 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     assert provider["providers"][0]["options"]["path"] == str(central.path("/var/lib/grafana/dashboards/netmon"))
 
 
-@pytest.mark.parametrize("unit", ["netmon-agent.service", "netmon-collector.service"])
-def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, unit: str) -> None:
-    host = fleet.site("site-70001") if unit == "netmon-agent.service" else fleet.central
+@pytest.mark.parametrize(("host_name", "unit"), [
+    ("site-70001", "netmon-agent.service"), ("site-70002", "netmon-reflector.service"),
+    (CENTRAL, "netmon-collector.service"), (CENTRAL, "netmon-iperf3.service")])
+def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, host_name: str, unit: str) -> None:
+    host = next(h for h in fleet.hosts if h.name == host_name)
     path = host.path(f"/etc/systemd/system/{unit}")
     proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True,
                           timeout=60)
@@ -271,6 +283,12 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
         status = proc_status(fleet.agents[host.name].pid)
         assert status["Uid"].split()[0] == "65534" and status["CapEff"] == f"{1 << 13:016x}"
         assert status["NoNewPrivs"] == "1"
+    # the reflector, started from its unit as nobody without any capability, listens where configured
+    host = fleet.site("site-70002")
+    reflector = start_from_unit(host, host.path("/etc/systemd/system/netmon-reflector.service"), "reflector")
+    wait_until(lambda: f":{REFLECTOR_PORT} " in host.ns.run("ss", "-Hulnp").stdout, timeout=30, what="the reflector")
+    assert f"pid={reflector.pid}," in host.ns.run("ss", "-Hulnp").stdout
+    assert proc_status(reflector.pid)["CapEff"] == "0" * 16
     # the collector wrote them to the InfluxDB database the role created
     assert all(site_seqs(fleet, s[1]) for s in SITES)
     # and it reads the admin token the role installed from the vault: silencing needs it

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from netmon.deploy.inventory import slug
-from tests.ansible.fleet import ANSIBLE_DIR, VENV_BIN
+from tests.ansible.fleet import VENV_BIN, ansible_env
 from tests.conftest import REPO_ROOT
 
 HEADER = "site_id,name,province,district,upstream,team,agent_host,lan_subnet,leased_mbps,leased_if,tslcd_mbps,tslcd_if,snmp_host,snmp_version\n"
@@ -79,9 +79,8 @@ def test_ansible_reads_the_generated_inventory_as_intended(tmp_path: Path) -> No
     registry.write_text(HEADER + ROWS, encoding="utf-8")
     inventory = tmp_path / "sites.yml"
     inventory.write_text(generate(registry).stdout, encoding="utf-8")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_HOME": str(tmp_path / "home")}
     proc = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=ansible_env(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Invalid characters" not in proc.stderr and "WARNING" not in proc.stderr, proc.stderr
     listing = json.loads(proc.stdout)

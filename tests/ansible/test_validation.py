@@ -6,7 +6,6 @@ loopback, so a connection attempt would show up as UNREACHABLE instead of going 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.ansible.fleet import ANSIBLE_DIR, VENV_BIN, parse_recap
+from tests.ansible.fleet import ANSIBLE_DIR, VENV_BIN, ansible_env, parse_recap
 
 GOOD_LINKS: list[dict[str, Any]] = [
     {"name": "leased", "kind": "leased_line", "contracted_mbps": 100,
@@ -75,10 +74,8 @@ def run_validate(tmp_path: Path, hosts: dict[str, dict[str, Any]], group_vars: d
         "vars": {"netmon_wheelhouse": str(wheelhouse), "netmon_collector_url": "https://noc.example.gov.vn",
                  "netmon_snmp_community": "from-the-vault", **group_vars},
         "children": {"netmon_sites": {"hosts": hosts}}}}, allow_unicode=True))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_HOME": str(tmp_path / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp")}
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml")],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=ANSIBLE_DIR)
+                          capture_output=True, text=True, timeout=300, env=ansible_env(tmp_path), cwd=ANSIBLE_DIR)
     return proc.returncode, proc.stdout + proc.stderr
 
 
