@@ -8,6 +8,7 @@ packages=(
   arp-scan iputils-tracepath
   dnsmasq-base
   chromium fonts-dejavu-core
+  python3-venv systemd util-linux tar
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@ import typer
 
 from netmon.cli import (
     alerts_cmd,
+    ansible_cmd,
     collector_cmd,
     config_cmd,
     dashboards_cmd,
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(ansible_cmd.app, name="ansible")
 app.add_typer(probe_cmd.app, name="probe")
 app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(collector_cmd.app, name="collector")
