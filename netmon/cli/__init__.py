@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import collector_cmd, config_cmd, reflector_cmd, sites_cmd
+from netmon.cli import collector_cmd, config_cmd, demo_cmd, reflector_cmd, sites_cmd
 
 app = typer.Typer(
     name="netmon",
@@ -17,6 +17,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(collector_cmd.app, name="collector")
 app.add_typer(sites_cmd.app, name="sites")
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:
