@@ -276,7 +276,11 @@ def orchestrate(args: argparse.Namespace) -> None:
                         raise SystemExit((work / "collector.log").read_text()[-3000:]) from None
                     time.sleep(0.2)
             report = run_load(args, work, shm, url, collector, procs)
+            report["collector_log_errors"] = [line for line in (work / "collector.log").read_text(
+                errors="replace").splitlines() if "Error" in line or "Traceback" in line][:20]
         finally:
+            if (work / "collector.log").exists():
+                shutil.copy(work / "collector.log", Path(tempfile.gettempdir()) / "netmon-scale-collector.log")
             for proc in procs:
                 if proc.poll() is None:
                     proc.terminate()
@@ -305,9 +309,15 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
     start_stats = get_json(url + "/api/v1/stats")["totals"]
     cpu0, t0 = cpu_seconds(collector.pid), time.monotonic()
     samples = []
+    stats_errors: list[str] = []
     while any(w.poll() is None for w in workers):
         time.sleep(5)
-        totals = get_json(url + "/api/v1/stats")["totals"]
+        try:
+            totals = get_json(url + "/api/v1/stats")["totals"]
+        except OSError as exc:  # urllib's HTTPError too: the status API failing is a finding, not the end
+            stats_errors.append(f"t={time.monotonic() - t0:.0f}s: {exc}")
+            print(f"/api/v1/stats failed: {exc}", flush=True)
+            continue
         samples.append({"t": round(time.monotonic() - t0), "rss_mib": round(rss_mib(collector.pid), 1),
                         "accepted": totals["accepted"], "tsdb_lag_seconds": totals["tsdb_write_lag_seconds"],
                         "journal_pending": totals["journal_pending_results"]})
@@ -336,7 +346,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
                                                      max(steady)],
         "tsdb_write_lag_seconds_max": max((s["tsdb_lag_seconds"] for s in samples), default=0.0),
         "journal_pending_max": max((s["journal_pending"] for s in samples), default=0),
-        "collector_rejected": end["rejected"] - start_stats["rejected"],
+        "collector_rejected": end["rejected"] - start_stats["rejected"], "stats_api_errors": stats_errors,
         "client_errors": errors, "site_crashes": sum(p["site_crashes"] for p in parts),
         "crash_sample": [c for p in parts for c in p["crash_sample"]][:3],
         "queued_at_end": sum(p["queued_at_end"] for p in parts), "rss_samples": samples,
