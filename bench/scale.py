@@ -194,6 +194,25 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
+def ingest_histogram(url: str) -> dict[float, float]:
+    """The collector's own ``netmon_collector_ingest_duration_seconds`` buckets (request → durable commit)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "netmon_collector_ingest_duration_seconds":
+            return {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
+    return {}
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket holding quantile ``q`` of the observations between two scrapes."""
+    counts = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
+    total = counts[-1][1] if counts else 0.0
+    return next((le for le, cumulative in counts if cumulative >= q * total), float("nan")) if total else float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -307,6 +326,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
         workers.append(subprocess.Popen(argv, env=netmon_env()))
     procs.extend(workers)
     start_stats = get_json(url + "/api/v1/stats")["totals"]
+    hist0 = ingest_histogram(url)
     cpu0, t0 = cpu_seconds(collector.pid), time.monotonic()
     samples = []
     stats_errors: list[str] = []
@@ -325,6 +345,10 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(collector.pid) - cpu0
     end = get_json(url + "/api/v1/stats")["totals"]
+    hist1 = ingest_histogram(url)
+    flowing = [s for s in samples if s["accepted"] > start_stats["accepted"]]
+    steady_rate = ((flowing[-1]["accepted"] - flowing[0]["accepted"]) / (flowing[-1]["t"] - flowing[0]["t"])
+                   if len(flowing) > 1 and flowing[-1]["t"] > flowing[0]["t"] else 0.0)
     parts = [json.loads((work / f"worker{i}.json").read_text()) for i in range(args.workers)]
     latencies = [x for p in parts for x in p["latencies"]]
     accepted = end["accepted"] - start_stats["accepted"]
@@ -338,8 +362,12 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
         "workers": args.workers, "influxdb": "influxd" if not args.no_influx and shutil.which("influxd") else None,
         "produced": sum(p["produced"] for p in parts), "accepted": accepted,
         "accepted_per_second": round(accepted / elapsed, 1), "batches": sum(p["batches"] for p in parts),
-        "ingest_latency_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-        "ingest_latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "accepted_per_second_once_flowing": round(steady_rate, 1),
+        "expected_per_second": round(args.sites * 40 / 30, 1),
+        "collector_ingest_p50_ms_bucket": histogram_quantile(hist0, hist1, 0.50) * 1000,
+        "collector_ingest_p99_ms_bucket": histogram_quantile(hist0, hist1, 0.99) * 1000,
+        "client_round_trip_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "client_round_trip_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "collector_cpu_seconds": round(cpu, 1),
         "collector_cpu_ms_per_1000_results": round(cpu / max(accepted, 1) * 1e6, 1),
         "collector_rss_mib_first_last_max_steady": [samples[0]["rss_mib"] if samples else 0, steady[-1],

@@ -46,7 +46,7 @@ def _assert_cleaned(pid: int, out: Path) -> None:
 def test_demo_plays_the_story_and_cleans_up(tmp_path: Path) -> None:
     require_netns()
     out = tmp_path / "demo-out"
-    proc = subprocess.Popen(netmon_argv("demo", "--sites", "3", "--duration", "40", "--no-live", "--out", str(out)),
+    proc = subprocess.Popen(netmon_argv("demo", "--sites", "3", "--duration", "45", "--no-live", "--out", str(out)),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=netmon_env(),
                             cwd=REPO_ROOT)
     stdout, _ = proc.communicate(timeout=170)

@@ -44,7 +44,7 @@ class Scenario:
         self.phase = "tất cả xanh — all green"
         self.log: list[tuple[float, str]] = []
         r = self.roles
-        events = [Event(0.20, "platform slow", self._slow_on), Event(0.30, "uplink lost", self._uplink_down)]
+        events = [Event(0.20, "platform slow", self._slow_on), Event(0.25, "uplink lost", self._uplink_down)]
         if r.saturated is not None:
             events.insert(0, Event(0.12, "leased line saturated", self._saturate))
         events += [Event(0.62, "recovering", self._recover_all), Event(1.0, "done", lambda: None)]
