@@ -62,9 +62,12 @@ def sites_table(snapshot: Snapshot) -> Table:
 
 
 def incident_text(incident: dict[str, Any]) -> str:
-    labels = " ".join(str(incident.get(k)) for k in ("rule", "alertname", "severity", "site", "link", "target")
-                      if incident.get(k))
-    return labels or str(incident)
+    """One line per incident from ``/api/v1/incidents``: rule, severity, commune, link, target."""
+    labels = incident.get("labels") or {}
+    site = incident.get("site_id")
+    where = f"{labels.get('site_name', '')} ({site})".strip() if site else (incident.get("upstream") or "")
+    parts = [incident.get("rule"), incident.get("severity"), where, incident.get("link"), incident.get("target")]
+    return " · ".join(str(p) for p in parts if p) or str(incident)
 
 
 def render(snapshot: Snapshot, phase: str, elapsed: float, duration: float, alerting: bool) -> Group:
