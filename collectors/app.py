@@ -32,7 +32,9 @@ Extension = Callable[[FastAPI, CollectorCore], None]
 def default_extensions() -> list[Extension]:
     """Parts every ``netmon collector serve`` runs with — one line each, imported here so the
     collector's own tests do not depend on them."""
-    return []
+    from alerting.service import extension as alerting
+
+    return [alerting]
 
 
 def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *, config_file: str | None = None,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from netmon.config.alerting import AlertingConfig
 from netmon.config.site import Strict
 from netmon.config.units import Bytes, PositiveSeconds, Seconds
 from netmon.contract import ProbeKind
@@ -113,5 +114,5 @@ class CentralConfig(Strict):
     limits: Limits = Field(default_factory=Limits)
     journal: JournalConfig = Field(default_factory=JournalConfig)
     surge: SurgeConfig | None = None
-    alerting: dict[str, Any] | None = None
+    alerting: AlertingConfig | None = None
     readiness: dict[str, Any] | None = None

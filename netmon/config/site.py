@@ -196,6 +196,9 @@ class CollectorConnection(Strict):
     # line is not filled by our own backlog.
     drain_max_results_per_second: float = Field(default=2000, gt=0)
     config_poll_interval: PositiveSeconds = 300.0
+    # Exponential backoff (full jitter) after the collector answered 5xx stops growing here.
+    # Failures that never reached it (our own line down) retry within one ship_interval.
+    max_backoff: PositiveSeconds = 300.0
 
 
 class OutboxConfig(Strict):
@@ -207,6 +210,10 @@ class AgentSettings(Strict):
     id: Identifier | None = Field(default=None, description="defaults to '<site id>-agent'")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9469, ge=0, le=65535)
+    # How often the agent records its own heartbeat (ProbeKind.AGENT): uptime, outbox depth.
+    heartbeat_interval: PositiveSeconds = 60.0
+    # Probes measured at the same moment at most (``probe once`` runs every task at once).
+    max_concurrent_probes: int = Field(default=16, ge=1, le=1000)
 
 
 class SiteConfig(ProbePlan):

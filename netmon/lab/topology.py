@@ -67,7 +67,8 @@ class SiteTopology:
         """The site loses both links (its router's LAN port goes dark)."""
         self.site.run("ip", "link", "set", "eth0", "down" if down else "up")
         if not down:
-            # the default routes went with the interface; put them back
+            # the default routes went with the interface, and so did its IPv6 address; put them back
+            self.site.run("ip", "-6", "addr", "replace", f"{self.site_ip6}/64", "dev", "eth0", "nodad")
             self.site.run("ip", "route", "replace", "default", "via", self.gateway_ip)
             self.site.run("ip", "-6", "route", "replace", "default", "via", self.gateway_ip6)
 

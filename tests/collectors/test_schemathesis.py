@@ -74,7 +74,7 @@ def test_no_input_makes_the_collector_answer_5xx(fuzz_target: tuple[CollectorPro
     schema = schemathesis.openapi.from_dict(collector.get_json("/openapi.json"))
     statuses: dict[str, set[int]] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) >= 6  # the collector's own six, plus those of its extensions (alerting)
     for operation in operations:
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy(generation_mode=mode))

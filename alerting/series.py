@@ -1,0 +1,151 @@
+"""One watched series (rule x site x link x target x value) and its state machine.
+
+    inactive --bad sample--> pending --bad for `for`--> firing --beyond `clear` for clear_for--> resolved
+                 ^---- a sample that is not bad ----'
+
+Pending needs the condition to hold without a break (Prometheus' ``for``); a firing alert
+ends only beyond the clear threshold (hysteresis), so a value wandering around the limit
+produces one alert, not one per crossing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from alerting.rules import SEVERITY_RANK, BaselineSpec, Rule, Thresholds
+from netmon.contract import LinkKind
+
+INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
+TransitionKind = Literal["pending", "cancelled", "firing", "upgraded", "resolved"]
+# (rule, site, link, target, value name); "" where a part does not apply.
+SeriesKey = tuple[str, str, str, str, str]
+
+
+def key_text(key: SeriesKey) -> str:
+    return "|".join(key)
+
+
+def key_from_text(text: str) -> SeriesKey:
+    parts = text.split("|")
+    return (parts[0], parts[1], parts[2], parts[3], parts[4])
+
+
+@dataclasses.dataclass(slots=True)
+class Series:
+    key: SeriesKey
+    rule: Rule
+    link_kind: LinkKind | None = None
+    probe: str | None = None
+    state: str = INACTIVE
+    active_at: float | None = None
+    fired_at: float | None = None
+    severity: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    clear_since: float | None = None
+    last_t: float = 0.0
+    last_good: float | None = None
+    incident_id: int | None = None
+    baseline_mean: float | None = None
+    baseline_samples: int = 0
+    baseline_dirty: bool = False
+
+    def reset(self) -> None:
+        self.state = INACTIVE
+        self.active_at = self.fired_at = self.severity = self.threshold = self.clear_since = None
+        self.incident_id = None
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Transition:
+    kind: TransitionKind
+    series: Series
+    at: float
+
+
+def classify(value: float, th: Thresholds, above: bool) -> tuple[str | None, float | None, bool]:
+    """(level crossed or None, the threshold crossed, whether the value is beyond ``clear``)."""
+    sign = 1.0 if above else -1.0
+    level: str | None = None
+    crossed: float | None = None
+    if th.critical is not None and sign * (value - th.critical) >= 0:
+        level, crossed = "critical", th.critical
+    elif th.warning is not None and sign * (value - th.warning) >= 0:
+        level, crossed = "warning", th.warning
+    clear = th.clear if th.clear is not None else (th.warning if th.warning is not None else th.critical)
+    cleared = clear is not None and sign * (value - clear) < 0
+    return level, crossed, cleared
+
+
+def baseline_thresholds(rule: Rule, spec: BaselineSpec, mean: float) -> Thresholds:
+    """A baseline rule's factors applied to the series' mean, never closer to it than min_delta."""
+    above = rule.op == "above"
+
+    def scaled(factor: float | None) -> float | None:
+        if factor is None:
+            return None
+        limit = mean * factor
+        return max(limit, mean + spec.min_delta) if above else min(limit, mean - spec.min_delta)
+
+    clear = scaled(rule.clear) if rule.clear is not None else None
+    return Thresholds(warning=scaled(rule.warning), critical=scaled(rule.critical), clear=clear)
+
+
+def learn(series: Series, spec: BaselineSpec, value: float) -> None:
+    if series.baseline_mean is None:
+        series.baseline_mean = value
+    else:
+        series.baseline_mean += spec.alpha * (value - series.baseline_mean)
+    series.baseline_samples += 1
+    series.baseline_dirty = True
+
+
+def step(series: Series, level: str | None, crossed: float | None, cleared: bool, value: float | None,
+         t: float) -> TransitionKind | None:
+    """Advance ``series`` by one sample taken at ``t``; return the transition it made, if any."""
+    rule = series.rule
+    series.value = value
+    series.last_t = t
+    if series.state == INACTIVE:
+        if level is None:
+            series.last_good = value
+            return None
+        series.state, series.active_at, series.severity, series.threshold = PENDING, t, level, crossed
+        series.clear_since = None
+        if rule.for_seconds <= 0:
+            return _fire(series, t)
+        return "pending"
+    if series.state == PENDING:
+        if level is None:
+            return "cancelled"  # the caller records it, then resets the series
+        if SEVERITY_RANK[level] > SEVERITY_RANK[series.severity]:
+            series.severity, series.threshold = level, crossed
+        if series.active_at is not None and t - series.active_at >= rule.for_seconds:
+            return _fire(series, t)
+        return None
+    upgraded: TransitionKind | None = None
+    if level is not None and SEVERITY_RANK[level] > SEVERITY_RANK[series.severity]:
+        series.severity, series.threshold = level, crossed
+        upgraded = "upgraded"
+    if not cleared:
+        series.clear_since = None
+        return upgraded
+    if series.clear_since is None:
+        series.clear_since = t
+    return expire(series, t) or upgraded
+
+
+def expire(series: Series, now: float) -> TransitionKind | None:
+    """Resolve a firing series that has stayed beyond ``clear`` long enough (also run by the tick)."""
+    rule = series.rule
+    if series.state == FIRING and series.clear_since is not None and \
+            now - series.clear_since >= max(rule.clear_for, rule.keep_firing_for):
+        return "resolved"  # the caller records it, then resets the series
+    return None
+
+
+def _fire(series: Series, t: float) -> TransitionKind:
+    series.state = FIRING
+    series.fired_at = t
+    return "firing"

@@ -1,0 +1,81 @@
+"""``netmon probe once`` and ``netmon probe run``: the site agent."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from netmon.errors import ConfigError, NetmonError
+
+if TYPE_CHECKING:
+    from netmon.config.site import SiteConfig
+    from probes.base import ProbeTask
+    from probes.registry import ProbeRegistry
+
+app = typer.Typer(help="Run the probe agent.", no_args_is_help=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="site config (YAML)")]
+
+
+def _load(file: Path) -> tuple[SiteConfig, list[ProbeTask], ProbeRegistry]:
+    from netmon.config.loader import load_model
+    from netmon.config.site import SiteConfig
+    from probes.plan import build_tasks
+    from probes.registry import default_registry
+
+    registry = default_registry()
+    config = load_model(file, SiteConfig)
+    return config, build_tasks(config, registry, source=str(file)), registry
+
+
+@app.command("once")
+def once(config_file: ConfigOption,
+         json_lines: Annotated[bool, typer.Option("--json", help="one ResultRecord JSON per line")] = False) -> None:
+    """Run every configured probe once and print the results. Exit 0 even when probes fail
+    (a failed probe is a result); exit 1 when the config is wrong."""
+    import asyncio
+
+    from probes.agent.once import run_once
+
+    try:
+        config, tasks, registry = _load(config_file)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    records = asyncio.run(run_once(config, tasks, registry))
+    if json_lines:
+        for record in records:
+            typer.echo(record.model_dump_json(exclude_none=True))
+        return
+    from rich.console import Console
+
+    from probes.agent.table import results_table
+
+    Console().print(results_table(records))
+
+
+@app.command("run")
+def run(config_file: ConfigOption,
+        log_level: Annotated[str, typer.Option(help="debug logs every stored seq")] = "info") -> None:
+    """The agent: scheduled probes, durable outbox, shipping to the collector, /metrics.
+    Stops cleanly on SIGTERM/SIGINT (exit 0)."""
+    import asyncio
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from probes.agent.runtime import Agent
+
+    try:
+        config, _, registry = _load(config_file)
+        code = asyncio.run(Agent(config, str(config_file), registry).run())
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    except NetmonError as exc:
+        typer.echo(f"netmon probe run: {exc}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)

@@ -1,0 +1,103 @@
+"""The HTTP client side of delivery: the batch body, the bearer token, one request.
+
+httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
+means is ``probes.agent.answer``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from netmon.config.site import CollectorConnection
+from netmon.contract import SCHEMA_VERSION
+from netmon.errors import CollectorRejected
+from probes.agent.answer import CollectorUnreachable, Outcome, outcome_of
+from probes.agent.outbox import Queued
+
+if TYPE_CHECKING:
+    import httpx
+
+RESULTS_PATH = "/api/v1/results"
+
+
+def skip_httpx_cli() -> None:
+    """Keep httpx's command-line client out of this process (the agent's, and its http probe's httpx).
+
+    httpx's ``__init__`` imports its CLI (click, rich, pygments: ~6 MB resident here) whenever
+    those happen to be installed. The agent never runs it, and httpx falls back to a stub when
+    that import fails — its own path for installs without ``httpx[cli]``.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def lean_httpx() -> ModuleType:
+    """httpx, imported only by an agent that ships (a site trial without a collector never pays for it)."""
+    skip_httpx_cli()
+    import httpx
+
+    return httpx
+
+
+def batch_body(items: list[Queued], *, site_id: str, agent_id: str, dropped_total: int) -> bytes:
+    """The ``ResultBatch`` JSON, gzip-compressed. Rows are spliced in as stored: they were
+    serialised from validated ``ResultRecord``s, and re-parsing them would only cost CPU."""
+    header = json.dumps({"schema_version": SCHEMA_VERSION, "site_id": site_id, "agent_id": agent_id,
+                         "sent_at_ns": time.time_ns(), "dropped_total": dropped_total})
+    text = header[:-1] + ', "results": [' + ", ".join(q.body for q in items) + "]}"
+    return gzip.compress(text.encode(), compresslevel=6)
+
+
+def read_token(path: str) -> str:
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CollectorRejected(401, f"cannot read token file {path}: {exc.strerror}") from None
+    if not token:
+        raise CollectorRejected(401, f"token file {path} is empty")
+    return token
+
+
+class Delivery:
+    """Holds the HTTP client (connection reuse, private CA) and the bearer token."""
+
+    def __init__(self, connection: CollectorConnection, *, site_id: str, agent_id: str) -> None:
+        self.connection = connection
+        self.site_id = site_id
+        self.agent_id = agent_id
+        # A private CA file when given; the system's CAs for other https; none for plain http
+        # (httpx would otherwise load its whole CA bundle, ~3 MB resident, for nothing).
+        verify: str | bool = connection.ca_file or connection.url.startswith("https://")
+        self._httpx = lean_httpx()
+        self.client: httpx.AsyncClient = self._httpx.AsyncClient(base_url=connection.url.rstrip("/"), verify=verify,
+                                        timeout=connection.request_timeout)
+        self._token: str | None = None
+
+    def token(self, reload: bool = False) -> str:
+        if self._token is None or reload:
+            self._token = read_token(self.connection.token_file)
+        return self._token
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        try:
+            response = await self.client.request(method, path, headers=headers, **kwargs)
+        except self._httpx.HTTPError as exc:
+            raise CollectorUnreachable(f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}") from None
+        if response.status_code in {401, 403}:
+            self._token = None  # the operator may have put a new token in place: read it next time
+        return response
+
+    async def post(self, items: list[Queued], dropped_total: int) -> Outcome:
+        body = batch_body(items, site_id=self.site_id, agent_id=self.agent_id, dropped_total=dropped_total)
+        response = await self.request("POST", RESULTS_PATH, content=body,
+                                      headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        return outcome_of(response, items)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

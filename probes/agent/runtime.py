@@ -1,0 +1,202 @@
+"""``netmon probe run``: the long-running agent.
+
+Wiring only: the plan (``plan_source``) becomes APScheduler jobs (``schedule``); each run's
+observation goes into the durable outbox first, then into ``ProbeContext.latest`` (where the
+throughput probe reads the SNMP utilisation); the shipper and the plan poller run beside
+them when the local file has a ``collector:`` section. Without one the agent still measures
+and keeps everything in its outbox (useful for site trials).
+
+SIGTERM/SIGINT: stop scheduling, let running probes finish (bounded) so their results
+reach the outbox, stop shipping (unacknowledged rows simply stay queued), close probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fcntl
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import IO
+
+from netmon.config.site import SiteConfig
+from netmon.contract import Observation, Status
+from netmon.errors import ConfigError, StorageError
+from probes.agent.async_outbox import AsyncOutbox
+from probes.agent.delivery import Delivery, skip_httpx_cli
+from probes.agent.heartbeat import heartbeat
+from probes.agent.metrics import AgentMetrics
+from probes.agent.plan_source import PlanPoller, initial_plan
+from probes.agent.schedule import ProbeSchedule, new_scheduler
+from probes.agent.shipper import Shipper
+from probes.base import Probe, ProbeContext, ProbeTask
+from probes.registry import ProbeRegistry
+from probes.runner import TIMEOUT_GRACE_SECONDS, run_task
+
+log = logging.getLogger("netmon.agent")
+OUTBOX_FILE = "outbox.sqlite3"
+SHUTDOWN_GRACE_MAX_SECONDS = 30.0
+
+
+def lock_state_dir(state_dir: Path) -> IO[str]:
+    """One agent per state_dir: two would interleave seqs in one outbox."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create state_dir {state_dir}: {exc}") from exc
+    handle = open(state_dir / "agent.lock", "w")  # noqa: SIM115 - held for the agent's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StorageError(f"another agent is running with state_dir {state_dir}") from None
+    return handle
+
+
+class Agent:
+    def __init__(self, local: SiteConfig, source: str, registry: ProbeRegistry) -> None:
+        self.local = local
+        self.source = source
+        self.registry = registry
+        self.started = time.monotonic()
+        self.probes: dict[str, Probe] = {}
+        self.broken: dict[str, str] = {}
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.shipper: Shipper | None = None
+        self.stop = asyncio.Event()
+
+    async def run(self) -> int:
+        skip_httpx_cli()
+        config, tasks, origin = initial_plan(self.local, self.registry, self.source)
+        state_dir = Path(config.state_dir)
+        lock = lock_state_dir(state_dir)
+        self.outbox = await AsyncOutbox.open(state_dir / OUTBOX_FILE, site_id=config.site.id,
+                                             agent_id=config.agent_id, max_results=config.outbox.max_results,
+                                             max_age_seconds=config.outbox.max_age)
+        self.metrics = AgentMetrics(config.site, config.agent_id, lambda: self.outbox.snapshot)
+        try:
+            port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
+        except OSError as exc:
+            await self.outbox.close()
+            where = f"{config.agent.metrics_host}:{config.agent.metrics_port}"
+            raise ConfigError(self.source, [("agent.metrics_port", None, f"cannot listen on {where}: "
+                                             f"{exc.strerror or exc}")]) from None
+        log.info("metrics listening on http://%s:%d/metrics", config.agent.metrics_host, port)
+        self.context = ProbeContext(state_dir=state_dir)
+        self.scheduler = new_scheduler()
+        self.schedule = ProbeSchedule(self.scheduler, config.agent_id, self.run_probe, self.metrics)
+        await self.apply_plan(config, tasks)
+        log.info("site %s, agent %s: %d probe task(s), plan from %s, next seq %d", config.site.id, config.agent_id,
+                 len(tasks), origin, self.outbox.snapshot.last_seq + 1)
+        self.schedule.add("agent:heartbeat", config.agent.heartbeat_interval, self.record_heartbeat, (),
+                          now=dt.datetime.now(dt.UTC))
+        self.scheduler.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        background: list[asyncio.Task[None]] = []
+        delivery = None
+        if config.collector is not None:
+            delivery = Delivery(config.collector, site_id=config.site.id, agent_id=config.agent_id)
+            self.shipper = Shipper(self.outbox, delivery, config.collector, self.metrics)
+            poller = PlanPoller(delivery, self.local, config.plan(), self.registry, self.apply_plan, self.metrics)
+            background += [asyncio.create_task(self.shipper.run(self.stop)), asyncio.create_task(poller.run(self.stop))]
+        else:
+            log.warning("no collector section: results stay in the outbox %s", state_dir / OUTBOX_FILE)
+        await self.record_heartbeat()  # the centre learns at once that the agent (re)started
+        await self.stop.wait()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await self._shutdown(background, delivery)
+        lock.close()
+        return 0
+
+    def _on_signal(self, sig: int) -> None:
+        log.info("received %s: stopping", signal.Signals(sig).name)
+        self.stop.set()
+
+    async def apply_plan(self, config: SiteConfig, tasks: list[ProbeTask]) -> None:
+        """Start the probe instances the tasks need, close the others, reschedule."""
+        needed = {t.kind.value for t in tasks}
+        for kind in [k for k in self.probes if k not in needed]:
+            await self._close_probe(kind)
+        for kind in needed - set(self.probes):
+            try:
+                self.probes[kind] = self.registry.get(kind)(self.context)
+                self.broken.pop(kind, None)
+            except Exception as exc:  # reported as error results of its tasks, the rest keep running
+                log.exception("probe kind %s could not start", kind)
+                self.broken[kind] = f"probe kind {kind} could not start: {type(exc).__name__}: {exc}"
+        keys = {t.key for t in tasks}
+        for key in [k for k in self.context.latest if k not in keys]:
+            del self.context.latest[key]
+        self.config = config
+        self.schedule.apply(tasks)
+
+    async def run_probe(self, task: ProbeTask) -> None:
+        current = asyncio.current_task()
+        if current is not None:
+            self.inflight.add(current)  # type: ignore[arg-type]
+        try:
+            probe = self.probes.get(task.kind.value)
+            if probe is None:
+                observation = task.observe(Status.ERROR, reason=self.broken.get(task.kind.value, "probe not loaded"))
+            else:
+                started = time.monotonic()
+                observation = await run_task(probe, task)
+                self.metrics.duration.labels(probe=task.kind.value).observe(time.monotonic() - started)
+            await self.record([observation])
+            self.context.latest[task.key] = observation
+        finally:
+            if current is not None:
+                self.inflight.discard(current)  # type: ignore[arg-type]
+
+    async def record_heartbeat(self) -> None:
+        await self.record([heartbeat(self.config.agent_id, self.started, self.outbox.snapshot)])
+
+    async def record(self, observations: list[Observation]) -> None:
+        try:
+            records = await self.outbox.add(observations)
+        except StorageError as exc:
+            log.error("RESULTS LOST: %s", exc)
+            return
+        for record in records:
+            self.metrics.produced.labels(probe=record.probe.value).inc()
+            log.debug("stored seq %d (%s %s)", record.seq, record.probe.value, record.target)
+        collector = self.config.collector
+        if self.shipper is not None and collector and self.outbox.snapshot.queued >= collector.batch_max_results:
+            self.shipper.wake.set()
+
+    async def _shutdown(self, background: list[asyncio.Task[None]], delivery: Delivery | None) -> None:
+        self.scheduler.pause()
+        if self.inflight:
+            grace = min(SHUTDOWN_GRACE_MAX_SECONDS, TIMEOUT_GRACE_SECONDS + max(
+                (t.options.timeout for t in self._tasks()), default=0.0))
+            log.info("waiting up to %.0f s for %d running probe(s)", grace, len(self.inflight))
+            await asyncio.wait(set(self.inflight), timeout=grace)
+        if background and self.config.collector is not None:  # a batch on the wire gets its answer
+            await asyncio.wait(background, timeout=self.config.collector.request_timeout + 1)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
+        for kind in list(self.probes):
+            await self._close_probe(kind)
+        if delivery is not None:
+            await delivery.aclose()
+        self.metrics.close()
+        stats = self.outbox.snapshot
+        await self.outbox.close()
+        log.info("stopped: %d result(s) queued in the outbox, last seq %d", stats.queued, stats.last_seq)
+
+    def _tasks(self) -> list[ProbeTask]:
+        return [job.args[0] for job in self.scheduler.get_jobs() if job.args]
+
+    async def _close_probe(self, kind: str) -> None:
+        probe = self.probes.pop(kind)
+        try:
+            await asyncio.wait_for(probe.aclose(), timeout=5)
+        except Exception:
+            log.exception("closing probe kind %s failed", kind)

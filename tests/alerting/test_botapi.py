@@ -1,0 +1,112 @@
+"""Telegram and Zalo against a local server implementing their sendMessage contract (the real
+services cannot be reached from here): error answers become our errors, and the dispatcher
+retries after ``retry_after``, gives up on a bad chat id, and keeps to the channel's rate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alerting import outbox
+from alerting.channels.registry import default_channel_registry
+from alerting.dispatch import Dispatcher
+from alerting.routing import Router
+from alerting.store import AlertStore
+from netmon.config.alerting import AlertingConfig
+from netmon.errors import ChannelRateLimited, ChannelRejected
+from tests.alerting.harness import BOT_TOKEN, message
+from tests.alerting.helpers import T0
+from tests.alerting.standins import BotApiStandin
+
+CHAT = "-1001234567890"
+
+
+@pytest.fixture(params=[("telegram", False), ("zalo", False), ("zalo", True)],
+                ids=["telegram", "zalo", "zalo-errors-as-200"])
+def bot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, BotApiStandin, Path]]:
+    kind, errors_with_200 = request.param
+    server = BotApiStandin(BOT_TOKEN, {CHAT}, 4096 if kind == "telegram" else 2000, errors_with_http_200=errors_with_200)
+    token_file = tmp_path / "bot.token"
+    token_file.write_text(BOT_TOKEN)
+    yield kind, server, token_file
+    server.close()
+
+
+def config(bot: tuple[str, BotApiStandin, Path], **extra: object) -> AlertingConfig:
+    kind, server, token_file = bot
+    channel = {"name": "bot", "type": kind, "token_file": str(token_file), "chat_id": CHAT, "base_url": server.url,
+               **extra}
+    return AlertingConfig.model_validate({"channels": [channel]})
+
+
+async def test_rate_limit_answer_carries_retry_after(bot: tuple[str, BotApiStandin, Path]) -> None:
+    channel = default_channel_registry().build(config(bot).channels[0])
+    bot[1].limit_next(1, retry_after=5)
+    try:
+        with pytest.raises(ChannelRateLimited) as info:
+            await channel.send(message(1))
+        assert info.value.retry_after == 5.0
+        await channel.send(message(1))
+    finally:
+        await channel.aclose()
+    assert len(bot[1].texts()) == 1
+
+
+async def test_bad_chat_id_and_bad_token_are_rejected(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
+    _, server, token_file = bot
+    registry = default_channel_registry()
+    channel = registry.build(config(bot, chat_id="-100999").channels[0])
+    with pytest.raises(ChannelRejected, match="chat not found"):
+        await channel.send(message(1))
+    await channel.aclose()
+    token_file.write_text("987654:wrong-token")
+    channel = registry.build(config(bot).channels[0])
+    with pytest.raises(ChannelRejected, match="Unauthorized") as info:
+        await channel.send(message(1))
+    await channel.aclose()
+    assert "987654:wrong-token" not in str(info.value)
+    assert server.texts() == []
+
+
+async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tuple[str, BotApiStandin, Path],
+                                                                      tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "a.db")
+    cfg = config(bot)
+    good = default_channel_registry().build(cfg.channels[0])
+    dispatcher = Dispatcher(store, {"bot": good}, Router(cfg, None))
+    server = bot[1]
+    server.limit_next(1, retry_after=20)
+    for i in range(3):
+        outbox.enqueue(store, "bot", message(1, first=1 + i), T0)
+    assert await dispatcher.deliver(T0) == 0  # 429: parked for 20 s, later rows wait behind it (order kept)
+    assert await dispatcher.deliver(T0 + 19) == 0
+    assert await dispatcher.deliver(T0 + 20) == 3
+    assert [t.split("\n")[1] for t in server.texts()] == [
+        f"Xã/phường: Phường Tân Phong {i} (26{i:03d}) — Biên Hòa, Đồng Nai" for i in (1, 2, 3)]
+    # a bad chat id is permanent: given up at once, the next message still goes out
+    server.chats.clear()
+    outbox.enqueue(store, "bot", message(4), T0 + 30)
+    assert await dispatcher.deliver(T0 + 30) == 0
+    server.chats.add(CHAT)
+    outbox.enqueue(store, "bot", message(5), T0 + 31)
+    assert await dispatcher.deliver(T0 + 31) == 1
+    rows = outbox.history(store)
+    assert [(r["delivered_at"] is not None, r["gave_up_at"] is not None) for r in rows] == [
+        (True, False), (True, False), (True, False), (False, True), (True, False)]
+    assert "chat not found" in str(rows[3]["last_error"])
+    await dispatcher.aclose()
+    store.close()
+
+
+async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "a.db")
+    cfg = config(bot, rate_per_minute=6, burst=2)  # one message every 10 s, two at once at most
+    dispatcher = Dispatcher(store, default_channel_registry().build_all(cfg.channels), Router(cfg, None))
+    for i in range(5):
+        outbox.enqueue(store, "bot", message(1 + i), T0)
+    sent = [await dispatcher.deliver(T0 + dt) for dt in (0, 1, 10, 15, 20, 30)]
+    assert sent == [2, 0, 1, 0, 1, 1]
+    await dispatcher.aclose()
+    store.close()
