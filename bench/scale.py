@@ -88,15 +88,14 @@ def observations(tick: int, saturated: bool, rng: random.Random) -> list[Any]:
 
 async def run_site(site: str, token_file: Path, url: str, state: Path,
                    args: argparse.Namespace, t0: float, stats: dict[str, Any]) -> None:
+    from netmon.config.site import CollectorConnection, SiteIdentity
+    from netmon.errors import CollectorUnavailable
     from probes.agent.answer import CollectorUnreachable
     from probes.agent.async_outbox import AsyncOutbox
     from probes.agent.delivery import Delivery
     from probes.agent.heartbeat import heartbeat
     from probes.agent.metrics import AgentMetrics
     from probes.agent.shipper import Shipper
-
-    from netmon.config.site import CollectorConnection, SiteIdentity
-    from netmon.errors import CollectorUnavailable
 
     rng = random.Random(site)
     agent_id = f"{site}-agent"
@@ -238,6 +237,8 @@ def main() -> None:
     parser.add_argument("--saturating-fraction", type=float, default=0.03)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-influx", action="store_true", help="embedded SQLite only")
+    parser.add_argument("--no-alerting", action="store_true",
+                        help="collector without its alerting section (to measure what alert evaluation costs)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tokens", help=argparse.SUPPRESS)
@@ -275,9 +276,16 @@ def orchestrate(args: argparse.Namespace) -> None:
                  "links": [{"name": "leased", "kind": "leased_line", "contracted_mbps": 20},
                            {"name": "tslcd", "kind": "data_network", "contracted_mbps": 10}]} for s in sites])
             port = free_port(HOST)
+            sections: dict[str, Any] = {"limits": {"site_results_per_minute": 60_000}}
+            if not args.no_alerting:  # the go-live default rules; messages to a file
+                sections["expected_ship_interval"] = f"{args.ship_interval:g}s"
+                sections["alerting"] = {
+                    "teams": [{"name": "noc", "channels": ["console"]}], "default_team": "noc",
+                    "platform_team": "noc",
+                    "channels": [{"name": "console", "type": "console", "path": str(work / "alerts.log")}]}
             config = write_central(work, registry, host=HOST, port=port,
                                    influx=influx_settings(influx, "v1", flush_interval="1s") if influx else None,
-                                   limits={"site_results_per_minute": 60_000})
+                                   **sections)
             tokens = enrol_all(config, sites)
             (work / "tokens.json").write_text(json.dumps(tokens))
             with open(work / "collector.log", "wb") as log:
@@ -295,6 +303,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                         raise SystemExit((work / "collector.log").read_text()[-3000:]) from None
                     time.sleep(0.2)
             report = run_load(args, work, shm, url, collector, procs)
+            alerts = work / "alerts.log"
+            report["alert_messages"] = alerts.read_text().count("----- netmon") if alerts.exists() else 0
             report["collector_log_errors"] = [line for line in (work / "collector.log").read_text(
                 errors="replace").splitlines() if "Error" in line or "Traceback" in line][:20]
         finally:
@@ -359,7 +369,8 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
     steady = [s["rss_mib"] for s in samples[len(samples) // 4:]] or [0.0]
     return {
         "sites": args.sites, "duration_seconds": args.duration, "ship_interval_seconds": args.ship_interval,
-        "workers": args.workers, "influxdb": "influxd" if not args.no_influx and shutil.which("influxd") else None,
+        "workers": args.workers, "alerting": not args.no_alerting,
+        "influxdb": "influxd" if not args.no_influx and shutil.which("influxd") else None,
         "produced": sum(p["produced"] for p in parts), "accepted": accepted,
         "accepted_per_second": round(accepted / elapsed, 1), "batches": sum(p["batches"] for p in parts),
         "accepted_per_second_once_flowing": round(steady_rate, 1),
