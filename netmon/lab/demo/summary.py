@@ -12,6 +12,8 @@ from netmon.lab.demo.scenario import Scenario
 from netmon.lab.demo.stack import Stack
 from netmon.lab.demo.view import incident_text
 
+MAX_LISTED = 15
+
 
 def _pct(value: float | None) -> str:
     return f"{value * 100:.0f} %" if value is not None else "—"
@@ -37,8 +39,17 @@ def summary_lines(scenario: Scenario, peaks: Peaks, alerting: bool) -> list[str]
     lines.append(f"Platforms slow for: {slow}")
     lines += ["", "Timeline:"] + [f"  {t:5.1f} s  {text}" for t, text in scenario.log]
     if alerting:
-        lines += ["", f"Incidents that fired ({len(peaks.incidents)}):"]
-        lines += [f"  {incident_text(i)}" for i in peaks.incidents.values()] or ["  none"]
+        incidents = list(peaks.incidents.values())
+        by_rule: dict[str, int] = {}
+        for incident in incidents:
+            by_rule[str(incident.get("rule"))] = by_rule.get(str(incident.get("rule")), 0) + 1
+        counts = ", ".join(f"{rule} ×{n}" for rule, n in sorted(by_rule.items()))
+        lines += ["", f"Incidents that fired ({len(incidents)}{': ' + counts if counts else ''}):"]
+        # the link and site incidents first: the platform ones repeat per commune and platform
+        incidents.sort(key=lambda i: (str(i.get("rule", "")).startswith("Platform"), str(i.get("rule", ""))))
+        lines += [f"  {incident_text(i)}" for i in incidents[:MAX_LISTED]] or ["  none"]
+        if len(incidents) > MAX_LISTED:
+            lines.append(f"  … and {len(incidents) - MAX_LISTED} more (netmon alerts list --state all)")
     else:
         lines += ["", "Alerting is not part of this build: no incidents."]
     return lines
