@@ -9,7 +9,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace
+from netmon.lab.netns import LabError, Namespace, Proc
 
 IPERF3 = "iperf3"
 
@@ -23,6 +23,11 @@ def tcp_port_open(address: str, port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _listening(ns: Namespace, port: int) -> bool:
+    out = ns.run("ss", "-H", "-ltn", f"sport = :{port}", check=False).stdout
+    return bool(out.strip())
 
 
 @dataclasses.dataclass
@@ -39,13 +44,14 @@ class IperfServer:
 def start_iperf3(ns: Namespace, address: str, port: int = 5201, ready_timeout: float = 10.0) -> IperfServer:
     """``iperf3 -s -B address -p port`` in ``ns``; returns once the port accepts connections.
 
-    Readiness is a plain TCP connect from inside ``ns``; iperf3 treats it as an aborted
-    client and keeps serving.
+    Readiness is the listening socket as ``ss`` sees it, not a connect: iperf3 treats a bare
+    connect as an aborted test, and a real client arriving while it resets from that was
+    answered with "connection reset by peer" on a loaded machine.
     """
     if shutil.which(IPERF3) is None:
         raise LabError("iperf3 not found: install Debian's 'iperf3' (scripts/install-system-deps.sh)")
     proc = ns.start([IPERF3, "-s", "-B", address, "-p", str(port)], name=f"iperf3-{port}",
-                    ready=lambda: call_in_namespace(ns, lambda: tcp_port_open(address, port)),
+                    ready=lambda: _listening(ns, port),
                     ready_timeout=ready_timeout)
     return IperfServer(ns=ns, address=address, port=port, proc=proc)
 

@@ -32,6 +32,15 @@ class IperfFailure(NetmonError):
         self.ran_seconds = ran_seconds
 
 
+class ServerBusy(IperfFailure):
+    """iperf3 -s runs one test at a time: another site's, or still tearing down our previous direction."""
+
+
+# Pauses before trying a busy server again: a server finishing a test frees up within about
+# a second; a longer test of another site is reported as busy rather than waited for.
+BUSY_RETRY_PAUSES_SECONDS = (0.5, 1.5)
+
+
 class IperfUnavailable(NetmonError):
     """iperf3 could not be started at all (not installed)."""
 
@@ -85,7 +94,7 @@ def parse_report(text: str) -> DirectionResult:
     error = report.get("error")
     if error:
         # "the server is busy running a test. try again later", "unable to connect to server: ..."
-        raise IperfFailure(f"iperf3: {error}")
+        raise (ServerBusy if "busy" in str(error) else IperfFailure)(f"iperf3: {error}")
     try:
         received = report["end"]["sum_received"]
         payload = sum(int(interval["sum"]["bytes"]) for interval in report.get("intervals", []))
@@ -96,6 +105,17 @@ def parse_report(text: str) -> DirectionResult:
 
 
 async def run_direction(run: IperfRun) -> DirectionResult:
+    for pause in (*BUSY_RETRY_PAUSES_SECONDS, None):
+        try:
+            return await _run_once(run)
+        except ServerBusy:
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+async def _run_once(run: IperfRun) -> DirectionResult:
     try:
         proc = await asyncio.create_subprocess_exec(*run.argv(), stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.PIPE)

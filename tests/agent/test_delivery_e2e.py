@@ -276,7 +276,7 @@ def test_the_agent_follows_the_centres_plan_and_keeps_the_last_good_one(stack: S
     time.sleep(0.5)
     config = stack.agent_config(collector={"config_poll_interval": 0.5})  # its own plan: 3 tasks
     agent = start_agent(stack.topo.site, config, debug=False)
-    assert "plan from local file" in agent.log()
+    wait_until(lambda: "plan from local file" in agent.log(), 10, what="the start-up line naming the plan")
     wait_until(lambda: tasks_and_polls()[0] == 1, 10, interval=0.2, what="plan A (1 task) applied")
     cache = stack.tmp / "state" / "plan.json"
     assert [t["name"] for t in yaml.safe_load(cache.read_text())["links"][0]["targets"]] == ["isp-edge"]
@@ -294,7 +294,8 @@ def test_the_agent_follows_the_centres_plan_and_keeps_the_last_good_one(stack: S
     agent.signal(signal.SIGTERM)
     assert agent.popen.wait(15) == 0
     agent = start_agent(stack.topo.site, config, name="agent-restarted", debug=False)
-    assert f"plan from centre (cached in {cache})" in agent.log()
+    wait_until(lambda: f"plan from centre (cached in {cache})" in agent.log(), 10,
+               what="the start-up line naming the cached plan")
     assert tasks_and_polls()[0] == 3
     wait_until(lambda: tasks_and_polls()[1].get("invalid", 0) >= 1, 10, interval=0.2, what="a poll after restart")
     assert tasks_and_polls()[0] == 3

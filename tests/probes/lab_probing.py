@@ -13,7 +13,8 @@ from pathlib import Path
 
 from netmon.config.site import LinkConfig, SiteIdentity
 from netmon.contract import LinkKind, Observation
-from netmon.lab.netns import Namespace, call_in_namespace, wait_until
+from netmon.lab.iperf import start_iperf3
+from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.topology import SiteTopology
 from probes.base import Probe, ProbeContext, ProbeOptions, ProbeTask
 from probes.runner import run_task
@@ -69,8 +70,7 @@ def udp_overload(topo: SiteTopology, seconds: float = 12, rate: str = "30M") -> 
     """iperf3 UDP from the site to the centre at 1.5x the 20 Mbit/s leased line, through the
     router, so the router's tbf queue (latency 50 ms) stays full — a saturated leased line."""
     centre_ip = topo.leased.centre_ip
-    topo.centre.start(["iperf3", "-s", "-B", centre_ip, "-p", "5201"], name="iperf3-server")
-    wait_until(lambda: ":5201" in topo.centre.run("ss", "-ltnH").stdout, 10, what="iperf3 server")
+    start_iperf3(topo.centre, centre_ip, 5201)
     client = topo.site.start(["iperf3", "-c", centre_ip, "-p", "5201", "-u", "-b", rate, "-l", "1200",
                               "-t", f"{seconds:g}"], name="iperf3-overload")
     time.sleep(1.5)  # the queue fills within a few hundred ms; leave iperf3 time to start
