@@ -1,0 +1,84 @@
+"""End to end on the namespace testbed: a commune's leased line, tbf-shaped to its contracted
+20 Mbit/s, is saturated with UDP through the site router; the agent (``netmon probe run`` with
+snmp_if + icmp) ships to the real collector; the utilisation and RTT alerts fire once each and
+reach a webhook receiver run by the test; the load stops and one resolve per alert follows."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from netmon.lab.netns import wait_until
+from netmon.lab.topology import SiteTopology
+from tests.alerting.e2e_stack import SITE, start_stack
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_saturated_leased_line_fires_and_resolves_once(site_topo: SiteTopology, tmp_path: Path) -> None:
+    stack = start_stack(site_topo, tmp_path)
+    hook, collector, timing = stack.hook, stack.collector, stack.timing
+    try:
+        # a healthy start: utilisation and RTT known, nothing fires
+        wait_until(lambda: "snmp_if" in str(collector.get_json(f"/api/v1/sites/{SITE['id']}")), 30,
+                   what="first utilisation result at the collector")
+        time.sleep(4)
+        assert hook.arrivals() == []
+
+        load_seconds = 30
+        load_start = time.time()
+        load = stack.load(load_seconds)
+        both = {"LinkUtilisationHigh", "LinkRttHigh"}
+        wait_until(lambda: {n for s, n, _ in hook.notices() if s == "firing"} >= both, timing.for_s + 45,
+                   interval=0.2, what="both alerts at the webhook")
+        fired = {n: at for s, n, at in hook.notices() if s == "firing"}
+        wait_until(lambda: not load.alive(), load_seconds + 15, what="the load to end")
+        load_end = time.time()
+        wait_until(lambda: {n for s, n, _ in hook.notices() if s == "resolved"} >= both, 45, interval=0.2,
+                   what="both resolves")
+        time.sleep(timing.snmp_s + timing.ship_s + timing.group_wait_s + 3)  # room for a duplicate or a flap
+        assert stack.agent.alive()
+
+        sent = hook.notices()
+        assert sorted((s, n) for s, n, _ in sent) == [("firing", "LinkRttHigh"), ("firing", "LinkUtilisationHigh"),
+                                                     ("resolved", "LinkRttHigh"),
+                                                     ("resolved", "LinkUtilisationHigh")], sent
+        # Delay from the load starting, at worst: the first sample that is bad from end to end closes up to
+        # two intervals later (plus SNMP's alignment to snmpd's counter refresh); `for` completes on the first
+        # sample at least `for` after it (rounded up to the interval); then shipping, grouping, the tick.
+        slack = timing.ship_s + timing.group_wait_s + 1 + 3
+
+        def worst(interval: float, align: float) -> float:
+            return 2 * interval + align + math.ceil(timing.for_s / interval) * interval
+
+        worst_s = {"LinkRttHigh": worst(timing.icmp_s, 1.5),
+                   "LinkUtilisationHigh": worst(timing.snmp_s, timing.snmp_align_s)}
+        for name, at in fired.items():
+            delay = at - load_start
+            print(f"{name}: delivered {delay:.1f} s after the load started (for = {timing.for_s} s)")
+            assert timing.for_s <= delay <= worst_s[name] + slack, (name, delay)
+        for s, name, at in sent:
+            if s == "resolved":
+                print(f"{name}: resolve delivered {at - load_end:.1f} s after the load ended")
+                assert at - load_end <= 2 * timing.snmp_s + timing.snmp_align_s + slack
+        alerts = {(a["status"], a["labels"]["alertname"]): a for _, body in hook.arrivals() for a in body["alerts"]}
+        util = alerts[("firing", "LinkUtilisationHigh")]
+        assert util["labels"]["site"] == SITE["id"] and util["labels"]["link"] == "leased"
+        assert util["labels"]["team"] == "rrt-dong-nai" and util["labels"]["severity"] == "critical"
+        text = util["annotations"]["description"]
+        assert "Xã/phường: Phường Tân Phong (26734) — Biên Hòa, Đồng Nai" in text
+        assert "Đường truyền: leased (đường thuê bao Internet)" in text
+        assert "(ngưỡng 95 %)" in text and "Giá trị tốt gần nhất:" in text
+        assert util["annotations"]["dashboard"] == "http://grafana.lab/d/netmon-site-detail?var-site=26734"
+        rtt = alerts[("firing", "LinkRttHigh")]["annotations"]["description"]
+        # the saturated tbf queue holds 50 ms: the RTT read is about that
+        now_ms = float(rtt.split("Hiện tại: ")[1].split(" ms")[0].replace(",", "."))
+        assert 30 <= now_ms <= 120, rtt
+        incidents = collector.get_json("/api/v1/incidents?state=all")["incidents"]
+        assert sorted((i["rule"], i["status"]) for i in incidents) == [("LinkRttHigh", "resolved"),
+                                                                      ("LinkUtilisationHigh", "resolved")]
+    finally:
+        stack.close()
