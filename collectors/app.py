@@ -33,8 +33,10 @@ def default_extensions() -> list[Extension]:
     """Parts every ``netmon collector serve`` runs with — one line each, imported here so the
     collector's own tests do not depend on them."""
     from alerting.service import extension as alerting
+    from dashboards.incident_metrics import extension as incident_metrics  # netmon_alerts_firing
+    from dashboards.readiness.api import extension as readiness  # GET /api/v1/readiness
 
-    return [alerting]
+    return [alerting, readiness, incident_metrics]
 
 
 def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *, config_file: str | None = None,

@@ -7,6 +7,8 @@ packages=(
   openssh-server openssh-client
   arp-scan iputils-tracepath
   dnsmasq-base
+  chromium fonts-dejavu-core
+  python3-venv systemd util-linux tar
 )
 missing=()
 for p in "${packages[@]}"; do

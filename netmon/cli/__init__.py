@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from netmon.cli import alerts_cmd, collector_cmd, config_cmd, demo_cmd, probe_cmd, reflector_cmd, sites_cmd
+from netmon.cli import (
+    alerts_cmd,
+    ansible_cmd,
+    collector_cmd,
+    config_cmd,
+    dashboards_cmd,
+    demo_cmd,
+    probe_cmd,
+    readiness_cmd,
+    reflector_cmd,
+    sites_cmd,
+)
 
 app = typer.Typer(
     name="netmon",
@@ -14,11 +25,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(ansible_cmd.app, name="ansible")
 app.add_typer(probe_cmd.app, name="probe")
 app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(collector_cmd.app, name="collector")
 app.add_typer(sites_cmd.app, name="sites")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(dashboards_cmd.app, name="dashboards")
+app.add_typer(readiness_cmd.app, name="readiness")
 app.command("demo")(demo_cmd.demo)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from netmon.config.alerting import AlertingConfig
+from netmon.config.readiness import ReadinessConfig
 from netmon.config.site import Strict
 from netmon.config.units import Bytes, PositiveSeconds, Seconds
 from netmon.contract import ProbeKind
@@ -115,4 +116,4 @@ class CentralConfig(Strict):
     journal: JournalConfig = Field(default_factory=JournalConfig)
     surge: SurgeConfig | None = None
     alerting: AlertingConfig | None = None
-    readiness: dict[str, Any] | None = None
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)

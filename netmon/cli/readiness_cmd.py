@@ -1,0 +1,51 @@
+"""``netmon readiness report``: which communes of a province meet the go-live requirements."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netmon.errors import ConfigError, NetmonError
+
+app = typer.Typer(help="Go-live readiness of a province's communes.", no_args_is_help=True)
+
+
+class OutputFormat(StrEnum):
+    HTML = "html"
+    CSV = "csv"
+    JSON = "json"
+
+
+@app.command("report")
+def report(
+    province: Annotated[str, typer.Option("--province", help="province name as in the site registry")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="html: one self-contained file; csv; json")] = (
+        OutputFormat.HTML),
+    config: Annotated[Path, typer.Option("--config", help="central.yaml (InfluxDB, registry, readiness:)")] = Path(
+        "/etc/netmon/central.yaml"),
+    out: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
+) -> None:
+    """Per commune pass/fail with the measured value against each requirement; per province the share ready."""
+    from collectors.settings import load_central
+    from dashboards.readiness.render import render
+    from dashboards.readiness.report import build_from_central
+
+    try:
+        central = load_central(config)
+        result = build_from_central(central, province, config_dir=config.parent)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(1) from None
+    except NetmonError as exc:
+        typer.echo(f"readiness report failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    text = render(result, fmt.value)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8-sig" if fmt is OutputFormat.CSV else "utf-8")
+        summary = result.summary
+        typer.echo(f"{out}: {summary.ready}/{summary.sites} communes of {province} ready", err=True)

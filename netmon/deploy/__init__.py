@@ -1,0 +1,1 @@
+"""Deployment helpers: the Ansible inventory generated from the site registry."""

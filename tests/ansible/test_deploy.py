@@ -1,0 +1,334 @@
+"""The playbooks deploy a collector and three commune agents over real SSH, and upgrade them.
+
+The tests in this module run in order against one fleet (module-scoped fixture): bad input
+first (nothing may be installed), then the deployment, the idempotent second run, the
+agents delivering to the collector, and the upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from netmon.lab.netns import wait_until
+from tests.ansible.conftest import (
+    CENTRAL,
+    CENTRE_ADDRESS,
+    COLLECTOR_PORT,
+    SITES,
+    Fleet,
+    base_version,
+    build_wheel,
+)
+from tests.ansible.fleet import Host, get_json, parse_unit, post_json, proc_status, start_from_unit
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+SITE_NAMES = [s[0] for s in SITES]
+
+
+def owner(path: Path) -> tuple[str, str, str]:
+    import grp
+    import pwd
+
+    st = path.stat()
+    return pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, oct(stat.S_IMODE(st.st_mode))
+
+
+def test_bad_inventory_fails_at_validation_naming_host_and_key_and_changes_nothing(fleet: Fleet) -> None:
+    bad_dir = fleet.inventory_dir / "bad"
+    bad_dir.mkdir()
+    inventory = yaml.safe_load((fleet.inventory_dir / "sites.yml").read_text())
+    provinces = inventory["all"]["children"]["netmon_sites"]["children"]
+    hosts = {}
+    for group in provinces.values():
+        hosts.update(group.get("hosts", {}))
+        for child in group.get("children", {}).values():
+            hosts.update(child.get("hosts", {}))
+    del hosts["site-70002"]["netmon_links"][1]["contracted_mbps"]           # tslcd: no contracted rate
+    hosts["site-70001"]["netmon_links"][0]["snmp"]["version"] = "4"         # leased: no such SNMP version
+    (bad_dir / "sites.yml").write_text(yaml.safe_dump(inventory, allow_unicode=True))
+    # host_vars/group_vars sit beside the inventory files that Ansible reads them for
+    for sub in ("group_vars", "host_vars"):
+        shutil.copytree(fleet.inventory_dir / sub, bad_dir / sub)
+
+    run = fleet.controller.playbook("site.yml", inventories=[fleet.inventory_dir / "central.yml", bad_dir / "sites.yml"])
+
+    assert run.returncode != 0
+    assert "site-70002: netmon_links[1] (tslcd).contracted_mbps: missing; a data_network link needs its contracted rate" \
+        in run.output
+    assert 'site-70001: netmon_links[0] (leased).snmp.version: "4" is not one of 2c, 3' in run.output
+    assert {h: (r.failed, r.changed) for h, r in run.recap.items()} == {
+        CENTRAL: (0, 0), "site-70001": (1, 0), "site-70002": (1, 0), "site-70003": (0, 0)}
+    # any_errors_fatal: the good hosts were stopped too, before the deploy plays began
+    assert "Deploy the central collector" not in run.output
+    for host in fleet.hosts:
+        assert list(host.prefix.iterdir()) == [], f"{host.name} was changed: {list(host.prefix.iterdir())}"
+
+
+def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> None:
+    run = fleet.controller.playbook("site.yml")
+    assert run.returncode == 0, run.output[-4000:]
+    assert set(run.recap) == {CENTRAL, *SITE_NAMES}
+    assert all(r.failed == 0 and r.unreachable == 0 and r.changed > 0 for r in run.recap.values()), run.recap
+    # serial [1, 2]: the first batch is one site alone, then the other two
+    assert run.output.count("PLAY [Deploy the commune agents]") == 2
+
+    version = base_version()
+    tokens: list[str] = []
+    for host in fleet.sites:
+        release = host.path("/opt/netmon-agent/releases") / version
+        assert host.path("/opt/netmon-agent/current").resolve() == release
+        assert (release / ".netmon-release").read_text() == f"{version}\n"
+        assert owner(host.path("/etc/netmon-agent/site.yaml")) == ("root", "nogroup", "0o640")
+        assert owner(host.path("/var/lib/netmon-agent")) == ("nobody", "nogroup", "0o750")
+        assert owner(release / "bin" / "netmon")[0] == "root"
+
+        config = yaml.safe_load(host.path("/etc/netmon-agent/site.yaml").read_text())
+        site_id, name, province = next((s[1], s[2], s[3]) for s in SITES if s[0] == host.name)
+        assert config["site"]["id"] == site_id and config["site"]["name"] == name
+        assert config["site"]["province"] == province
+        assert [(x["name"], x["kind"], x["contracted_mbps"]) for x in config["links"]] == [
+            ("leased", "leased_line", 20), ("tslcd", "data_network", 100)]
+        assert config["state_dir"] == str(host.path("/var/lib/netmon-agent"))
+        assert config["collector"]["token_file"] == str(host.path("/etc/netmon-agent/token"))
+
+        # enrolled through the collector on the central host: a token only the agent's user can read
+        token = host.path("/etc/netmon-agent/token")
+        assert owner(token) == ("nobody", "nogroup", "0o600") and len(token.read_text().strip()) >= 32
+        tokens.append(token.read_text().strip())
+
+        unit = parse_unit(host.path("/etc/systemd/system/netmon-agent.service").read_text())["Service"]
+        assert (unit["User"], unit["Group"]) == ("nobody", "nogroup")
+        assert unit["AmbientCapabilities"] == unit["CapabilityBoundingSet"] == "CAP_NET_RAW"
+        assert unit["NoNewPrivileges"] == "yes" and unit["ProtectSystem"] == "strict"
+        assert unit["ProtectHome"] == "yes" and unit["PrivateTmp"] == "yes"
+        assert unit["ReadWritePaths"] == str(host.path("/var/lib/netmon-agent"))
+        assert unit["ExecStart"] == (f"{host.path('/opt/netmon-agent/current/bin/netmon')} probe run "
+                                     f"--config {host.path('/etc/netmon-agent/site.yaml')}")
+
+    # the SNMP community came out of the vault into the first site's config only, and is in
+    # no inventory file in plain text
+    first = yaml.safe_load(fleet.site("site-70001").path("/etc/netmon-agent/site.yaml").read_text())
+    assert [x["snmp"]["community"] for x in first["links"]] == [fleet.snmp_community] * 2
+    assert all("snmp" not in x for x in yaml.safe_load(
+        fleet.site("site-70002").path("/etc/netmon-agent/site.yaml").read_text())["links"])
+    assert len(set(tokens)) == 3
+    for path in fleet.inventory_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert fleet.snmp_community not in text and not any(t in text for t in tokens), path
+    # the controller never wrote a token anywhere, not even in its own logs of the run
+    assert not any(t in run.output for t in tokens)
+
+    central = fleet.central
+    assert central.path("/opt/netmon/current").resolve() == central.path("/opt/netmon/releases") / version
+    central_config = yaml.safe_load(central.path("/etc/netmon/central.yaml").read_text())
+    assert central_config["registry"] == str(central.path("/etc/netmon/sites.csv"))
+    assert central.path("/etc/netmon/sites.csv").read_text() == (fleet.inventory_dir / "sites.csv").read_text()
+    collector_unit = parse_unit(central.path("/etc/systemd/system/netmon-collector.service").read_text())["Service"]
+    assert collector_unit["CapabilityBoundingSet"] == "" and collector_unit["NoNewPrivileges"] == "yes"
+
+    # what the collector talks to: the InfluxDB database exists now, Prometheus scrapes the
+    # collector, Alertmanager routes netmon's alerts (both files passed promtool / amtool)
+    assert ["netmon"] in influx_query(fleet, "SHOW DATABASES", db="")
+    prometheus = yaml.safe_load(central.path("/etc/prometheus/prometheus.yml").read_text())
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "netmon-collector")
+    assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{COLLECTOR_PORT}"]
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+    alertmanager = yaml.safe_load(central.path("/etc/prometheus/alertmanager.yml").read_text())
+    assert alertmanager["route"]["receiver"] == "netmon-noc"
+    assert alertmanager["route"]["group_by"] == ["alertname", "province", "site"]
+    # alerting: the rules file and the admin token (out of the vault, readable by the collector only)
+    assert central_config["alerting"] == {"admin_token_file": str(central.path("/etc/netmon/admin.token")),
+                                          "language": "vi", "rules_file": str(central.path("/etc/netmon/rules.yaml"))}
+    admin_token = central.path("/etc/netmon/admin.token")
+    assert owner(admin_token) == ("nobody", "nogroup", "0o600")
+    assert admin_token.read_text() == f"{fleet.admin_token}\n"
+    assert fleet.admin_token not in run.output
+
+
+@pytest.mark.parametrize("unit", ["netmon-agent.service", "netmon-collector.service"])
+def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, unit: str) -> None:
+    host = fleet.site("site-70001") if unit == "netmon-agent.service" else fleet.central
+    path = host.path(f"/etc/systemd/system/{unit}")
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    # the tests run the services as "nobody" (no useradd on a shared machine), which systemd flags
+    problems = [line for line in proc.stderr.splitlines() if "Special user nobody" not in line and line.strip()]
+    assert proc.returncode == 0 and problems == [], proc.stderr
+
+
+def test_second_run_changes_nothing(fleet: Fleet) -> None:
+    # one batch for the sites: the batching is proven above, and each batch costs a full pass of tasks
+    run = fleet.controller.playbook("site.yml", "-e", '{"netmon_serial": ["100%"]}')
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.changed() == {CENTRAL: 0, **dict.fromkeys(SITE_NAMES, 0)}, run.output[-4000:]
+
+
+def influx_query(fleet: Fleet, query: str, db: str = "netmon") -> list[list[object]]:
+    url = f"{fleet.influx.url}/query?db={db}&q={urllib.parse.quote(query)}"
+    series = get_json(fleet.central.ns, url)["results"][0].get("series", [])
+    return [row for s in series for row in s["values"]]
+
+
+def site_seqs(fleet: Fleet, site_id: str) -> set[int]:
+    """Every seq of site_id's results in InfluxDB (every measurement: icmp, heartbeats, snmp_if...)."""
+    rows = influx_query(fleet, f"SELECT seq FROM /.*/ WHERE site = '{site_id}'")
+    return {int(row[1]) for row in rows}  # type: ignore[call-overload]
+
+
+def start_collector(fleet: Fleet) -> None:
+    central = fleet.central
+    fleet.collector = start_from_unit(central, central.path("/etc/systemd/system/netmon-collector.service"),
+                                      "collector", ready_url=f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/healthz")
+
+
+def start_agent(fleet: Fleet, host: Host) -> None:
+    fleet.agents[host.name] = start_from_unit(host, host.path("/etc/systemd/system/netmon-agent.service"), "agent")
+
+
+def outbox(host: Host) -> tuple[set[int], int]:
+    """The seqs queued in the agent's outbox and the highest seq it ever assigned (read-only)."""
+    path = host.path("/var/lib/netmon-agent/outbox.sqlite3")
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        seqs = {int(row[0]) for row in db.execute("SELECT seq FROM results")}
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    return seqs, int(meta["last_seq"])
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
+    start_collector(fleet)
+    for host in fleet.sites:
+        start_agent(fleet, host)
+
+    def delivered() -> bool:
+        for host in fleet.sites:
+            site_id = host.name.removeprefix("site-")
+            detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}")
+            if not all(link["rtt_seconds"] for link in detail["links"]):
+                return False
+        return True
+
+    wait_until(delivered, timeout=90, interval=1, what="icmp results of every site at the collector")
+    for host in fleet.sites:
+        site_id = host.name.removeprefix("site-")
+        detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}")
+        assert detail["accepted"] > 0 and detail["rejected"] == 0
+        # measured for real, over the fleet's bridge: sub-10 ms, nothing lost
+        assert {link["name"]: 0 < link["rtt_seconds"] < 0.01 for link in detail["links"]} == {
+            "leased": True, "tslcd": True}, detail["links"]
+        assert all(link["loss_ratio"] == 0 for link in detail["links"])
+        # the agent runs as the unit says: nobody, with CAP_NET_RAW (bit 13) and nothing else
+        status = proc_status(fleet.agents[host.name].pid)
+        assert status["Uid"].split()[0] == "65534" and status["CapEff"] == f"{1 << 13:016x}"
+        assert status["NoNewPrivs"] == "1"
+    # the collector wrote them to the InfluxDB database the role created
+    assert all(site_seqs(fleet, s[1]) for s in SITES)
+    # and it reads the admin token the role installed from the vault: silencing needs it
+    silences = f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/silences"
+    silence = {"site": "70001", "duration": "5m", "reason": "ansible deploy test"}
+    assert post_json(fleet.central.ns, silences, silence) == 401
+    assert post_json(fleet.central.ns, silences, silence, token=fleet.admin_token) == 201
+
+
+def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrade_wheelhouse: Path) -> None:
+    old, new = base_version(), f"{base_version()}.post1"
+    assert fleet.collector is not None
+    # the centre goes away: results pile up in the outboxes
+    fleet.collector.stop()
+    wait_until(lambda: all(len(outbox(h)[0]) >= 5 for h in fleet.sites), timeout=60, interval=1,
+               what="queued results in every outbox")
+
+    run = fleet.controller.playbook("upgrade.yml", "-e", f"netmon_wheelhouse={upgrade_wheelhouse}")
+    assert run.returncode == 0, run.output[-4000:]
+    assert all(r.failed == 0 and r.changed > 0 for r in run.recap.values()), run.recap
+
+    queued_before: dict[str, set[int]] = {}
+    last_before: dict[str, int] = {}
+    for host in fleet.sites:
+        releases = host.path("/opt/netmon-agent/releases")
+        assert host.path("/opt/netmon-agent/current").resolve() == releases / new
+        assert sorted(p.name for p in releases.iterdir()) == sorted([old, new])   # the old one stays for rollback
+        # the handler asked for a restart into the new release; the "service manager" (this test) does it
+        assert host.path("/run/netmon-agent/restart-requested").read_text() == f"{new}\n"
+        fleet.agents[host.name].stop(timeout=40)
+        queued_before[host.name], last_before[host.name] = outbox(host)
+        start_agent(fleet, host)
+        agent = fleet.agents[host.name]
+        # setpriv and the script's shebang exec in turn: the same pid ends up running the new venv's python
+        wait_until(lambda a=agent: "/bin/python" in command_line(a.pid) or not a.alive(), timeout=10,
+                   what="the restarted agent")
+        assert f"/releases/{new}/bin/python" in command_line(agent.pid), agent.log()[-2000:]
+    assert fleet.central.path("/run/netmon/restart-requested").read_text() == f"{new}\n"
+
+    # the new release keeps numbering where the old one stopped, in the same outbox
+    def continued() -> bool:
+        return all(outbox(h)[1] > last_before[h.name] for h in fleet.sites)
+
+    wait_until(continued, timeout=60, interval=1, what="new results from the upgraded agents")
+    for host in fleet.sites:
+        queued, _ = outbox(host)
+        assert queued_before[host.name] <= queued, "results queued before the upgrade were lost"
+
+    # the upgraded collector comes back: everything queued before the upgrade arrives, and after it
+    start_collector(fleet)
+
+    def arrived() -> bool:
+        return all(queued_before[h.name] <= site_seqs(fleet, h.name.removeprefix("site-"))
+                   and max(site_seqs(fleet, h.name.removeprefix("site-"))) > last_before[h.name]
+                   for h in fleet.sites)
+
+    try:
+        wait_until(arrived, timeout=90, interval=1, what="pre-upgrade results in InfluxDB")
+    except TimeoutError:
+        report = {h.name: (len(queued_before[h.name]),
+                           len(queued_before[h.name] - site_seqs(fleet, h.name.removeprefix("site-"))),
+                           max(site_seqs(fleet, h.name.removeprefix("site-"))), last_before[h.name],
+                           len(outbox(h)[0])) for h in fleet.sites}
+        agent = fleet.agents[fleet.sites[0].name]
+        raise AssertionError(f"(queued before, missing, max seq in influx, last seq before, queued now): {report}\n"
+                             f"collector: {fleet.collector.log()[-3000:]}\nagent: {agent.log()[-3000:]}") from None
+
+
+def test_a_bad_release_stops_after_the_first_batch(fleet: Fleet, upgrade_wheelhouse: Path,
+                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    good, bad = f"{base_version()}.post1", f"{base_version()}.post2"
+    broken = tmp_path_factory.mktemp("wheelhouse-broken")
+    for wheel in upgrade_wheelhouse.iterdir():
+        if not wheel.name.startswith("netmon-"):
+            os.link(wheel, broken / wheel.name)
+
+    def sabotage(src: Path) -> None:
+        cli = src / "netmon" / "cli" / "__init__.py"
+        cli.write_text(cli.read_text() + '\nraise RuntimeError("this release is broken")\n')
+
+    build_wheel(broken, version=bad, sabotage=sabotage)
+    run = fleet.controller.playbook("upgrade.yml", "-l", "netmon_sites", "-e", f"netmon_wheelhouse={broken}")
+
+    assert run.returncode != 0
+    assert "this release is broken" in run.output, run.output[-5000:]
+    failed = [h for h, r in run.recap.items() if r.failed]
+    assert len(failed) == 1, run.recap                       # the first batch: one site
+    assert run.output.count("PLAY [Upgrade the commune agents]") == 1   # no second batch
+    for host in fleet.sites:
+        releases = host.path("/opt/netmon-agent/releases")
+        # nowhere did the broken release become current
+        assert host.path("/opt/netmon-agent/current").resolve() == releases / good
+        assert (releases / bad).exists() == (host.name in failed)
