@@ -175,6 +175,28 @@ def test_second_run_changes_nothing(fleet: Fleet) -> None:
     assert run.changed() == {CENTRAL: 0, **dict.fromkeys(SITE_NAMES, 0)}, run.output[-4000:]
 
 
+def test_enrol_playbook_refuses_a_second_token_and_rotates_on_request(fleet: Fleet) -> None:
+    host = fleet.site("site-70003")
+    token_file = host.path("/etc/netmon-agent/token")
+    old_token = token_file.read_text()
+    token_file.unlink()   # a re-imaged box: the collector still holds its active token
+
+    run = fleet.controller.playbook("enrol.yml")
+    assert run.returncode != 0
+    assert "site-70003: `netmon sites enrol 70003` failed on noc-test: site 70003 already has an active token; " \
+           "use --rotate" in run.output, run.output[-3000:]
+    assert {h: (r.failed, r.changed) for h, r in run.recap.items()} == {
+        CENTRAL: (0, 0), "site-70001": (0, 0), "site-70002": (0, 0), "site-70003": (1, 0)}
+    assert not token_file.exists()
+
+    run = fleet.controller.playbook("enrol.yml", "-l", f"netmon_central:{host.name}", "-e", "netmon_probe_reenrol=true")
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.recap[host.name].changed == 3    # token issued, installed, agent restart requested
+    assert host.path("/run/netmon-agent/restart-requested").read_text() == "current\n"
+    assert owner(token_file) == ("nobody", "nogroup", "0o600")
+    assert token_file.read_text() != old_token and old_token.strip() not in run.output
+
+
 def influx_query(fleet: Fleet, query: str, db: str = "netmon") -> list[list[object]]:
     url = f"{fleet.influx.url}/query?db={db}&q={urllib.parse.quote(query)}"
     series = get_json(fleet.central.ns, url)["results"][0].get("series", [])
