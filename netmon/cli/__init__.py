@@ -11,6 +11,7 @@ from netmon.cli import (
     collector_cmd,
     config_cmd,
     dashboards_cmd,
+    demo_cmd,
     probe_cmd,
     readiness_cmd,
     reflector_cmd,
@@ -32,6 +33,7 @@ app.add_typer(sites_cmd.app, name="sites")
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(dashboards_cmd.app, name="dashboards")
 app.add_typer(readiness_cmd.app, name="readiness")
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

@@ -226,5 +226,8 @@ def test_the_real_collector_serves_readiness_and_the_metrics_dashboards_read(
         schema = json.loads(collector.request("GET", "/openapi.json")[2])
         assert "/api/v1/readiness" in schema["paths"]
         exposed = collector.request("GET", "/metrics")[2].decode()
-    names = {line.split("{")[0].split(" ")[0] for line in exposed.splitlines() if line and not line.startswith("#")}
-    assert set(prom.COLLECTOR_METRICS) <= names, set(prom.COLLECTOR_METRICS) - names
+    samples = {line.split("{")[0].split(" ")[0] for line in exposed.splitlines() if line and not line.startswith("#")}
+    # A family with no sample yet (no alert firing) is still declared by its TYPE line.
+    declared = {line.split(" ")[2] for line in exposed.splitlines() if line.startswith("# TYPE ")}
+    assert set(prom.COLLECTOR_METRICS) <= samples | declared, set(prom.COLLECTOR_METRICS) - samples - declared
+    assert "# TYPE netmon_alerts_firing gauge" in exposed

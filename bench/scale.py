@@ -1,0 +1,396 @@
+"""Scale: 3,321 simulated commune agents drive the real collector, through the agent's own outbox,
+shipper and delivery code (``probes/agent``), over the real wire contract, on loopback.
+
+    python bench/scale.py                      # 3,321 sites, 120 s
+    python bench/scale.py --soak 1800          # the 30-minute soak: RSS must stay flat, errors 0
+
+Each simulated site produces ~40 results per 30 s (icmp on two links and udp_echo every 5 s,
+snmp_if on two links, tcp and dns every 10 s, five platforms over http every 15 s, a heartbeat
+every 60 s) into its own SQLite outbox (``probes.agent.outbox.Outbox``, WAL, synchronous=FULL,
+on tmpfs: the agents' disks are not what is measured) and ships it with
+``probes.agent.shipper.Shipper`` every ``--ship-interval`` (default 10 s, the agent's
+default). A fraction of the sites saturates (utilisation ~1, loss, high RTT) and a fraction
+goes silent for the middle third of the run (its delivery raises ``CollectorUnreachable``, as a
+dead line does; the real shipper backs off and drains its backlog when the line returns).
+
+The collector is the real ``netmon collector serve`` process (embedded SQLite journal; InfluxDB
+1.x when ``influxd`` is installed; alerting when present), so its RSS and CPU are its own. The
+sites run in ``--workers`` processes (one asyncio loop each; each outbox on a thread of its own,
+as in the agent). Reported: accepted results/s, client-side p50/p99 ingest latency (POST → 200),
+collector CPU per 1,000 results, RSS over time, TSDB write lag, journal depth, errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from netmon.lab.collector import netmon_env, write_central, write_registry  # noqa: E402
+from netmon.lab.topology import free_port  # noqa: E402
+
+HOST = "127.0.0.1"
+TICK_SECONDS = 5.0
+PLATFORMS = ("dvc", "qlvb", "hop", "lgsp", "baocao")
+
+
+def site_ids(count: int) -> list[str]:
+    return [f"{10000 + i}" for i in range(count)]
+
+
+# --- one simulated site (runs in a worker) -------------------------------------------------------------
+def observations(tick: int, saturated: bool, rng: random.Random) -> list[Any]:
+    """What a site's probes produce at tick ``tick`` (every 5 s): ~40 results per 30 s."""
+    from netmon.contract import Observation
+
+    obs = []
+    loss = rng.uniform(0.05, 0.2) if saturated else 0.0
+    for link, kind, rtt in (("leased", "leased_line", 0.012), ("tslcd", "data_network", 0.008)):
+        link_rtt = rtt * (12 if saturated and link == "leased" else 1) * rng.uniform(0.9, 1.3)
+        echo = {"rtt_avg_seconds": link_rtt, "rtt_min_seconds": link_rtt * 0.8, "rtt_max_seconds": link_rtt * 1.5,
+                "jitter_seconds": link_rtt * 0.1, "loss_ratio": loss if link == "leased" else 0.0,
+                "sent_packets": 20.0, "received_packets": 20.0 * (1 - (loss if link == "leased" else 0.0))}
+        obs.append(Observation(probe="icmp", link=link, link_kind=kind, target=f"{link}-gw", status="ok", values=echo))
+        if link == "leased":
+            obs.append(Observation(probe="udp_echo", link=link, link_kind=kind, target="isp-edge", status="ok",
+                                   values=echo))
+        if tick % 2 == 0:
+            util = rng.uniform(0.95, 1.0) if saturated and link == "leased" else rng.uniform(0.05, 0.4)
+            obs.append(Observation(probe="snmp_if", link=link, link_kind=kind, target=link, status="ok",
+                                   values={"utilisation_ratio": util, "in_utilisation_ratio": util,
+                                           "out_utilisation_ratio": util * 0.3, "oper_up": 1.0}))
+    if tick % 2 == 1:
+        obs.append(Observation(probe="tcp", link="tslcd", link_kind="data_network", target="provincial-dc",
+                               status="ok", values={"connect_seconds": rng.uniform(0.005, 0.02)}))
+        obs.append(Observation(probe="dns", link="tslcd", link_kind="data_network", target="resolver",
+                               status="ok", values={"resolve_seconds": rng.uniform(0.002, 0.01), "answer_count": 1.0}))
+    if tick % 3 == 0:
+        for name in PLATFORMS:
+            obs.append(Observation(probe="http", link="tslcd", link_kind="data_network", target=name, status="ok",
+                                   values={"total_seconds": rng.uniform(0.1, 0.6), "status_code": 200.0}))
+    return obs
+
+
+async def run_site(site: str, token_file: Path, url: str, state: Path,
+                   args: argparse.Namespace, t0: float, stats: dict[str, Any]) -> None:
+    from netmon.config.site import CollectorConnection, SiteIdentity
+    from netmon.errors import CollectorUnavailable
+    from probes.agent.answer import CollectorUnreachable
+    from probes.agent.async_outbox import AsyncOutbox
+    from probes.agent.delivery import Delivery
+    from probes.agent.heartbeat import heartbeat
+    from probes.agent.metrics import AgentMetrics
+    from probes.agent.shipper import Shipper
+
+    rng = random.Random(site)
+    agent_id = f"{site}-agent"
+    saturated = rng.random() < args.saturating_fraction
+    silent = not saturated and rng.random() < args.silent_fraction
+    down_from, down_until = t0 + args.duration / 3, t0 + 2 * args.duration / 3
+    connection = CollectorConnection(url=url, token_file=str(token_file), ship_interval=args.ship_interval,
+                                     request_timeout=30, max_backoff=60)
+    # AsyncOutbox.open gives each outbox a thread of its own, as in the agent
+    outbox = await AsyncOutbox.open(state / f"{site}.sqlite3", site_id=site, agent_id=agent_id,
+                                    max_results=500_000, max_age_seconds=7 * 86400)
+    latencies: list[float] = stats["latencies"]
+
+    class SimulatedLine(Delivery):
+        """The agent's delivery with the line cut for silent sites, and the POST timed."""
+        async def post(self, items: Any, dropped_total: int) -> Any:
+            if silent and down_from <= time.monotonic() < down_until:
+                raise CollectorUnreachable("line down (simulated)")
+            started = time.perf_counter()
+            try:
+                outcome = await super().post(items, dropped_total)
+            except CollectorUnreachable:
+                stats["errors"]["unreachable"] = stats["errors"].get("unreachable", 0) + 1
+                raise
+            except CollectorUnavailable as exc:
+                stats["errors"][type(exc).__name__] = stats["errors"].get(type(exc).__name__, 0) + 1
+                raise
+            latencies.append(time.perf_counter() - started)
+            stats["batches"] += 1
+            stats["results_sent"] += len(items)
+            return outcome
+
+    delivery = SimulatedLine(connection, site_id=site, agent_id=agent_id)
+    identity = SiteIdentity(id=site, name=f"Xã {site}", province="Bench")
+    metrics = AgentMetrics(identity, agent_id, lambda: outbox.snapshot)
+    shipper = Shipper(outbox, delivery, connection, metrics, rng=rng)
+    stop = asyncio.Event()
+    await asyncio.sleep(rng.uniform(0, TICK_SECONDS))  # agents are spread over the interval
+    ship_task = asyncio.create_task(shipper.run(stop))
+    started = time.monotonic()
+    tick = 0
+    try:
+        while time.monotonic() - t0 < args.duration:
+            batch = observations(tick, saturated, rng)
+            if tick % 12 == 0:
+                batch.append(heartbeat(agent_id, started, outbox.snapshot))
+            await outbox.add(batch)
+            stats["produced"] += len(batch)
+            if outbox.snapshot.queued >= connection.batch_max_results:
+                shipper.wake.set()
+            tick += 1
+            await asyncio.sleep(max(0.0, started + tick * TICK_SECONDS - time.monotonic()))
+    finally:
+        stop.set()
+        await ship_task
+        stats["queued_at_end"] += outbox.snapshot.queued
+        await outbox.close()
+        await delivery.aclose()
+
+
+async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[str, Any]:
+    mine = sorted(tokens)[args.worker_index::args.workers]
+    state = Path(args.state) / f"w{args.worker_index}"
+    state.mkdir(parents=True, exist_ok=True)
+    stats: dict[str, Any] = {"latencies": [], "errors": {}, "batches": 0, "results_sent": 0, "produced": 0,
+                             "queued_at_end": 0, "sites": len(mine)}
+    t0 = time.monotonic()
+    tasks = []
+    for site in mine:
+        token_file = state / f"{site}.token"
+        token_file.write_text(tokens[site])
+        tasks.append(run_site(site, token_file, args.url, state, args, t0, stats))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    crashed = [repr(r) for r in results if isinstance(r, BaseException)]
+    stats["site_crashes"] = len(crashed)
+    stats["crash_sample"] = crashed[:3]
+    return stats
+
+
+# --- the orchestrator ----------------------------------------------------------------------------------
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def ingest_histogram(url: str) -> dict[float, float]:
+    """The collector's own ``netmon_collector_ingest_duration_seconds`` buckets (request → durable commit)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "netmon_collector_ingest_duration_seconds":
+            return {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
+    return {}
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket holding quantile ``q`` of the observations between two scrapes."""
+    counts = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
+    total = counts[-1][1] if counts else 0.0
+    return next((le for le, cumulative in counts if cumulative >= q * total), float("nan")) if total else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def enrol_all(config: Path, sites: list[str]) -> dict[str, str]:
+    """Tokens straight into sites.db with the collector's own TokenStore (the CLI takes ~1 s a site)."""
+    from collectors.settings import load_central
+    from collectors.sqlite import SITES_DB, connect
+    from collectors.tokens import TokenStore
+
+    store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
+    return {site: store.enrol(site) for site in sites}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, default=3321)
+    parser.add_argument("--duration", type=float, default=120.0)
+    parser.add_argument("--soak", type=float, help="soak run of this many seconds (overrides --duration)")
+    parser.add_argument("--ship-interval", type=float, default=10.0)
+    parser.add_argument("--silent-fraction", type=float, default=0.03)
+    parser.add_argument("--saturating-fraction", type=float, default=0.03)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-influx", action="store_true", help="embedded SQLite only")
+    parser.add_argument("--no-alerting", action="store_true",
+                        help="collector without its alerting section (to measure what alert evaluation costs)")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", help=argparse.SUPPRESS)
+    parser.add_argument("--state", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.soak:
+        args.duration = args.soak
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.worker_index is not None:
+        logging.basicConfig(level=logging.ERROR)  # the shipper's per-site warnings would flood the output
+        stats = asyncio.run(worker_main(args, json.loads(Path(args.tokens).read_text())))
+        Path(args.result).write_text(json.dumps(stats))
+        return
+    orchestrate(args)
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    from netmon.lab.collector import influx_settings
+    from netmon.lab.services import start_influxdb
+
+    sites = site_ids(args.sites)
+    procs: list[subprocess.Popen[bytes]] = []
+    influx = None
+    with tempfile.TemporaryDirectory(prefix="netmon-scale-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="netmon-scale-outbox-", dir="/dev/shm") as shm:
+        work = Path(tmp)
+        try:
+            if not args.no_influx and shutil.which("influxd"):
+                influx = start_influxdb(work / "influx")
+            registry = write_registry(work / "sites.yaml", [
+                {"id": s, "name": f"Xã {s}", "province": "Bench",
+                 "links": [{"name": "leased", "kind": "leased_line", "contracted_mbps": 20},
+                           {"name": "tslcd", "kind": "data_network", "contracted_mbps": 10}]} for s in sites])
+            port = free_port(HOST)
+            sections: dict[str, Any] = {"limits": {"site_results_per_minute": 60_000}}
+            if not args.no_alerting:  # the go-live default rules; messages to a file
+                sections["expected_ship_interval"] = f"{args.ship_interval:g}s"
+                sections["alerting"] = {
+                    "teams": [{"name": "noc", "channels": ["console"]}], "default_team": "noc",
+                    "platform_team": "noc",
+                    "channels": [{"name": "console", "type": "console", "path": str(work / "alerts.log")}]}
+            config = write_central(work, registry, host=HOST, port=port,
+                                   influx=influx_settings(influx, "v1", flush_interval="1s") if influx else None,
+                                   **sections)
+            tokens = enrol_all(config, sites)
+            (work / "tokens.json").write_text(json.dumps(tokens))
+            with open(work / "collector.log", "wb") as log:
+                collector = subprocess.Popen([sys.executable, "-m", "netmon", "collector", "serve", "--config",
+                                              str(config)], stdout=log, stderr=subprocess.STDOUT, env=netmon_env())
+            procs.append(collector)
+            url = f"http://{HOST}:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    get_json(url + "/healthz")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or collector.poll() is not None:
+                        raise SystemExit((work / "collector.log").read_text()[-3000:]) from None
+                    time.sleep(0.2)
+            report = run_load(args, work, shm, url, collector, procs)
+            alerts = work / "alerts.log"
+            report["alert_messages"] = alerts.read_text().count("----- netmon") if alerts.exists() else 0
+            report["collector_log_errors"] = [line for line in (work / "collector.log").read_text(
+                errors="replace").splitlines() if "Error" in line or "Traceback" in line][:20]
+        finally:
+            if (work / "collector.log").exists():
+                shutil.copy(work / "collector.log", Path(tempfile.gettempdir()) / "netmon-scale-collector.log")
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+            if influx is not None:
+                influx.stop()
+    print(json.dumps(report, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector: subprocess.Popen[bytes],
+             procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    workers = []
+    for index in range(args.workers):
+        argv = [sys.executable, __file__, "--worker-index", str(index), "--workers", str(args.workers),
+                "--tokens", str(work / "tokens.json"), "--state", shm, "--url", url,
+                "--result", str(work / f"worker{index}.json"), "--duration", str(args.duration),
+                "--ship-interval", str(args.ship_interval), "--silent-fraction", str(args.silent_fraction),
+                "--saturating-fraction", str(args.saturating_fraction)]
+        workers.append(subprocess.Popen(argv, env=netmon_env()))
+    procs.extend(workers)
+    start_stats = get_json(url + "/api/v1/stats")["totals"]
+    hist0 = ingest_histogram(url)
+    cpu0, t0 = cpu_seconds(collector.pid), time.monotonic()
+    samples = []
+    stats_errors: list[str] = []
+    while any(w.poll() is None for w in workers):
+        time.sleep(5)
+        try:
+            totals = get_json(url + "/api/v1/stats")["totals"]
+        except OSError as exc:  # urllib's HTTPError too: the status API failing is a finding, not the end
+            stats_errors.append(f"t={time.monotonic() - t0:.0f}s: {exc}")
+            print(f"/api/v1/stats failed: {exc}", flush=True)
+            continue
+        samples.append({"t": round(time.monotonic() - t0), "rss_mib": round(rss_mib(collector.pid), 1),
+                        "accepted": totals["accepted"], "tsdb_lag_seconds": totals["tsdb_write_lag_seconds"],
+                        "journal_pending": totals["journal_pending_results"]})
+        print(json.dumps(samples[-1]), flush=True)
+    elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(collector.pid) - cpu0
+    end = get_json(url + "/api/v1/stats")["totals"]
+    hist1 = ingest_histogram(url)
+    flowing = [s for s in samples if s["accepted"] > start_stats["accepted"]]
+    steady_rate = ((flowing[-1]["accepted"] - flowing[0]["accepted"]) / (flowing[-1]["t"] - flowing[0]["t"])
+                   if len(flowing) > 1 and flowing[-1]["t"] > flowing[0]["t"] else 0.0)
+    parts = [json.loads((work / f"worker{i}.json").read_text()) for i in range(args.workers)]
+    latencies = [x for p in parts for x in p["latencies"]]
+    accepted = end["accepted"] - start_stats["accepted"]
+    errors: dict[str, int] = {}
+    for p in parts:
+        for key, value in p["errors"].items():
+            errors[key] = errors.get(key, 0) + value
+    steady = [s["rss_mib"] for s in samples[len(samples) // 4:]] or [0.0]
+    return {
+        "sites": args.sites, "duration_seconds": args.duration, "ship_interval_seconds": args.ship_interval,
+        "workers": args.workers, "alerting": not args.no_alerting,
+        "influxdb": "influxd" if not args.no_influx and shutil.which("influxd") else None,
+        "produced": sum(p["produced"] for p in parts), "accepted": accepted,
+        "accepted_per_second": round(accepted / elapsed, 1), "batches": sum(p["batches"] for p in parts),
+        "accepted_per_second_once_flowing": round(steady_rate, 1),
+        "expected_per_second": round(args.sites * 40 / 30, 1),
+        "collector_ingest_p50_ms_bucket": histogram_quantile(hist0, hist1, 0.50) * 1000,
+        "collector_ingest_p99_ms_bucket": histogram_quantile(hist0, hist1, 0.99) * 1000,
+        "client_round_trip_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "client_round_trip_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "collector_cpu_seconds": round(cpu, 1),
+        "collector_cpu_ms_per_1000_results": round(cpu / max(accepted, 1) * 1e6, 1),
+        "collector_rss_mib_first_last_max_steady": [samples[0]["rss_mib"] if samples else 0, steady[-1],
+                                                     max(steady)],
+        "tsdb_write_lag_seconds_max": max((s["tsdb_lag_seconds"] for s in samples), default=0.0),
+        "journal_pending_max": max((s["journal_pending"] for s in samples), default=0),
+        "collector_rejected": end["rejected"] - start_stats["rejected"], "stats_api_errors": stats_errors,
+        "client_errors": errors, "site_crashes": sum(p["site_crashes"] for p in parts),
+        "crash_sample": [c for p in parts for c in p["crash_sample"]][:3],
+        "queued_at_end": sum(p["queued_at_end"] for p in parts), "rss_samples": samples,
+    }
+
+
+if __name__ == "__main__":
+    main()
