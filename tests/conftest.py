@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from netmon.lab.collector import netmon_env as netmon_env  # re-exported: one definition, in the lab
 from netmon.lab.netns import Lab, namespaces_available, sweep_stale
 from netmon.lab.topology import SiteTopology, build_site
 
@@ -50,5 +51,3 @@ def netmon_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "netmon", *args]
 
 
-def netmon_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": REPO_ROOT, "PYTHONUNBUFFERED": "1", **extra}
