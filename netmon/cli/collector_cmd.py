@@ -40,7 +40,8 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     listen = central.listen
     uvicorn.run(application, host=host or listen.host, port=listen.port if port is None else port,
                 log_level=settings.log_level, access_log=listen.access_log, server_header=False,
-                timeout_graceful_shutdown=10, ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file)
+                timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
+                ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file)
 
 
 def tune_gc() -> None:

@@ -23,6 +23,10 @@ class Listen(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     # One line per request costs ~10 % of ingest throughput; off unless debugging.
     access_log: bool = False
+    # How long an idle agent connection stays open. Longer than the agents' ship interval (10 s)
+    # and their own idle limit (probes/agent/delivery.py, 60 s), so an agent reuses one connection
+    # (and one TLS session) instead of a new handshake per batch; uvicorn's default is 5 s.
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     # HTTPS straight from the collector (agents verify it with their ca_file); or leave both
     # unset and terminate TLS at a reverse proxy in front of it.
     tls_cert_file: str | None = None

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     import httpx
 
 RESULTS_PATH = "/api/v1/results"
+# One connection (and one TLS session) for the agent's life rather than one per batch: httpx drops
+# idle connections after 5 s by default, shorter than any ship interval. Kept below the collector's
+# own idle limit (listen.keep_alive_seconds, 75 s; nginx's default is 75 s too) so the collector
+# is not the one closing a connection the agent is about to use.
+KEEPALIVE_SECONDS = 60.0
 
 
 def skip_httpx_cli() -> None:
@@ -74,8 +79,9 @@ class Delivery:
         # (httpx would otherwise load its whole CA bundle, ~3 MB resident, for nothing).
         verify: str | bool = connection.ca_file or connection.url.startswith("https://")
         self._httpx = lean_httpx()
-        self.client: httpx.AsyncClient = self._httpx.AsyncClient(base_url=connection.url.rstrip("/"), verify=verify,
-                                        timeout=connection.request_timeout)
+        self.client: httpx.AsyncClient = self._httpx.AsyncClient(
+            base_url=connection.url.rstrip("/"), verify=verify, timeout=connection.request_timeout,
+            limits=self._httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
         self._token: str | None = None
 
     def token(self, reload: bool = False) -> str:
