@@ -28,8 +28,9 @@ from netmon.lab.collector import (
     write_registry,
 )
 from netmon.lab.demo import channels, plan
-from netmon.lab.iperf import start_iperf3, tcp_port_open
-from netmon.lab.netns import Lab, Namespace, Proc, call_in_namespace
+from netmon.lab.iperf import start_iperf3
+from netmon.lab.netns import Lab, Namespace, Proc
+from netmon.lab.platforms import start_platforms
 from netmon.lab.province import ISP_EDGE, PROVINCIAL_DC, Commune, Province, build_province
 from netmon.lab.relay import LoopbackRelay
 from netmon.lab.services import Server, spawn, start_influxdb
@@ -173,9 +174,7 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
         stack.central_config = _central(stack, specs, host, free_port(host), webhook=webhook,
                                         alerting_extra=alerting_extra, for_seconds=for_seconds)
         platform_port, reflector_port = free_port(host), free_port(host)
-        stack.procs.append(spawn([py, "-m", "netmon.lab.platforms", "--host", host, "--port", str(platform_port),
-                                  "--control", str(stack.control_file)], workdir / "platforms.log",
-                                 ready=lambda: tcp_port_open(host, platform_port), name="platforms"))
+        stack.procs.append(start_platforms(host, platform_port, workdir, control=stack.control_file).proc)
         stack.procs.append(spawn([py, "-m", "netmon", "reflector", "serve", "--host", host, "--port",
                                   str(reflector_port)], workdir / "reflector.log", name="reflector",
                                  ready=lambda: "listening" in Path(workdir / "reflector.log").read_text()))
@@ -195,9 +194,7 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
         stack.influx = start_influxdb(workdir / "influx", host="127.0.0.1", ns=centre)
     stack.central_config = _central(stack, specs, PROVINCIAL_DC, plan.COLLECTOR_PORT, webhook=webhook,
                                     alerting_extra=alerting_extra, for_seconds=for_seconds)
-    centre.start([py, "-m", "netmon.lab.platforms", "--host", "0.0.0.0", "--port", str(plan.PLATFORM_PORT),
-                  "--control", str(stack.control_file)], name="platforms", env=netmon_env(),
-                 ready=lambda: call_in_namespace(centre, lambda: tcp_port_open(PROVINCIAL_DC, plan.PLATFORM_PORT)))
+    start_platforms("0.0.0.0", plan.PLATFORM_PORT, workdir, ns=centre, control=stack.control_file)
     reflector = centre.start([py, "-m", "netmon", "reflector", "serve", "--host", "0.0.0.0", "--port",
                               str(plan.REFLECTOR_PORT)], name="reflector", env=netmon_env())
     reflector_ready = lambda: "listening" in reflector.log()  # noqa: E731
