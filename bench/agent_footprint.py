@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from netmon.lab.iperf import start_iperf3
 from netmon.lab.netns import Lab, Proc, wait_until
+from netmon.lab.platforms import start_platforms
 from netmon.lab.snmpd import start_snmpd
 from netmon.lab.topology import SiteTopology, build_site
-from netmon.lab.webserver import start_webserver
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
@@ -155,7 +155,7 @@ def main() -> None:
         start_snmpd(topo.router, topo.gateway_ip, workdir / "snmpd")
         start_iperf3(topo.centre, topo.tslcd.centre_ip)
         for host in (topo.leased.centre_ip, topo.tslcd.centre_ip):
-            start_webserver(topo.centre, host, 8081)
+            start_platforms(host, 8081, workdir / "platforms", ns=topo.centre)
         collector = start_collector_if_available(topo, workdir)
 
         bare = topo.site.start([sys.executable, "-c", "import time; time.sleep(3600)"], name="bare")

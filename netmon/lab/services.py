@@ -8,6 +8,7 @@ the root namespace on loopback.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 import time
@@ -21,12 +22,14 @@ from netmon.lab.topology import free_port
 
 
 def spawn(argv: Sequence[str], log_path: Path, ns: Namespace | None = None, ready: Callable[[], bool] | None = None,
-          ready_timeout: float = 20.0, name: str | None = None) -> Proc:
-    """Start ``argv`` (inside ``ns`` when given), wait until ``ready()``; stop it if it never gets ready."""
+          ready_timeout: float = 20.0, name: str | None = None, env: dict[str, str] | None = None) -> Proc:
+    """Start ``argv`` (inside ``ns`` when given), wait until ``ready()``; stop it if it never gets ready.
+    ``env`` is added to this process's environment."""
     if ns is not None:
-        return ns.start(argv, name=name, ready=ready, ready_timeout=ready_timeout)
+        return ns.start(argv, name=name, env=env, ready=ready, ready_timeout=ready_timeout)
     with open(log_path, "wb") as log_file:
-        popen = subprocess.Popen(list(argv), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        popen = subprocess.Popen(list(argv), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={**os.environ, **(env or {})})
     proc = Proc(name or Path(argv[0]).name, popen, log_path)
     if ready is not None:
         deadline = time.monotonic() + ready_timeout
@@ -58,11 +61,12 @@ class Server:
     host: str
     port: int
     data_dir: Path
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def stop(self) -> None:
         self.proc.stop()

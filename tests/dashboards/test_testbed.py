@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,15 +35,15 @@ from netmon.lab.collector import (
     CollectorProcess,
     influx_settings,
     lab_site,
-    netmon_env,
     start_collector,
     write_central,
     write_registry,
 )
 from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
 from netmon.lab.netns import Lab, LabError, Namespace, Proc, call_in_namespace, wait_until
+from netmon.lab.platforms import start_platforms
 from netmon.lab.province import PROVINCIAL_DC, Province, build_province
-from netmon.lab.services import http_ok, start_influxdb
+from netmon.lab.services import start_influxdb
 from tests.agent.helpers import start_agent, write_config
 from tests.conftest import require_netns
 from tests.dashboards import prometheus_run as prom
@@ -168,9 +167,7 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProvinceBed]:
             ref_server.stop()
         control = tmp / "platforms.json"
         control.write_text(json.dumps({"slow": {"10.102.": SLOW_PLATFORM_SECONDS}}))
-        centre.start([sys.executable, "-m", "netmon.lab.platforms", "--host", PROVINCIAL_DC, "--port", "8081",
-                      "--control", str(control)], name="platforms", env=netmon_env(),
-                     ready=lambda: call_in_namespace(centre, lambda: http_ok(f"http://{PROVINCIAL_DC}:8081/dvc/")))
+        start_platforms(PROVINCIAL_DC, 8081, tmp / "platforms", ns=centre, control=control)
         _, prometheus_url = prom.start_prometheus(centre, tmp / "prometheus", f"{PROVINCIAL_DC}:8080")
         agents = [start_agent(commune.site, site_config(tmp, i, collector.enrol(SITES[i - 1])), name=f"agent{i}",
                               debug=False)

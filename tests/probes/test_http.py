@@ -17,8 +17,8 @@ from netmon.contract import Observation, Status
 from netmon.lab.certs import Issued, make_ca
 from netmon.lab.etc import netns_etc_files
 from netmon.lab.netns import Lab, call_in_namespace
+from netmon.lab.platforms import start_platforms
 from netmon.lab.topology import SiteTopology
-from netmon.lab.webserver import start_webserver
 from probes.base import ProbeContext, ProbeTask
 from probes.http import HttpProbe
 from probes.plan import build_tasks
@@ -50,9 +50,10 @@ def platforms(site_topo: SiteTopology, lab: Lab) -> Platforms:
     expired = ca.issue(lab.workdir / "pki", "old", ["10.77.3.2"], not_before=now - dt.timedelta(days=400),
                        not_after=now - dt.timedelta(days=1))
     centre = site_topo.centre
-    plain = start_webserver(centre, "10.77.2.2", 8080)
-    tls = start_webserver(centre, "10.77.2.2", 8443, good.cert_path, good.key_path)
-    old = start_webserver(centre, "10.77.3.2", 8443, expired.cert_path, expired.key_path)
+    web = lab.workdir / "platforms"
+    plain = start_platforms("10.77.2.2", 8080, web, ns=centre)
+    tls = start_platforms("10.77.2.2", 8443, web, ns=centre, cert=good.cert_path, key=good.key_path)
+    old = start_platforms("10.77.3.2", 8443, web, ns=centre, cert=expired.cert_path, key=expired.key_path)
     return Platforms(site_topo, str(ca.cert_path), good, expired, plain.url, tls.url, old.url)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,40 @@ def registry_entry(spec: CommuneSpec) -> dict[str, Any]:
                       {"name": "tslcd", "kind": "data_network", "contracted_mbps": spec.tslcd_mbit}]}
 
 
-def probe_options(loopback: bool) -> dict[str, dict[str, Any]]:
+def icmp_permitted() -> bool:
+    """Whether this user may send ICMP echo: root (raw sockets), or a group in net.ipv4.ping_group_range."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        try:
+            socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def probe_options(loopback: bool, icmp: bool = True) -> dict[str, dict[str, Any]]:
     """Short intervals so a four-minute story shows several samples per phase."""
     echo = {"interval": "3s", "timeout": "2.5s", "count": 5, "spacing": "0.1s", "reply_timeout": "1s"}
-    probes: dict[str, dict[str, Any]] = {"icmp": dict(echo), "udp_echo": {**echo, "port": REFLECTOR_PORT},
+    probes: dict[str, dict[str, Any]] = {"udp_echo": {**echo, "port": REFLECTOR_PORT},
                                          "http": {"interval": "4s", "timeout": "8s"}}
+    if icmp:
+        probes["icmp"] = dict(echo)
     if not loopback:
         probes["snmp_if"] = {"interval": "3s", "timeout": "2s"}
     return probes
 
 
 def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, state_dir: Path,
-                isp_edge: str, provincial_dc: str, platform_base: str, gateway: str | None) -> dict[str, Any]:
-    """The agent's site.yaml. ``gateway`` is the router's LAN address (SNMP); None in loopback mode."""
+                isp_edge: str, provincial_dc: str, platform_base: str, gateway: str | None,
+                icmp: bool = True) -> dict[str, Any]:
+    """The agent's site.yaml. ``gateway`` is the router's LAN address (SNMP); None in loopback mode.
+    Without ``icmp`` (a user that may not send ICMP echo, in loopback mode) the links use udp_echo."""
     leased: dict[str, Any] = {"name": "leased", "kind": "leased_line", "contracted_mbps": spec.leased_mbit,
-                              "targets": [{"host": isp_edge, "name": "isp-edge"}], "probes": ["icmp", "udp_echo"]}
+                              "targets": [{"host": isp_edge, "name": "isp-edge"}],
+                              "probes": ["icmp", "udp_echo"] if icmp else ["udp_echo"]}
     tslcd: dict[str, Any] = {"name": "tslcd", "kind": "data_network", "contracted_mbps": spec.tslcd_mbit,
-                             "targets": [{"host": provincial_dc, "name": "provincial-dc"}], "probes": ["icmp"]}
+                             "targets": [{"host": provincial_dc, "name": "provincial-dc"}],
+                             "probes": ["icmp"] if icmp else ["udp_echo"]}
     if gateway is not None:
         for link in (leased, tslcd):
             link["snmp"] = {"host": gateway, "version": "2c", "community": "netmon-lab", "if_name": link["name"]}
@@ -97,7 +115,7 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
         "links": [leased, tslcd],
         "platforms": [{"name": name, "system": system, "url": f"{platform_base}/{name}/", "link": "tslcd"}
                       for name, system in PLATFORMS],
-        "probes": probe_options(gateway is None),
+        "probes": probe_options(gateway is None, icmp),
         "agent": {"metrics_port": 0, "heartbeat_interval": "5s"},
         "collector": {"url": collector_url, "token_file": str(token_file), "ship_interval": f"{SHIP_INTERVAL_SECONDS}s",
                       "request_timeout": "3s", "max_backoff": "5s", "config_poll_interval": "1h"},
@@ -113,28 +131,6 @@ def demo_rules(path: Path, for_seconds: int) -> Path:
                   flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def alerting_section(workdir: Path, console_log: Path, for_seconds: int, webhook: str | None,
-                     extra: dict[str, Any] | None) -> dict[str, Any]:
-    """Console channel (a file, so it does not fight the live view), plus the optional webhook and the
-    teams/channels of ``--alerting-config`` (an ``alerting:`` mapping in the central.yaml format)."""
-    channels: list[dict[str, Any]] = [{"name": "console", "type": "console", "path": str(console_log)}]
-    if webhook:
-        channels.append({"name": "webhook", "type": "webhook", "url": webhook})
-    extra_channels = list((extra or {}).get("channels", []))
-    noc_channels = [c["name"] for c in channels + extra_channels]
-    section: dict[str, Any] = {
-        "rules_file": str(demo_rules(workdir / "rules.yaml", for_seconds)),
-        "language": "vi",
-        "teams": [{"name": "rrt-dong-nai", "province": PROVINCE, "channels": noc_channels}],
-        "default_team": "rrt-dong-nai", "platform_team": "rrt-dong-nai",
-        "channels": channels + extra_channels,
-        "group_wait": "1s",
-        "storm": {"min_sites": 5, "wait": "5s", "clear_for": "10s"},
-        "platform": {"min_sites": 2, "wait": "5s", "clear_for": "10s"},
-    }
-    return section
 
 
 def write_yaml(path: Path, data: Any) -> Path:

@@ -12,11 +12,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.live import Live
 
-from netmon.lab.demo import plan
+from netmon.errors import ConfigError
+from netmon.lab.demo import channels, plan
 from netmon.lab.demo.observe import Observer
 from netmon.lab.demo.scenario import Scenario
 from netmon.lab.demo.stack import Stack, build
@@ -41,6 +41,10 @@ class DemoOptions:
     poll_seconds: float = 1.0
 
 
+# after the last incident resolves: group_wait (1 s) and one delivery
+DELIVERY_GRACE_SECONDS = 3.0
+
+
 class Interrupted(Exception):
     pass
 
@@ -49,14 +53,14 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _alerting_extra(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    section = data.get("alerting", data) if isinstance(data, dict) else None
-    if not isinstance(section, dict):
-        raise ValueError(f"{path}: expected an 'alerting:' mapping")
-    return section
+def _alerting_extra(opts: DemoOptions) -> dict[str, Any] | None:
+    """``--alerting-config`` read and checked, merged once with ``--webhook`` so any mistake stops the
+    demo here — before it needs root or builds anything — naming the file, line and key."""
+    extra = channels.load_extra(opts.alerting_config)
+    if plan.alerting_available():
+        channels.alerting_section(rules_file="rules.yaml", console_log="alerts.log", webhook=opts.webhook,
+                                  extra=extra, source=str(opts.alerting_config))
+    return extra
 
 
 def _warm_up(stack: Stack, observer: Observer, console: Console, timeout: float = 90.0) -> None:
@@ -104,10 +108,27 @@ def _play(stack: Stack, opts: DemoOptions, console: Console) -> tuple[Scenario, 
                 console.print(plain_line(snap, scenario.phase, elapsed), highlight=False, soft_wrap=True)
                 last_plain = elapsed
             time.sleep(opts.poll_seconds)
+    if stack.alerting:
+        _settle(observer, console, max(10.0, opts.duration_seconds * 0.25))
     return scenario, observer
 
 
+def _settle(observer: Observer, console: Console, timeout: float) -> None:
+    """After the story: let the incidents it raised resolve, and their notices go out, so every channel
+    gets the "resolved" too (bounded: the summary lists what is still firing)."""
+    deadline = time.monotonic() + timeout
+    while (firing := len(observer.poll().incidents)) and time.monotonic() < deadline:
+        console.print(f"waiting for {firing} incident(s) to resolve")
+        time.sleep(2)
+    time.sleep(DELIVERY_GRACE_SECONDS)
+
+
 def run_demo(opts: DemoOptions, console: Console) -> int:
+    try:
+        alerting_extra = _alerting_extra(opts)
+    except ConfigError as exc:
+        console.print(f"netmon demo: {exc}", highlight=False, markup=False)
+        return 2
     if not opts.loopback and os.geteuid() != 0:
         console.print(NOT_ROOT, highlight=False, markup=False)
         return 2
@@ -127,15 +148,23 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         console.print(f"building a province of {opts.sites} communes "
                       f"({'loopback, no namespaces' if opts.loopback else 'network namespaces'}); output: {out}")
         build(out / "run", plan.communes(opts.sites), loopback=opts.loopback, webhook=opts.webhook,
-              alerting_extra=_alerting_extra(opts.alerting_config),
+              alerting_extra=alerting_extra,
               for_seconds=max(3, int(opts.duration_seconds * 0.05)), stack=stack)
         if stack.lab is not None:
             console.print(f"lab {stack.lab.id}: {len(stack.lab.namespaces)} namespaces, {len(stack.sites)} agents")
+        if not stack.icmp:
+            console.print("ICMP echo is not permitted for this user (net.ipv4.ping_group_range): "
+                          "the agents measure both links with udp_echo")
+        if stack.relay is not None and stack.relay.endpoints:
+            console.print("alert channels on this machine's loopback, relayed into the centre namespace: "
+                          + ", ".join(f"{h}:{p}" for h, p in stack.relay.endpoints), highlight=False)
         scenario, observer = _play(stack, opts, console)
         (out / "run" / "final-sites.json").write_text(json.dumps(observer.details, indent=1, ensure_ascii=False))
         lines = summary_lines(scenario, observer.peaks, stack.alerting)
         lines += ["", "Output folder: " + str(out)] + [f"  {n}" for n in write_outputs(stack, out)]
         lines += [f"  alerts (console channel): {out / 'alerts.log'}", f"  logs and configs: {out / 'run'}"]
+        if len(stack.alert_channels) > 1:
+            lines.append("Alerts were also sent to: " + ", ".join(stack.alert_channels[1:]))
         (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         console.print("\n".join(lines), highlight=False, markup=False)
         code = 0

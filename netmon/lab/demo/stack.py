@@ -27,10 +27,12 @@ from netmon.lab.collector import (
     write_central,
     write_registry,
 )
-from netmon.lab.demo import plan
-from netmon.lab.iperf import start_iperf3, tcp_port_open
-from netmon.lab.netns import Lab, Namespace, Proc, call_in_namespace
+from netmon.lab.demo import channels, plan
+from netmon.lab.iperf import start_iperf3
+from netmon.lab.netns import Lab, Namespace, Proc
+from netmon.lab.platforms import start_platforms
 from netmon.lab.province import ISP_EDGE, PROVINCIAL_DC, Commune, Province, build_province
+from netmon.lab.relay import LoopbackRelay
 from netmon.lab.services import Server, spawn, start_influxdb
 from netmon.lab.snmpd import start_snmpd
 from netmon.lab.topology import free_port
@@ -62,6 +64,9 @@ class Stack:
     control_file: Path = Path()
     central_config: Path = Path()
     alerting: bool = False
+    icmp: bool = True  # False: loopback mode, and this user may not send ICMP echo
+    alert_channels: list[str] = dataclasses.field(default_factory=list)
+    relay: LoopbackRelay | None = None
     _closed: bool = False
 
     @property
@@ -121,6 +126,8 @@ class Stack:
         if self.collector is not None:
             with contextlib.suppress(Exception):
                 self.collector.stop()
+        if self.relay is not None:
+            self.relay.close()
         if self.lab is not None:
             self.lab.close()
 
@@ -135,8 +142,13 @@ def _central(stack: Stack, specs: list[plan.CommuneSpec], host: str, port: int, 
     sections: dict[str, Any] = {}
     if stack.alerting:
         sections["expected_ship_interval"] = f"{plan.SHIP_INTERVAL_SECONDS:g}s"
-        sections["alerting"] = plan.alerting_section(stack.workdir, stack.workdir.parent / "alerts.log",
-                                                     for_seconds, webhook, alerting_extra)
+        rules = plan.demo_rules(stack.workdir / "rules.yaml", for_seconds)
+        section = channels.alerting_section(rules_file=str(rules), console_log=str(stack.workdir.parent / "alerts.log"),
+                                            webhook=webhook, extra=alerting_extra)
+        sections["alerting"] = section
+        stack.alert_channels = [f"{c['name']} ({c['type']})" for c in section["channels"]]
+        if stack.centre is not None:  # its loopback is not this machine's: relay loopback channels into it
+            stack.relay = LoopbackRelay(stack.centre, channels.loopback_endpoints(section))
     influx = influx_settings(stack.influx, "v1") if stack.influx is not None else None
     return write_central(stack.workdir, registry, host=host, port=port, influx=influx, **sections)
 
@@ -152,6 +164,7 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
     stack.control_file.write_text("{}")
     py = sys.executable
     if loopback:
+        stack.icmp = plan.icmp_permitted()
         # root-namespace processes get the same import path the lab gives namespace ones
         os.environ["PYTHONPATH"] = netmon_env()["PYTHONPATH"]
         host = "127.0.0.1"
@@ -161,9 +174,7 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
         stack.central_config = _central(stack, specs, host, free_port(host), webhook=webhook,
                                         alerting_extra=alerting_extra, for_seconds=for_seconds)
         platform_port, reflector_port = free_port(host), free_port(host)
-        stack.procs.append(spawn([py, "-m", "netmon.lab.platforms", "--host", host, "--port", str(platform_port),
-                                  "--control", str(stack.control_file)], workdir / "platforms.log",
-                                 ready=lambda: tcp_port_open(host, platform_port), name="platforms"))
+        stack.procs.append(start_platforms(host, platform_port, workdir, control=stack.control_file).proc)
         stack.procs.append(spawn([py, "-m", "netmon", "reflector", "serve", "--host", host, "--port",
                                   str(reflector_port)], workdir / "reflector.log", name="reflector",
                                  ready=lambda: "listening" in Path(workdir / "reflector.log").read_text()))
@@ -183,13 +194,13 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
         stack.influx = start_influxdb(workdir / "influx", host="127.0.0.1", ns=centre)
     stack.central_config = _central(stack, specs, PROVINCIAL_DC, plan.COLLECTOR_PORT, webhook=webhook,
                                     alerting_extra=alerting_extra, for_seconds=for_seconds)
-    centre.start([py, "-m", "netmon.lab.platforms", "--host", "0.0.0.0", "--port", str(plan.PLATFORM_PORT),
-                  "--control", str(stack.control_file)], name="platforms", env=netmon_env(),
-                 ready=lambda: call_in_namespace(centre, lambda: tcp_port_open(PROVINCIAL_DC, plan.PLATFORM_PORT)))
+    start_platforms("0.0.0.0", plan.PLATFORM_PORT, workdir, ns=centre, control=stack.control_file)
     reflector = centre.start([py, "-m", "netmon", "reflector", "serve", "--host", "0.0.0.0", "--port",
                               str(plan.REFLECTOR_PORT)], name="reflector", env=netmon_env())
     reflector_ready = lambda: "listening" in reflector.log()  # noqa: E731
     start_iperf3(centre, ISP_EDGE, plan.IPERF_PORT)
+    if stack.relay is not None:  # after the centre's own services, so a port clash names the relayed port
+        stack.relay.start()
     stack.collector = start_collector(stack.central_config, ns=centre)
     from netmon.lab.netns import wait_until
     wait_until(reflector_ready, 15, what="the reflector")
@@ -213,6 +224,6 @@ def _site_files(stack: Stack, spec: plan.CommuneSpec, *, isp_edge: str, dc: str,
     token_file.chmod(0o600)
     config = plan.site_config(spec, collector_url=stack.collector.url, token_file=token_file,
                               state_dir=site_dir / "state", isp_edge=isp_edge, provincial_dc=dc,
-                              platform_base=platform_base, gateway=gateway)
+                              platform_base=platform_base, gateway=gateway, icmp=stack.icmp)
     config["probes"]["udp_echo"]["port"] = reflector_port
     return plan.write_yaml(site_dir / "site.yaml", config)
