@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from netmon.cli.logsetup import configure_logging
 
 app = typer.Typer(help="The central collector.", no_args_is_help=True)
 
@@ -26,7 +27,7 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     from netmon.errors import ConfigError, StorageError
 
     settings = ServiceSettings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     try:
         central = load_central(config)
         application = create_app(central, settings, config_file=str(config))

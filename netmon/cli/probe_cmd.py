@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netmon.cli.logsetup import configure_logging
 from netmon.errors import ConfigError, NetmonError
 
 if TYPE_CHECKING:
@@ -64,9 +64,7 @@ def run(config_file: ConfigOption,
     Stops cleanly on SIGTERM/SIGINT (exit 0)."""
     import asyncio
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(log_level)
     from probes.agent.runtime import Agent
 
     try:
