@@ -1,7 +1,7 @@
 """Scale: 3,321 simulated commune agents drive the real collector, through the agent's own outbox,
 shipper and delivery code (``probes/agent``), over the real wire contract, on loopback.
 
-    python bench/scale.py                      # 3,321 sites, 120 s
+    python bench/scale.py                      # 3,321 sites, 240 s
     python bench/scale.py --soak 1800          # the 30-minute soak: RSS must stay flat, errors 0
 
 Each simulated site produces ~40 results per 30 s (icmp on two links and udp_echo every 5 s,
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import functools
 import json
 import logging
 import os
@@ -51,6 +53,12 @@ PLATFORMS = ("dvc", "qlvb", "hop", "lgsp", "baocao")
 
 def site_ids(count: int) -> list[str]:
     return [f"{10000 + i}" for i in range(count)]
+
+
+def site_role(rng: random.Random, args: argparse.Namespace) -> tuple[bool, bool]:
+    """(saturating, silent) for the site whose generator is ``rng`` (fresh: ``random.Random(site)``)."""
+    saturated = rng.random() < args.saturating_fraction
+    return saturated, not saturated and rng.random() < args.silent_fraction
 
 
 # --- one simulated site (runs in a worker) -------------------------------------------------------------
@@ -95,18 +103,23 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     from probes.agent.delivery import Delivery
     from probes.agent.heartbeat import heartbeat
     from probes.agent.metrics import AgentMetrics
+    from probes.agent.outbox import Outbox
     from probes.agent.shipper import Shipper
 
     rng = random.Random(site)
     agent_id = f"{site}-agent"
-    saturated = rng.random() < args.saturating_fraction
-    silent = not saturated and rng.random() < args.silent_fraction
+    saturated, silent = site_role(rng, args)
     down_from, down_until = t0 + args.duration / 3, t0 + 2 * args.duration / 3
     connection = CollectorConnection(url=url, token_file=str(token_file), ship_interval=args.ship_interval,
                                      request_timeout=30, max_backoff=60)
-    # AsyncOutbox.open gives each outbox a thread of its own, as in the agent
-    outbox = await AsyncOutbox.open(state / f"{site}.sqlite3", site_id=site, agent_id=agent_id,
-                                    max_results=500_000, max_age_seconds=7 * 86400)
+    # The agent gives its outbox a thread of its own (AsyncOutbox.open). 3,321 threads in two processes
+    # would measure the GIL's convoy, not the agent: each outbox here is pinned to one of a worker's few
+    # outbox threads instead (still one connection, one thread, writes in order).
+    executor = stats["outbox_threads"][int(site) % len(stats["outbox_threads"])]
+    loop = asyncio.get_running_loop()
+    outbox = AsyncOutbox(executor, await loop.run_in_executor(executor, functools.partial(
+        Outbox, state / f"{site}.sqlite3", site_id=site, agent_id=agent_id, max_results=500_000,
+        max_age_seconds=7 * 86400)))
     latencies: list[float] = stats["latencies"]
 
     class SimulatedLine(Delivery):
@@ -152,7 +165,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
         stop.set()
         await ship_task
         stats["queued_at_end"] += outbox.snapshot.queued
-        await outbox.close()
+        await loop.run_in_executor(executor, outbox._outbox.close)  # the shared thread outlives this outbox
         await delivery.aclose()
 
 
@@ -160,8 +173,10 @@ async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[
     mine = sorted(tokens)[args.worker_index::args.workers]
     state = Path(args.state) / f"w{args.worker_index}"
     state.mkdir(parents=True, exist_ok=True)
+    threads = [concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+               for _ in range(args.outbox_threads)]
     stats: dict[str, Any] = {"latencies": [], "errors": {}, "batches": 0, "results_sent": 0, "produced": 0,
-                             "queued_at_end": 0, "sites": len(mine)}
+                             "queued_at_end": 0, "sites": len(mine), "outbox_threads": threads}
     t0 = time.monotonic()
     tasks = []
     for site in mine:
@@ -169,6 +184,11 @@ async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[
         token_file.write_text(tokens[site])
         tasks.append(run_site(site, token_file, args.url, state, args, t0, stats))
     results = await asyncio.gather(*tasks, return_exceptions=True)
+    for executor in threads:
+        executor.shutdown(wait=True)
+    del stats["outbox_threads"]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    stats["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     crashed = [repr(r) for r in results if isinstance(r, BaseException)]
     stats["site_crashes"] = len(crashed)
     stats["crash_sample"] = crashed[:3]
@@ -212,6 +232,16 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
     return next((le for le, cumulative in counts if cumulative >= q * total), float("nan")) if total else float("nan")
 
 
+def rss_slope(samples: list[dict[str, Any]]) -> float:
+    """Least-squares slope of RSS over time, MiB per 10 minutes: ~0 when memory is flat."""
+    if len(samples) < 3:
+        return float("nan")
+    ts, ys = [s["t"] for s in samples], [s["rss_mib"] for s in samples]
+    mean_t, mean_y = sum(ts) / len(ts), sum(ys) / len(ys)
+    var = sum((t - mean_t) ** 2 for t in ts)
+    return round(sum((t - mean_t) * (y - mean_y) for t, y in zip(ts, ys, strict=True)) / var * 600, 1) if var else 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -230,12 +260,14 @@ def enrol_all(config: Path, sites: list[str]) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sites", type=int, default=3321)
-    parser.add_argument("--duration", type=float, default=120.0)
+    parser.add_argument("--duration", type=float, default=240.0,
+                        help="seconds; the default rules fire after 2 min, so shorter runs alert on nothing")
     parser.add_argument("--soak", type=float, help="soak run of this many seconds (overrides --duration)")
     parser.add_argument("--ship-interval", type=float, default=10.0)
     parser.add_argument("--silent-fraction", type=float, default=0.03)
     parser.add_argument("--saturating-fraction", type=float, default=0.03)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--outbox-threads", type=int, default=4, help="outbox threads per worker process")
     parser.add_argument("--no-influx", action="store_true", help="embedded SQLite only")
     parser.add_argument("--no-alerting", action="store_true",
                         help="collector without its alerting section (to measure what alert evaluation costs)")
@@ -303,6 +335,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                         raise SystemExit((work / "collector.log").read_text()[-3000:]) from None
                     time.sleep(0.2)
             report = run_load(args, work, shm, url, collector, procs)
+            if not args.no_alerting:
+                report["alerting_outcome"] = alerting_outcome(url, sites, args)
             alerts = work / "alerts.log"
             report["alert_messages"] = alerts.read_text().count("----- netmon") if alerts.exists() else 0
             report["collector_log_errors"] = [line for line in (work / "collector.log").read_text(
@@ -324,15 +358,37 @@ def orchestrate(args: argparse.Namespace) -> None:
         args.json.write_text(json.dumps(report, indent=1))
 
 
+def alerting_outcome(url: str, sites: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Which sites the collector alerted on (fired, whether resolved since or not), against the sites
+    the run degraded: every saturating and every silent site should be there, no healthy one."""
+    incidents = get_json(url + "/api/v1/incidents?state=all&limit=5000")["incidents"]
+    fired = [i for i in incidents if i["fired_at"] is not None and i["site_id"]]
+    roles = {site: site_role(random.Random(site), args) for site in sites}
+    saturating = {site for site, (sat, _) in roles.items() if sat}
+    silent = {site for site, (_, sil) in roles.items() if sil}
+    alerted: dict[str, set[str]] = {}
+    for incident in fired:
+        alerted.setdefault(incident["site_id"], set()).add(incident["rule"])
+    rules: dict[str, int] = {}
+    for incident in fired:
+        rules[incident["rule"]] = rules.get(incident["rule"], 0) + 1
+    return {"incidents_fired": len(fired), "by_rule": rules,
+            "saturating_sites_alerted": f"{len(saturating & alerted.keys())}/{len(saturating)}",
+            "silent_sites_alerted": f"{len(silent & alerted.keys())}/{len(silent)}",
+            "healthy_sites_alerted": sorted(alerted.keys() - saturating - silent)[:20],
+            "pending_or_unfired": len(incidents) - len(fired)}
+
+
 def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector: subprocess.Popen[bytes],
              procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     workers = []
     for index in range(args.workers):
         argv = [sys.executable, __file__, "--worker-index", str(index), "--workers", str(args.workers),
                 "--tokens", str(work / "tokens.json"), "--state", shm, "--url", url,
                 "--result", str(work / f"worker{index}.json"), "--duration", str(args.duration),
                 "--ship-interval", str(args.ship_interval), "--silent-fraction", str(args.silent_fraction),
-                "--saturating-fraction", str(args.saturating_fraction)]
+                "--saturating-fraction", str(args.saturating_fraction), "--outbox-threads", str(args.outbox_threads)]
         workers.append(subprocess.Popen(argv, env=netmon_env()))
     procs.extend(workers)
     start_stats = get_json(url + "/api/v1/stats")["totals"]
@@ -370,6 +426,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
     return {
         "sites": args.sites, "duration_seconds": args.duration, "ship_interval_seconds": args.ship_interval,
         "workers": args.workers, "alerting": not args.no_alerting,
+        "load_average_1min_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "influxdb": "influxd" if not args.no_influx and shutil.which("influxd") else None,
         "produced": sum(p["produced"] for p in parts), "accepted": accepted,
         "accepted_per_second": round(accepted / elapsed, 1), "batches": sum(p["batches"] for p in parts),
@@ -380,9 +437,11 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
         "client_round_trip_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "client_round_trip_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "collector_cpu_seconds": round(cpu, 1),
+        "generator_cpu_seconds": round(sum(p["cpu_seconds"] for p in parts), 1),
         "collector_cpu_ms_per_1000_results": round(cpu / max(accepted, 1) * 1e6, 1),
         "collector_rss_mib_first_last_max_steady": [samples[0]["rss_mib"] if samples else 0, steady[-1],
                                                      max(steady)],
+        "collector_rss_mib_per_10_min_steady": rss_slope(samples[len(samples) // 4:]),
         "tsdb_write_lag_seconds_max": max((s["tsdb_lag_seconds"] for s in samples), default=0.0),
         "journal_pending_max": max((s["journal_pending"] for s in samples), default=0),
         "collector_rejected": end["rejected"] - start_stats["rejected"], "stats_api_errors": stats_errors,
