@@ -213,16 +213,22 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def ingest_histogram(url: str) -> dict[float, float]:
-    """The collector's own ``netmon_collector_ingest_duration_seconds`` buckets (request → durable commit)."""
+def scrape(url: str) -> tuple[dict[float, float], dict[str, float]]:
+    """From the collector's /metrics: its ``netmon_collector_ingest_duration_seconds`` buckets (request →
+    durable commit) and the seconds each sink took (``alerting/handle`` is alert evaluation)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
         text = response.read().decode()
+    buckets: dict[float, float] = {}
+    sinks: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "netmon_collector_ingest_duration_seconds":
-            return {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
-    return {}
+            buckets = {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
+        elif family.name == "netmon_collector_sink_duration_seconds":
+            sinks = {f"{s.labels['sink']}/{s.labels['call']}": s.value for s in family.samples
+                     if s.name.endswith("_total")}
+    return buckets, sinks
 
 
 def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
@@ -392,7 +398,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
         workers.append(subprocess.Popen(argv, env=netmon_env()))
     procs.extend(workers)
     start_stats = get_json(url + "/api/v1/stats")["totals"]
-    hist0 = ingest_histogram(url)
+    hist0, sinks0 = scrape(url)
     cpu0, t0 = cpu_seconds(collector.pid), time.monotonic()
     samples = []
     stats_errors: list[str] = []
@@ -411,7 +417,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(collector.pid) - cpu0
     end = get_json(url + "/api/v1/stats")["totals"]
-    hist1 = ingest_histogram(url)
+    hist1, sinks1 = scrape(url)
     flowing = [s for s in samples if s["accepted"] > start_stats["accepted"]]
     steady_rate = ((flowing[-1]["accepted"] - flowing[0]["accepted"]) / (flowing[-1]["t"] - flowing[0]["t"])
                    if len(flowing) > 1 and flowing[-1]["t"] > flowing[0]["t"] else 0.0)
@@ -439,6 +445,11 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
         "collector_cpu_seconds": round(cpu, 1),
         "generator_cpu_seconds": round(sum(p["cpu_seconds"] for p in parts), 1),
         "collector_cpu_ms_per_1000_results": round(cpu / max(accepted, 1) * 1e6, 1),
+        # wall time on the collector's event loop, per 1,000 accepted results (handle) and per second (tick)
+        "sink_ms_per_1000_results": {k: round((v - sinks0.get(k, 0.0)) / max(accepted, 1) * 1e6, 1)
+                                     for k, v in sinks1.items() if k.endswith("/handle")},
+        "sink_tick_ms_per_second": {k: round((v - sinks0.get(k, 0.0)) / elapsed * 1e3, 2)
+                                    for k, v in sinks1.items() if k.endswith("/tick")},
         "collector_rss_mib_first_last_max_steady": [samples[0]["rss_mib"] if samples else 0, steady[-1],
                                                      max(steady)],
         "collector_rss_mib_per_10_min_steady": rss_slope(samples[len(samples) // 4:]),

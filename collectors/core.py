@@ -59,7 +59,9 @@ class CollectorCore:
             self.drainer = TsdbDrainer(self.journal, make_writer(config.influxdb, secrets),
                                        config.influxdb.batch_size, config.influxdb.flush_interval)
         self.live = LiveState()
-        self.sinks = SinkRegistry(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc())
+        self.sinks = SinkRegistry(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc(),
+                                  on_duration=lambda name, call, seconds: self.metrics.sink_seconds.labels(
+                                      name, call).inc(seconds))
         self.sinks.register(self.live)
         self.limiter = SiteRateLimiter(config.limits.site_results_per_minute)
         self.metrics.attach(self)

@@ -37,6 +37,9 @@ class CollectorMetrics:
                                         buckets=INGEST_BUCKETS, registry=r)
         self.sink_failures = Counter("netmon_collector_sink_failures", "Result sinks that raised, by sink.",
                                      ["sink"], registry=r)
+        self.sink_seconds = Counter("netmon_collector_sink_duration_seconds",
+                                    "Time the event loop spent in each sink (alert evaluation is one), by call "
+                                    "(handle: per accepted batch; tick: timers).", ["sink", "call"], registry=r)
         self.registry_reloads = Counter("netmon_collector_registry_reloads", "Site registry reloads, by outcome.",
                                         ["outcome"], registry=r)
         for outcome in ("accepted", "duplicate", "rejected"):

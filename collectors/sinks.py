@@ -3,7 +3,8 @@
 A sink implements ``ResultSink``; the live state is one, the alerting engine registers itself
 as another. Sinks run after the journal commit, in registration order, with only the newly
 accepted records of the batch (never duplicates). A sink that raises is logged and counted
-(``netmon_collector_sink_failures_total{sink}``) and never fails the ingest: the batch is
+(``netmon_collector_sink_failures_total{sink}``; the time each sink takes is
+``netmon_collector_sink_duration_seconds_total{sink,call}``) and never fails the ingest: the batch is
 already durable and answered 200. ``handle`` runs on the event loop before the response, so
 it must be quick; slow work (sending notifications) belongs in the sink's own task.
 
@@ -43,9 +44,12 @@ class DuplicateSink(ValueError):
 
 
 class SinkRegistry:
-    def __init__(self, on_failure: Callable[[str], None] | None = None) -> None:
+    def __init__(self, on_failure: Callable[[str], None] | None = None,
+                 on_duration: Callable[[str, str, float], None] | None = None) -> None:
         self._sinks: dict[str, ResultSink] = {}
         self._on_failure = on_failure or (lambda name: None)
+        # (sink, "handle" or "tick", seconds): what each sink costs the event loop
+        self._on_duration = on_duration or (lambda name, call, seconds: None)
 
     def register(self, sink: ResultSink) -> ResultSink:
         if not isinstance(sink, ResultSink):
@@ -65,18 +69,22 @@ class SinkRegistry:
         if not records:
             return
         for sink in self._sinks.values():
+            started = time.perf_counter()
             try:
                 await sink.handle(site, records)
             except Exception:
                 log.exception("sink %s failed on %d record(s) of site %s", sink.name, len(records), site.id)
                 self._on_failure(sink.name)
+            self._on_duration(sink.name, "handle", time.perf_counter() - started)
 
     async def tick(self) -> None:
         now = time.time()
         for sink in self._sinks.values():
             if isinstance(sink, TickingSink):
+                started = time.perf_counter()
                 try:
                     await sink.tick(now)
                 except Exception:
                     log.exception("sink %s failed in tick", sink.name)
                     self._on_failure(sink.name)
+                self._on_duration(sink.name, "tick", time.perf_counter() - started)

@@ -3,12 +3,14 @@ never fails the ingest; sinks see only newly accepted records."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.app import create_app
 from collectors.core import CollectorCore
@@ -73,3 +75,28 @@ def test_a_failing_sink_never_fails_the_ingest(tmp_path: Path) -> None:
         assert client.get("/api/v1/sites/26734").json()["accepted"] == 3
         assert core.sinks.names() == ["live_state", "broken", "recorder"]
         wait_until(lambda: recorder.ticks >= 1, 5, what="the periodic tick")
+
+
+class Slow:
+    """Blocks the event loop as a CPU-bound evaluation would (what the metric is there to show)."""
+    name = "slow"
+
+    async def handle(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None:
+        time.sleep(0.05 * len(records))  # noqa: ASYNC251 - blocking on purpose
+
+
+def test_the_time_each_sink_takes_is_exported(tmp_path: Path) -> None:
+    registry = write_registry(tmp_path / "sites.yaml", [lab_site("26734")])
+    app = create_app(load_central(write_central(tmp_path, registry)),
+                     extensions=[lambda app, core: core.sinks.register(Slow())])
+    token = app.state.core.tokens.enrol("26734")
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/results", json=sample_batch("26734", [1, 2, 3, 4]),
+                           headers=headers).status_code == 200
+        families = {s.labels["sink"] + "/" + s.labels["call"]: s.value
+                    for f in text_string_to_metric_families(client.get("/metrics").text)
+                    if f.name == "netmon_collector_sink_duration_seconds" for s in f.samples
+                    if s.name.endswith("_total")}
+    assert 0.2 <= families["slow/handle"] < 0.5, families
+    assert families["live_state/handle"] < 0.05, families
