@@ -118,3 +118,23 @@ def test_nonsense_units_are_refused() -> None:
         parse_duration("soon")
     with pytest.raises(ValueError, match="expected a size"):
         parse_bytes("lots")
+
+
+def test_a_channel_key_is_named_as_written_not_with_the_channel_type(tmp_path: Path) -> None:
+    """Channels are a union tagged by ``type``; the key path must be the file's, with that key's line."""
+    from collectors.settings import load_central
+
+    path = tmp_path / "central.yaml"
+    path.write_text("""\
+registry: sites.yaml
+alerting:
+  channels:
+    - name: rrt-telegram
+      type: telegram
+      token_file: /etc/netmon/telegram.token
+      chatid: "-100123"
+""", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_central(path)
+    assert [(key, line) for key, line, _ in info.value.problems] == [
+        ("alerting.channels[0].chat_id", 4), ("alerting.channels[0].chatid", 7)], info.value.problems

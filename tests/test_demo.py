@@ -186,7 +186,7 @@ def test_refuses_without_root_and_offers_loopback(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "where", "message"), [
     ("alerting:\n  channels:\n    - name: tg\n      type: telegram\n      token_file: /nonexistent\n"
-     "      chat_id: '-100'\n      chatid: 5\n", ":3: alerting.channels[0].telegram.chatid", "unknown key"),
+     "      chat_id: '-100'\n      chatid: 5\n", ":7: alerting.channels[0].chatid", "unknown key"),
     ("alerting:\n  storm: {min_sites: many}\n", ":2: alerting.storm.min_sites", "Input should be a valid integer"),
     ("alerting:\n  channels:\n    - {name: console, type: webhook, url: 'http://127.0.0.1:9/'}\n",
      ":3: alerting.channels[0].name", "'console' is the demo's own; choose another name"),

@@ -82,6 +82,7 @@ def validation_problems(
         # pydantic puts the union member / validator name into loc for some errors; drop
         # entries that are not keys of the document.
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        loc = _document_loc(loc, index or {})
         message = err["msg"]
         if err["type"] not in {"missing", "extra_forbidden"} and "input" in err:
             shown = repr(err["input"])
@@ -91,6 +92,20 @@ def validation_problems(
             message = "unknown key (check the spelling; see the documented example)"
         problems.append((key_path(loc), line_for(loc, index or {}), message))
     return problems
+
+
+def _document_loc(loc: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> tuple[int | str, ...]:
+    """Drop the tag pydantic adds for a discriminated union member (``channels[0].telegram.chat_id``
+    for ``type: telegram``): a step that is not a key of the file and not the last one (only the
+    last step, a missing key, may be absent from the file)."""
+    if not index:
+        return loc
+    kept: list[int | str] = []
+    for i, step in enumerate(loc):
+        if isinstance(step, str) and i + 1 < len(loc) and (*kept, step) not in index and tuple(kept) in index:
+            continue
+        kept.append(step)
+    return tuple(kept)
 
 
 def load_model(path: str | Path, model: type[M]) -> M:
