@@ -86,4 +86,16 @@ def load_central(path: str | Path) -> CentralConfig:
         update["influxdb"] = config.influxdb.model_copy(update={
             "token_file": anchored(config.influxdb.token_file),
             "password_file": anchored(config.influxdb.password_file)})
+    if config.alerting is not None:
+        alerting = config.alerting
+        channels = [channel.model_copy(update={name: anchored(getattr(channel, name))
+                                               for name in CHANNEL_FILES if name in type(channel).model_fields})
+                    for channel in alerting.channels]
+        update["alerting"] = alerting.model_copy(update={
+            "rules_file": anchored(alerting.rules_file), "admin_token_file": anchored(alerting.admin_token_file),
+            "channels": channels})
     return config.model_copy(update=update)
+
+
+# Files a channel reads (secrets, a private CA) or writes (the console channel's log)
+CHANNEL_FILES = ("token_file", "password_file", "bearer_token_file", "ca_file", "path")

@@ -138,3 +138,35 @@ alerting:
         load_central(path)
     assert [(key, line) for key, line, _ in info.value.problems] == [
         ("alerting.channels[0].chat_id", 4), ("alerting.channels[0].chatid", 7)], info.value.problems
+
+
+def test_central_paths_are_relative_to_the_file_wherever_the_collector_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """systemd starts the collector in /; a rules file or a bot token named next to central.yaml
+    must be found there, as the registry and state_dir are."""
+    from collectors.settings import load_central
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "central.yaml").write_text("""\
+registry: sites.yaml
+state_dir: state
+alerting:
+  rules_file: rules.yaml
+  admin_token_file: /etc/netmon/admin.token
+  channels:
+    - {name: tg, type: telegram, token_file: secrets/telegram.token, chat_id: "-100"}
+    - {name: log, type: console, path: alerts.log}
+    - {name: mail, type: smtp, host: 127.0.0.1, to: [noc@example.org], password_file: smtp.pw}
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = load_central("etc/central.yaml")
+    base = etc.resolve()
+    assert config.alerting is not None
+    assert (config.registry, config.state_dir) == (str(base / "sites.yaml"), str(base / "state"))
+    assert config.alerting.rules_file == str(base / "rules.yaml")
+    assert config.alerting.admin_token_file == "/etc/netmon/admin.token"  # absolute stays as written
+    tg, log, mail = config.alerting.channels
+    assert tg.token_file == str(base / "secrets/telegram.token")
+    assert log.path == str(base / "alerts.log")
+    assert mail.password_file == str(base / "smtp.pw")

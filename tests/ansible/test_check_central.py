@@ -27,8 +27,7 @@ def write(tmp_path: Path, registry: str = REGISTRY, rules: str | None = None, **
                                  "registry": "sites.csv", **extra}
     if rules is not None:
         (tmp_path / "rules.yaml").write_text(rules)
-        # absolute: the collector reads alerting.rules_file as given (the registry is anchored to the config)
-        config["alerting"] = {"rules_file": str(tmp_path / "rules.yaml")}
+        config["alerting"] = {"rules_file": "rules.yaml"}  # relative to central.yaml, as the registry is
     path = tmp_path / "central.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
