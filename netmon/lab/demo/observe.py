@@ -91,14 +91,13 @@ class Observer:
             self.details[site.spec.site_id] = detail
             sites.append(self._site(detail, step))
         incidents: list[dict[str, Any]] = []
-        if self.stack.alerting:
-            try:
-                answer = self.stack.api("/api/v1/incidents?state=firing")
-                incidents = list(answer if isinstance(answer, list) else answer.get("incidents", []))
-            except Exception as exc:
-                errors.append(f"incidents: {exc}")
-            for incident in incidents:
-                self.peaks.incidents[str(incident.get("id"))] = incident
+        try:
+            answer = self.stack.api("/api/v1/incidents?state=firing")
+            incidents = list(answer if isinstance(answer, list) else answer.get("incidents", []))
+        except Exception as exc:
+            errors.append(f"incidents: {exc}")
+        for incident in incidents:
+            self.peaks.incidents[str(incident.get("id"))] = incident
         return Snapshot(sites, incidents, rate, accepted, float(stats["totals"]["tsdb_write_lag_seconds"]), errors)
 
     def _site(self, detail: dict[str, Any], step: float) -> SiteView:

@@ -4,7 +4,6 @@ central registry and ``central.yaml`` — all as plain data written to the outpu
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import socket
 from pathlib import Path
@@ -48,23 +47,6 @@ class CommuneSpec:
 
 def communes(count: int) -> list[CommuneSpec]:
     return [CommuneSpec(i, *_RATES[(i - 1) % len(_RATES)]) for i in range(1, count + 1)]
-
-
-def _defaults_file() -> Path | None:
-    spec = importlib.util.find_spec("alerting")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "default_rules.yaml"
-    return path if path.exists() else None
-
-
-def alerting_available() -> bool:
-    """Alerting (issue #4) ships ``alerting/default_rules.yaml``; before it lands the package is a stub."""
-    return _defaults_file() is not None
-
-
-def dashboards_available() -> bool:
-    return importlib.util.find_spec("netmon.cli.dashboards_cmd") is not None
 
 
 def registry_entry(spec: CommuneSpec) -> dict[str, Any]:
@@ -125,9 +107,9 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
 
 def demo_rules(path: Path, for_seconds: int) -> Path:
     """The go-live default rules with every ``for`` shortened, so a few-minute story can fire them."""
-    defaults = _defaults_file()
-    assert defaults is not None
-    text = re.sub(r"^(\s+)for: \S+$", rf"\g<1>for: {for_seconds}s", defaults.read_text(encoding="utf-8"),
+    from alerting.rules import DEFAULT_RULES_FILE
+
+    text = re.sub(r"^(\s+)for: \S+$", rf"\g<1>for: {for_seconds}s", DEFAULT_RULES_FILE.read_text(encoding="utf-8"),
                   flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
     return path

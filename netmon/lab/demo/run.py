@@ -57,9 +57,8 @@ def _alerting_extra(opts: DemoOptions) -> dict[str, Any] | None:
     """``--alerting-config`` read and checked, merged once with ``--webhook`` so any mistake stops the
     demo here — before it needs root or builds anything — naming the file, line and key."""
     extra = channels.load_extra(opts.alerting_config)
-    if plan.alerting_available():
-        channels.alerting_section(rules_file="rules.yaml", console_log="alerts.log", webhook=opts.webhook,
-                                  extra=extra, source=str(opts.alerting_config))
+    channels.alerting_section(rules_file="rules.yaml", console_log="alerts.log", webhook=opts.webhook,
+                              extra=extra, source=str(opts.alerting_config))
     return extra
 
 
@@ -95,12 +94,12 @@ def _play(stack: Stack, opts: DemoOptions, console: Console) -> tuple[Scenario, 
 
     if opts.live:
         snap, elapsed = step()
-        with Live(render(snap, scenario.phase, elapsed, opts.duration_seconds, stack.alerting), console=console,
+        with Live(render(snap, scenario.phase, elapsed, opts.duration_seconds), console=console,
                   refresh_per_second=2) as live:
             while not scenario.finished:
                 time.sleep(opts.poll_seconds)
                 snap, elapsed = step()
-                live.update(render(snap, scenario.phase, elapsed, opts.duration_seconds, stack.alerting))
+                live.update(render(snap, scenario.phase, elapsed, opts.duration_seconds))
     else:
         while not scenario.finished:
             snap, elapsed = step()
@@ -108,8 +107,7 @@ def _play(stack: Stack, opts: DemoOptions, console: Console) -> tuple[Scenario, 
                 console.print(plain_line(snap, scenario.phase, elapsed), highlight=False, soft_wrap=True)
                 last_plain = elapsed
             time.sleep(opts.poll_seconds)
-    if stack.alerting:
-        _settle(observer, console, max(10.0, opts.duration_seconds * 0.25))
+    _settle(observer, console, max(10.0, opts.duration_seconds * 0.25))
     return scenario, observer
 
 
@@ -160,7 +158,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
                           + ", ".join(f"{h}:{p}" for h, p in stack.relay.endpoints), highlight=False)
         scenario, observer = _play(stack, opts, console)
         (out / "run" / "final-sites.json").write_text(json.dumps(observer.details, indent=1, ensure_ascii=False))
-        lines = summary_lines(scenario, observer.peaks, stack.alerting)
+        lines = summary_lines(scenario, observer.peaks)
         lines += ["", "Output folder: " + str(out)] + [f"  {n}" for n in write_outputs(stack, out)]
         lines += [f"  alerts (console channel): {out / 'alerts.log'}", f"  logs and configs: {out / 'run'}"]
         if len(stack.alert_channels) > 1:

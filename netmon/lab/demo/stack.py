@@ -63,7 +63,6 @@ class Stack:
     load: dict[str, Proc] = dataclasses.field(default_factory=dict)
     control_file: Path = Path()
     central_config: Path = Path()
-    alerting: bool = False
     icmp: bool = True  # False: loopback mode, and this user may not send ICMP echo
     alert_channels: list[str] = dataclasses.field(default_factory=list)
     relay: LoopbackRelay | None = None
@@ -140,15 +139,14 @@ def _central(stack: Stack, specs: list[plan.CommuneSpec], host: str, port: int, 
              alerting_extra: dict[str, Any] | None, for_seconds: int) -> Path:
     registry = write_registry(stack.workdir / "sites.yaml", [plan.registry_entry(s) for s in specs])
     sections: dict[str, Any] = {}
-    if stack.alerting:
-        sections["expected_ship_interval"] = f"{plan.SHIP_INTERVAL_SECONDS:g}s"
-        rules = plan.demo_rules(stack.workdir / "rules.yaml", for_seconds)
-        section = channels.alerting_section(rules_file=str(rules), console_log=str(stack.workdir.parent / "alerts.log"),
-                                            webhook=webhook, extra=alerting_extra)
-        sections["alerting"] = section
-        stack.alert_channels = [f"{c['name']} ({c['type']})" for c in section["channels"]]
-        if stack.centre is not None:  # its loopback is not this machine's: relay loopback channels into it
-            stack.relay = LoopbackRelay(stack.centre, channels.loopback_endpoints(section))
+    sections["expected_ship_interval"] = f"{plan.SHIP_INTERVAL_SECONDS:g}s"
+    rules = plan.demo_rules(stack.workdir / "rules.yaml", for_seconds)
+    section = channels.alerting_section(rules_file=str(rules), console_log=str(stack.workdir.parent / "alerts.log"),
+                                        webhook=webhook, extra=alerting_extra)
+    sections["alerting"] = section
+    stack.alert_channels = [f"{c['name']} ({c['type']})" for c in section["channels"]]
+    if stack.centre is not None:  # its loopback is not this machine's: relay loopback channels into it
+        stack.relay = LoopbackRelay(stack.centre, channels.loopback_endpoints(section))
     influx = influx_settings(stack.influx, "v1") if stack.influx is not None else None
     return write_central(stack.workdir, registry, host=host, port=port, influx=influx, **sections)
 
@@ -159,7 +157,6 @@ def build(workdir: Path, specs: list[plan.CommuneSpec], *, loopback: bool, webho
     cleaned up by the caller with ``stack.close()``."""
     stack = stack or Stack(workdir=workdir, loopback=loopback)
     workdir.mkdir(parents=True, exist_ok=True)
-    stack.alerting = plan.alerting_available()
     stack.control_file = workdir / "platform-control.json"
     stack.control_file.write_text("{}")
     py = sys.executable

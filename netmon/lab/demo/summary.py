@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from netmon.lab.demo.observe import Peaks
-from netmon.lab.demo.plan import PROVINCE, dashboards_available
+from netmon.lab.demo.plan import PROVINCE
 from netmon.lab.demo.scenario import Scenario
 from netmon.lab.demo.stack import Stack
 from netmon.lab.demo.view import incident_text
@@ -19,7 +19,7 @@ def _pct(value: float | None) -> str:
     return f"{value * 100:.0f} %" if value is not None else "—"
 
 
-def summary_lines(scenario: Scenario, peaks: Peaks, alerting: bool) -> list[str]:
+def summary_lines(scenario: Scenario, peaks: Peaks) -> list[str]:
     roles = scenario.roles
     lines = ["netmon demo — summary", ""]
     if roles.saturated is not None:
@@ -38,18 +38,17 @@ def summary_lines(scenario: Scenario, peaks: Peaks, alerting: bool) -> list[str]
                      for s in roles.platform_slow)
     lines.append(f"Platforms slow for: {slow}")
     lines += ["", "Timeline:"] + [f"  {t:5.1f} s  {text}" for t, text in scenario.log]
-    if alerting:
-        incidents = list(peaks.incidents.values())
-        by_rule: dict[str, int] = {}
-        for incident in incidents:
-            by_rule[str(incident.get("rule"))] = by_rule.get(str(incident.get("rule")), 0) + 1
-        counts = ", ".join(f"{rule} ×{n}" for rule, n in sorted(by_rule.items()))
-        lines += ["", f"Incidents that fired ({len(incidents)}{': ' + counts if counts else ''}):"]
-        # the link and site incidents first: the platform ones repeat per commune and platform
-        incidents.sort(key=lambda i: (str(i.get("rule", "")).startswith("Platform"), str(i.get("rule", ""))))
-        lines += [f"  {incident_text(i)}" for i in incidents[:MAX_LISTED]] or ["  none"]
-        if len(incidents) > MAX_LISTED:
-            lines.append(f"  … and {len(incidents) - MAX_LISTED} more (netmon alerts list --state all)")
+    incidents = list(peaks.incidents.values())
+    by_rule: dict[str, int] = {}
+    for incident in incidents:
+        by_rule[str(incident.get("rule"))] = by_rule.get(str(incident.get("rule")), 0) + 1
+    counts = ", ".join(f"{rule} ×{n}" for rule, n in sorted(by_rule.items()))
+    lines += ["", f"Incidents that fired ({len(incidents)}{': ' + counts if counts else ''}):"]
+    # the link and site incidents first: the platform ones repeat per commune and platform
+    incidents.sort(key=lambda i: (str(i.get("rule", "")).startswith("Platform"), str(i.get("rule", ""))))
+    lines += [f"  {incident_text(i)}" for i in incidents[:MAX_LISTED]] or ["  none"]
+    if len(incidents) > MAX_LISTED:
+        lines.append(f"  … and {len(incidents) - MAX_LISTED} more (netmon alerts list --state all)")
     else:
         lines += ["", "Alerting is not part of this build: no incidents."]
     return lines
@@ -60,8 +59,6 @@ def write_outputs(stack: Stack, out: Path) -> list[str]:
     notes = []
     py = [sys.executable, "-m", "netmon"]
     config = str(stack.central_config)
-    if not dashboards_available():
-        return ["dashboards/readiness: not part of this build, nothing written"]
     code, text = stack.run_in_centre([*py, "dashboards", "build", "--out", str(out / "dashboards"),
                                       "--config", config])
     notes.append(f"dashboards JSON: {out / 'dashboards'}" if code == 0 else f"dashboards build failed: {text[-500:]}")

@@ -70,18 +70,15 @@ def incident_text(incident: dict[str, Any]) -> str:
     return " · ".join(str(p) for p in parts if p) or str(incident)
 
 
-def render(snapshot: Snapshot, phase: str, elapsed: float, duration: float, alerting: bool) -> Group:
+def render(snapshot: Snapshot, phase: str, elapsed: float, duration: float) -> Group:
     header = Text.assemble(
         ("netmon demo  ", "bold"), (f"{elapsed:4.0f}/{duration:.0f} s  ", ""), ("phase: ", ""), (phase, "bold cyan"),
         (f"   ingest {snapshot.ingest_per_second:6.1f} results/s  total {snapshot.accepted_total}  "
          f"TSDB lag {snapshot.tsdb_lag_seconds:.1f}s", ""))
     parts: list[Any] = [header, sites_table(snapshot)]
-    if alerting:
-        lines = [incident_text(i) for i in snapshot.incidents] or ["none"]
-        parts.append(Panel("\n".join(lines[:12]), title=f"firing incidents ({len(snapshot.incidents)})",
-                           border_style="red" if snapshot.incidents else "green"))
-    else:
-        parts.append(Text("alerting is not part of this build: no incidents panel", style="grey50"))
+    lines = [incident_text(i) for i in snapshot.incidents] or ["none"]
+    parts.append(Panel("\n".join(lines[:12]), title=f"firing incidents ({len(snapshot.incidents)})",
+                       border_style="red" if snapshot.incidents else "green"))
     if snapshot.errors:
         parts.append(Text("; ".join(snapshot.errors[:3]), style="red"))
     return Group(*parts)
