@@ -109,7 +109,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     rng = random.Random(site)
     agent_id = f"{site}-agent"
     saturated, silent = site_role(rng, args)
-    down_from, down_until = t0 + args.duration / 3, t0 + 2 * args.duration / 3
+    down_from, down_until = (t0 + args.duration * fraction for fraction in args.silent_window)
     connection = CollectorConnection(url=url, token_file=str(token_file), ship_interval=args.ship_interval,
                                      request_timeout=30, max_backoff=60)
     # The agent gives its outbox a thread of its own (AsyncOutbox.open). 3,321 threads in two processes
@@ -271,6 +271,8 @@ def main() -> None:
     parser.add_argument("--soak", type=float, help="soak run of this many seconds (overrides --duration)")
     parser.add_argument("--ship-interval", type=float, default=10.0)
     parser.add_argument("--silent-fraction", type=float, default=0.03)
+    parser.add_argument("--silent-window", type=float, nargs=2, default=(1 / 3, 2 / 3), metavar=("FROM", "UNTIL"),
+                        help="when the silent sites' line is down, as fractions of the run (default: the middle third)")
     parser.add_argument("--saturating-fraction", type=float, default=0.03)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--outbox-threads", type=int, default=4, help="outbox threads per worker process")
@@ -394,6 +396,7 @@ def run_load(args: argparse.Namespace, work: Path, shm: str, url: str, collector
                 "--tokens", str(work / "tokens.json"), "--state", shm, "--url", url,
                 "--result", str(work / f"worker{index}.json"), "--duration", str(args.duration),
                 "--ship-interval", str(args.ship_interval), "--silent-fraction", str(args.silent_fraction),
+                "--silent-window", *(str(f) for f in args.silent_window),
                 "--saturating-fraction", str(args.saturating_fraction), "--outbox-threads", str(args.outbox_threads)]
         workers.append(subprocess.Popen(argv, env=netmon_env()))
     procs.extend(workers)
