@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -77,7 +78,9 @@ class Delivery:
         self.agent_id = agent_id
         # A private CA file when given; the system's CAs for other https; none for plain http
         # (httpx would otherwise load its whole CA bundle, ~3 MB resident, for nothing).
-        verify: str | bool = connection.ca_file or connection.url.startswith("https://")
+        verify: ssl.SSLContext | bool = connection.url.startswith("https://")
+        if connection.ca_file:  # a context of our own: httpx deprecated verify=<path>
+            verify = ssl.create_default_context(cafile=connection.ca_file)
         self._httpx = lean_httpx()
         self.client: httpx.AsyncClient = self._httpx.AsyncClient(
             base_url=connection.url.rstrip("/"), verify=verify, timeout=connection.request_timeout,
