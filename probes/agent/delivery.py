@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import ssl
+import struct
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,12 @@ RESULTS_PATH = "/api/v1/results"
 # own idle limit (listen.keep_alive_seconds, 75 s; nginx's default is 75 s too) so the collector
 # is not the one closing a connection the agent is about to use.
 KEEPALIVE_SECONDS = 60.0
+# Closing a connection discards what the kernel has not yet delivered (SO_LINGER 0: RST, not FIN).
+# A request the agent gave up on (timeout, line down) must not reach the collector minutes later
+# from the kernel's retransmit queue: the results are still in the outbox and will be resent, so
+# the old copy would only compete for a thin line, and if the outbox overflowed meanwhile the
+# agent would count as dropped what in fact arrived.
+ABORT_ON_CLOSE = [(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))]
 
 
 def skip_httpx_cli() -> None:
@@ -82,9 +90,10 @@ class Delivery:
         if connection.ca_file:  # a context of our own: httpx deprecated verify=<path>
             verify = ssl.create_default_context(cafile=connection.ca_file)
         self._httpx = lean_httpx()
+        transport = self._httpx.AsyncHTTPTransport(
+            verify=verify, limits=self._httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS), socket_options=ABORT_ON_CLOSE)
         self.client: httpx.AsyncClient = self._httpx.AsyncClient(
-            base_url=connection.url.rstrip("/"), verify=verify, timeout=connection.request_timeout,
-            limits=self._httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+            base_url=connection.url.rstrip("/"), timeout=connection.request_timeout, transport=transport)
         self._token: str | None = None
 
     def token(self, reload: bool = False) -> str:
