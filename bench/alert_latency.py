@@ -40,6 +40,7 @@ from alerting.service import AlertingSink
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import BATCH_ADAPTER, LinkKind, ProbeKind, ResultBatch, ResultRecord, Status
+from netmon.lab.procstat import rss_mib
 from tests.alerting.standins import Recorder
 
 
@@ -53,11 +54,6 @@ class TimedReceiver(Recorder):
         return 200, {"status": "success"}, {}
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def site(i: int, province: str) -> RegistrySite:
@@ -183,7 +179,7 @@ def cost(sites: int, cycles: int) -> dict[str, float]:
                 for i, s in enumerate(reg.sites)] for c in range(cycles)]
     results = sum(len(b) for cycle in batches for _, b in cycle)
     with tempfile.TemporaryDirectory(prefix="netmon-bench-cost-") as tmp:
-        rss0 = rss_mb()
+        rss0 = rss_mib()
         engine = AlertEngine(config(None), state_path=Path(tmp) / "alerting.db", registry=reg, now=t0)
         wall = cpu = 0.0
         tick_after_cycle: list[float] = []
@@ -197,7 +193,7 @@ def cost(sites: int, cycles: int) -> dict[str, float]:
                 w = time.perf_counter()
                 engine.tick(t0 + 60 * c + SPREAD_S + second)
                 tick_after_cycle.append(time.perf_counter() - w)
-        rss1 = rss_mb()  # the engine's series and caches (the prepared results are in both readings)
+        rss1 = rss_mib()  # the engine's series and caches (the prepared results are in both readings)
         bodies = [ResultBatch(site_id=s.id, agent_id=f"{s.id}-agent", results=b).model_dump_json().encode()
                   for cycle in batches[:2] for s, b in cycle]
         ref_results = sum(len(b) for cycle in batches[:2] for _, b in cycle)

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from netmon.lab.collector import lab_site, netmon_env, write_central, write_registry  # noqa: E402
+from netmon.lab.procstat import cpu_seconds  # noqa: E402
 from netmon.lab.topology import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -51,9 +52,6 @@ def build_bodies(sites: list[str], batch: int, batches_per_site: int, compress: 
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def connection(port: int, work: list[tuple[str, bytes]], compress: bool, deadline: float,

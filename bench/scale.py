@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from netmon.lab.collector import netmon_env, write_central, write_registry  # noqa: E402
+from netmon.lab.procstat import cpu_seconds, rss_mib  # noqa: E402
 from netmon.lab.topology import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -196,16 +197,8 @@ async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[
 
 
 # --- the orchestrator ----------------------------------------------------------------------------------
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def get_json(url: str) -> Any:
