@@ -23,7 +23,6 @@ agent's RSS <= 50 MB. Everything it starts lives in its own namespaces and is re
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -35,27 +34,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from netmon.lab.collector import netmon_env
 from netmon.lab.iperf import start_iperf3
 from netmon.lab.netns import Lab, Proc, wait_until
 from netmon.lab.platforms import start_platforms
+from netmon.lab.procstat import cpu_seconds, rss_mib
 from netmon.lab.snmpd import start_snmpd
 from netmon.lab.topology import SiteTopology, build_site
-
-REPO = Path(__file__).resolve().parents[1]
-ENV = {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def python_pid(proc: Proc) -> int:
@@ -69,7 +54,7 @@ def measure(proc: Proc, warmup: float, seconds: float) -> dict[str, float]:
     start_cpu, start = cpu_seconds(pid), time.monotonic()
     samples = []
     while time.monotonic() - start < seconds:
-        samples.append(rss_mb(pid))
+        samples.append(rss_mib(pid))
         time.sleep(1)
     cpu = cpu_seconds(pid) - start_cpu
     return {"rss_median_mb": statistics.median(samples), "rss_max_mb": max(samples),
@@ -166,7 +151,7 @@ def main() -> None:
                             ("netmon probe run, example-like plan", "example")):
             config = agent_config(topo, workdir, plan, collector, plan)
             argv = [sys.executable, "-m", "netmon", "probe", "run", "--config", str(config), "--log-level", "debug"]
-            agent = topo.site.start(argv, name=f"agent-{plan}", env=ENV)
+            agent = topo.site.start(argv, name=f"agent-{plan}", env=netmon_env())
             wait_until(lambda a=agent: "metrics listening" in a.log() or not a.alive(), 30, what="agent start")  # type: ignore[misc]
             figures = measure(agent, args.warmup, args.seconds)
             rows.append((label, figures, produced(agent)))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import ssl
 import sys
@@ -30,11 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from netmon.lab.collector import netmon_env
 from netmon.lab.iperf import tcp_port_open
 from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.services import Server, spawn
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_DELAY_SECONDS = 30.0
 
 
@@ -136,8 +135,8 @@ def start_platforms(host: str, port: int, data_dir: Path, *, ns: Namespace | Non
     else:
         ready = lambda: call_in_namespace(ns, lambda: tcp_port_open(probe_host, port))  # noqa: E731
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = spawn(argv, data_dir / f"platforms-{port}.log", ns=ns, ready=ready, name=f"platforms-{port}", env=env)
+    proc = spawn(argv, data_dir / f"platforms-{port}.log", ns=ns, ready=ready, name=f"platforms-{port}",
+                 env=netmon_env())
     return Server(proc=proc, host=host, port=port, data_dir=data_dir, scheme="https" if cert else "http")
 
 
