@@ -54,8 +54,9 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _alerting_extra(opts: DemoOptions) -> dict[str, Any] | None:
-    """``--alerting-config`` read and checked, merged once with ``--webhook`` so any mistake stops the
-    demo here — before it needs root or builds anything — naming the file, line and key."""
+    """``--alerting-config`` read, and checked by building the alerting section with ``--webhook`` as
+    ``build`` will, so any mistake stops the demo here — before it needs root or builds anything —
+    naming the file, line and key."""
     extra = channels.load_extra(opts.alerting_config)
     channels.alerting_section(rules_file="rules.yaml", console_log="alerts.log", webhook=opts.webhook,
                               extra=extra, source=str(opts.alerting_config))
