@@ -118,9 +118,10 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     # outbox threads instead (still one connection, one thread, writes in order).
     executor = stats["outbox_threads"][int(site) % len(stats["outbox_threads"])]
     loop = asyncio.get_running_loop()
-    outbox = AsyncOutbox(executor, await loop.run_in_executor(executor, functools.partial(
+    store = await loop.run_in_executor(executor, functools.partial(
         Outbox, state / f"{site}.sqlite3", site_id=site, agent_id=agent_id, max_results=500_000,
-        max_age_seconds=7 * 86400)))
+        max_age_seconds=7 * 86400))
+    outbox = AsyncOutbox(executor, store)
     latencies: list[float] = stats["latencies"]
 
     class SimulatedLine(Delivery):
@@ -166,7 +167,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
         stop.set()
         await ship_task
         stats["queued_at_end"] += outbox.snapshot.queued
-        await loop.run_in_executor(executor, outbox._outbox.close)  # the shared thread outlives this outbox
+        await loop.run_in_executor(executor, store.close)  # not outbox.close(): the thread is shared
         await delivery.aclose()
 
 
