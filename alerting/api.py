@@ -18,9 +18,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerting.auth import AdminToken
-from alerting.engine import AlertEngine, IncidentClosed, IncidentNotFound
-from alerting.model import Incident, Silence
+from netmon.alerting.auth import AdminToken
+from netmon.alerting.engine import AlertEngine, IncidentClosed, IncidentNotFound
+from netmon.alerting.model import Incident, Silence
 from netmon.config.units import PositiveSeconds
 
 StateFilter = Literal["open", "firing", "pending", "resolved", "all"]

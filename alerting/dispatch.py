@@ -13,13 +13,13 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 
-from alerting import outbox
-from alerting.channels.base import Channel
-from alerting.message import Message
-from alerting.model import Notice
-from alerting.outbox import Delivery
-from alerting.routing import Router
-from alerting.store import AlertStore
+from netmon.alerting import outbox
+from netmon.alerting.channels.base import Channel
+from netmon.alerting.message import Message
+from netmon.alerting.model import Notice
+from netmon.alerting.outbox import Delivery
+from netmon.alerting.routing import Router
+from netmon.alerting.store import AlertStore
 from netmon.errors import ChannelError, ChannelRateLimited, ChannelRejected
 
 log = logging.getLogger(__name__)

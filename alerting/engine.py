@@ -18,18 +18,18 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from alerting import storm
-from alerting.channels.base import Channel
-from alerting.channels.registry import ChannelRegistry, default_channel_registry
-from alerting.dispatch import Dispatcher
-from alerting.evaluator import Evaluator
-from alerting.incidents import IncidentWriter, restore
-from alerting.model import Incident, Silence
-from alerting.planner import Planner
-from alerting.routing import Router
-from alerting.rules import Rule, load_rules
-from alerting.series import Transition
-from alerting.store import AlertStore
+from netmon.alerting import storm
+from netmon.alerting.channels.base import Channel
+from netmon.alerting.channels.registry import ChannelRegistry, default_channel_registry
+from netmon.alerting.dispatch import Dispatcher
+from netmon.alerting.evaluator import Evaluator
+from netmon.alerting.incidents import IncidentWriter, restore
+from netmon.alerting.model import Incident, Silence
+from netmon.alerting.planner import Planner
+from netmon.alerting.routing import Router
+from netmon.alerting.rules import Rule, load_rules
+from netmon.alerting.series import Transition
+from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from alerting.rules import Rule
-from alerting.series import (
+from netmon.alerting.rules import Rule
+from netmon.alerting.series import (
     FIRING,
     INACTIVE,
     Series,

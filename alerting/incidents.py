@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from alerting.evaluator import Evaluator
-from alerting.routing import Router
-from alerting.rules import Rule
-from alerting.series import FIRING, PENDING, Series, Transition, key_from_text, key_text
-from alerting.store import AlertStore
+from netmon.alerting.evaluator import Evaluator
+from netmon.alerting.routing import Router
+from netmon.alerting.rules import Rule
+from netmon.alerting.series import FIRING, PENDING, Series, Transition, key_from_text, key_text
+from netmon.alerting.store import AlertStore
 from netmon.config.registry import RegistrySite
 from netmon.contract import LinkKind
 

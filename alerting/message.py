@@ -6,8 +6,8 @@ import dataclasses
 import json
 from typing import Any
 
-from alerting import render
-from alerting.model import Notice
+from netmon.alerting import render
+from netmon.alerting.model import Notice
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from alerting.message import Message
-from alerting.store import AlertStore
+from netmon.alerting.message import Message
+from netmon.alerting.store import AlertStore
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,12 +15,12 @@ import dataclasses
 import logging
 from urllib.parse import quote
 
-from alerting import outbox
-from alerting.message import Message
-from alerting.model import Event, Incident, Member, Notice
-from alerting.routing import Router
-from alerting.rules import SEVERITY_RANK, Rule
-from alerting.store import AlertStore
+from netmon.alerting import outbox
+from netmon.alerting.message import Message
+from netmon.alerting.model import Event, Incident, Member, Notice
+from netmon.alerting.routing import Router
+from netmon.alerting.rules import SEVERITY_RANK, Rule
+from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 
 log = logging.getLogger(__name__)

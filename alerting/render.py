@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from alerting.i18n import rule_text, word
-from alerting.model import Incident, Notice
+from netmon.alerting.i18n import rule_text, word
+from netmon.alerting.model import Incident, Notice
 
 ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅", "escalation": "⏫"}
 

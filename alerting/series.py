@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from alerting.rules import SEVERITY_RANK, BaselineSpec, Rule, Thresholds
+from netmon.alerting.rules import SEVERITY_RANK, BaselineSpec, Rule, Thresholds
 from netmon.contract import LinkKind
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"

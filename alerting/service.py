@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alerting.api import incidents_router
-from alerting.auth import AdminToken
-from alerting.engine import AlertEngine
+from netmon.alerting.api import incidents_router
+from netmon.alerting.auth import AdminToken
+from netmon.alerting.engine import AlertEngine
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from alerting.model import Incident, Silence
+from netmon.alerting.model import Incident, Silence
 from netmon.errors import StorageError
 
 SCHEMA = """

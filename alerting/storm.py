@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerting.model import Incident
-from alerting.routing import Router
-from alerting.rules import SEVERITY_RANK
-from alerting.store import AlertStore
+from netmon.alerting.model import Incident
+from netmon.alerting.routing import Router
+from netmon.alerting.rules import SEVERITY_RANK
+from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig, StormConfig
 
 

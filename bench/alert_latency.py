@@ -34,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerting.engine import AlertEngine
-from alerting.rules import load_rules
-from alerting.service import AlertingSink
+from netmon.alerting.engine import AlertEngine
+from netmon.alerting.rules import load_rules
+from netmon.alerting.service import AlertingSink
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import BATCH_ADAPTER, LinkKind, ProbeKind, ResultBatch, ResultRecord, Status

@@ -31,14 +31,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboards import province_overview
-from dashboards.datasources import INFLUX_UID
-from dashboards.influx import InfluxQLClient
-from dashboards.readiness.report import build_report
-from dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
 from netmon.config.central import InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import Registry
+from netmon.dashboards import province_overview
+from netmon.dashboards.datasources import INFLUX_UID
+from netmon.dashboards.influx import InfluxQLClient
+from netmon.dashboards.readiness.report import build_report
+from netmon.dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
 from netmon.lab.services import start_influxdb
 
 LINKS = (("lan", "lan", "gateway"), ("leased", "leased_line", "isp-edge"), ("tslcd", "data_network", "provincial-dc"))

@@ -27,8 +27,8 @@ from netmon.config.site import SiteIdentity
 from netmon.contract import ProbeKind
 from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.topology import build_site
-from probes.base import ProbeContext, ProbeTask
-from probes.icmp import IcmpOptions, IcmpProbe
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.icmp import IcmpOptions, IcmpProbe
 
 SITE = SiteIdentity(id="bench", name="bench", province="bench")
 _PING_TIME = re.compile(r"time=([\d.]+) ms")

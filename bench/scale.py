@@ -99,13 +99,13 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
                    args: argparse.Namespace, t0: float, stats: dict[str, Any]) -> None:
     from netmon.config.site import CollectorConnection, SiteIdentity
     from netmon.errors import CollectorUnavailable
-    from probes.agent.answer import CollectorUnreachable
-    from probes.agent.async_outbox import AsyncOutbox
-    from probes.agent.delivery import Delivery
-    from probes.agent.heartbeat import heartbeat
-    from probes.agent.metrics import AgentMetrics
-    from probes.agent.outbox import Outbox
-    from probes.agent.shipper import Shipper
+    from netmon.probes.agent.answer import CollectorUnreachable
+    from netmon.probes.agent.async_outbox import AsyncOutbox
+    from netmon.probes.agent.delivery import Delivery
+    from netmon.probes.agent.heartbeat import heartbeat
+    from netmon.probes.agent.metrics import AgentMetrics
+    from netmon.probes.agent.outbox import Outbox
+    from netmon.probes.agent.shipper import Shipper
 
     rng = random.Random(site)
     agent_id = f"{site}-agent"
@@ -249,9 +249,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def enrol_all(config: Path, sites: list[str]) -> dict[str, str]:
     """Tokens straight into sites.db with the collector's own TokenStore (the CLI takes ~1 s a site)."""
-    from collectors.settings import load_central
-    from collectors.sqlite import SITES_DB, connect
-    from collectors.tokens import TokenStore
+    from netmon.collectors.settings import load_central
+    from netmon.collectors.sqlite import SITES_DB, connect
+    from netmon.collectors.tokens import TokenStore
 
     store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
     return {site: store.enrol(site) for site in sites}

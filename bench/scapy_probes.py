@@ -33,10 +33,10 @@ from netmon.contract import Observation
 from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.office import build_office
 from netmon.lab.topology import build_site
-from probes.base import ProbeContext, ProbeTask
-from probes.plan import build_tasks
-from probes.registry import default_registry
-from probes.scapy_loader import MODULES
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
+from netmon.probes.scapy_loader import MODULES
 
 REPO = Path(__file__).resolve().parents[1]
 SITE: dict[str, Any] = {"site": {"id": "26734", "name": "bench", "province": "bench"}}
@@ -51,8 +51,8 @@ IMPORTS = {
 IMPORT_SCRIPT = """
 import json, re, time
 from pathlib import Path
-import probes.registry
-probes.registry.default_registry()
+import netmon.probes.registry
+netmon.probes.registry.default_registry()
 def rss_mb(field):  # of this process image only (ru_maxrss would include the parent's, kept over exec)
     return int(re.search(field + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
 before = rss_mb("VmRSS")

@@ -24,10 +24,10 @@ from netmon.config.site import SiteConfig
 from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
 from netmon.lab.netns import Lab, call_in_namespace
 from netmon.lab.topology import build_site
-from probes.base import ProbeContext
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
-from probes.throughput import ThroughputProbe
+from netmon.probes.base import ProbeContext
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
+from netmon.probes.throughput import ThroughputProbe
 
 SERVER = "10.77.2.2"
 

@@ -16,15 +16,15 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from collectors.api_models import ErrorBody
-from collectors.auth import authenticate
-from collectors.http_errors import ApiError
+from netmon.collectors.api_models import ErrorBody
+from netmon.collectors.auth import authenticate
+from netmon.collectors.http_errors import ApiError
 from netmon.config.central import SurgeConfig
 from netmon.config.registry import RegistrySite
 from netmon.config.site import ProbePlan
 
 if TYPE_CHECKING:
-    from collectors.core import CollectorCore
+    from netmon.collectors.core import CollectorCore
 
 router = APIRouter()
 

@@ -18,10 +18,10 @@ from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from collectors import agent_config, ingest, status_api
-from collectors.core import CollectorCore
-from collectors.http_errors import ApiError
-from collectors.settings import ServiceSettings
+from netmon.collectors import agent_config, ingest, status_api
+from netmon.collectors.core import CollectorCore
+from netmon.collectors.http_errors import ApiError
+from netmon.collectors.settings import ServiceSettings
 from netmon.config.central import CentralConfig
 from netmon.contract import BATCH_ADAPTER
 
@@ -32,9 +32,9 @@ Extension = Callable[[FastAPI, CollectorCore], None]
 def default_extensions() -> list[Extension]:
     """Parts every ``netmon collector serve`` runs with — one line each, imported here so the
     collector's own tests do not depend on them."""
-    from alerting.service import extension as alerting
-    from dashboards.incident_metrics import extension as incident_metrics  # netmon_alerts_firing
-    from dashboards.readiness.api import extension as readiness  # GET /api/v1/readiness
+    from netmon.alerting.service import extension as alerting
+    from netmon.dashboards.incident_metrics import extension as incident_metrics  # netmon_alerts_firing
+    from netmon.dashboards.readiness.api import extension as readiness  # GET /api/v1/readiness
 
     return [alerting, readiness, incident_metrics]
 

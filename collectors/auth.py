@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from collectors.http_errors import ApiError
+from netmon.collectors.http_errors import ApiError
 from netmon.config.registry import RegistrySite
 from netmon.errors import StorageError
 
 if TYPE_CHECKING:
-    from collectors.core import CollectorCore
+    from netmon.collectors.core import CollectorCore
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon"'}
 

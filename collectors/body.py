@@ -11,7 +11,7 @@ import zlib
 
 from starlette.requests import Request
 
-from collectors.http_errors import ApiError
+from netmon.collectors.http_errors import ApiError
 
 
 def _too_large(what: str, max_bytes: int) -> ApiError:

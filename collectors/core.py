@@ -14,18 +14,18 @@ import threading
 import time
 from pathlib import Path
 
-from collectors.agent_config import surge_on
-from collectors.drain import TsdbDrainer
-from collectors.journal import Journal
-from collectors.live import LiveState
-from collectors.metrics import CollectorMetrics
-from collectors.ratelimit import SiteRateLimiter
-from collectors.settings import ServiceSettings, influx_secrets, load_central
-from collectors.sinks import SinkRegistry
-from collectors.sitestore import RegistryStore
-from collectors.sqlite import SITES_DB, connect
-from collectors.tokens import TokenStore
-from collectors.tsdb import make_writer
+from netmon.collectors.agent_config import surge_on
+from netmon.collectors.drain import TsdbDrainer
+from netmon.collectors.journal import Journal
+from netmon.collectors.live import LiveState
+from netmon.collectors.metrics import CollectorMetrics
+from netmon.collectors.ratelimit import SiteRateLimiter
+from netmon.collectors.settings import ServiceSettings, influx_secrets, load_central
+from netmon.collectors.sinks import SinkRegistry
+from netmon.collectors.sitestore import RegistryStore
+from netmon.collectors.sqlite import SITES_DB, connect
+from netmon.collectors.tokens import TokenStore
+from netmon.collectors.tsdb import make_writer
 from netmon.config.central import CentralConfig, SurgeConfig
 from netmon.errors import ConfigError
 

@@ -17,10 +17,10 @@ import logging
 import sqlite3
 import time
 
-from collectors.journal import Journal
-from collectors.journal_db import StoredBatch, read_pending
-from collectors.lineproto import line
-from collectors.tsdb import TSDBRejected, TsdbWriter
+from netmon.collectors.journal import Journal
+from netmon.collectors.journal_db import StoredBatch, read_pending
+from netmon.collectors.lineproto import line
+from netmon.collectors.tsdb import TSDBRejected, TsdbWriter
 from netmon.errors import TSDBUnavailable
 
 log = logging.getLogger("netmon.collector.tsdb")

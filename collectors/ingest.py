@@ -15,16 +15,16 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from collectors.api_models import ErrorBody
-from collectors.auth import authenticate
-from collectors.body import decode, read_body
-from collectors.http_errors import ApiError
-from collectors.validate import parse_batch
+from netmon.collectors.api_models import ErrorBody
+from netmon.collectors.auth import authenticate
+from netmon.collectors.body import decode, read_body
+from netmon.collectors.http_errors import ApiError
+from netmon.collectors.validate import parse_batch
 from netmon.contract import BatchAck
 from netmon.errors import StorageError
 
 if TYPE_CHECKING:
-    from collectors.core import CollectorCore
+    from netmon.collectors.core import CollectorCore
 
 log = logging.getLogger("netmon.collector.ingest")
 router = APIRouter()

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from collectors import journal_db as db
-from collectors.journal_state import JournalState, Outcome, Work
-from collectors.sqlite import JOURNAL_DB, connect, transaction
+from netmon.collectors import journal_db as db
+from netmon.collectors.journal_state import JournalState, Outcome, Work
+from netmon.collectors.sqlite import JOURNAL_DB, connect, transaction
 from netmon.contract import ResultBatch
 from netmon.errors import StorageError
 

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from collectors import journal_db as db
-from collectors.intervals import SeqIntervals, load_marks, save_changes
-from collectors.live import MAX_SERIES_PER_SITE
+from netmon.collectors import journal_db as db
+from netmon.collectors.intervals import SeqIntervals, load_marks, save_changes
+from netmon.collectors.live import MAX_SERIES_PER_SITE
 from netmon.contract import ResultBatch, ResultRecord
 
 log = logging.getLogger("netmon.collector.journal")

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collectors.sqlite import query, transaction
+from netmon.collectors.sqlite import query, transaction
 from netmon.config.registry import Registry, RegistrySite, load_registry
 
 SCHEMA = """

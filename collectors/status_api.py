@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collectors.api_models import (
+from netmon.collectors.api_models import (
     CollectorTotals,
     ErrorBody,
     Health,
@@ -20,12 +20,12 @@ from collectors.api_models import (
     SiteStats,
     StatsResponse,
 )
-from collectors.journal_db import SiteCounters
+from netmon.collectors.journal_db import SiteCounters
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 
 if TYPE_CHECKING:
-    from collectors.core import CollectorCore
+    from netmon.collectors.core import CollectorCore
 
 router = APIRouter()
 

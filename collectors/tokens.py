@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import time
 
-from collectors.sqlite import query, transaction
+from netmon.collectors.sqlite import query, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (

@@ -14,7 +14,7 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 
-from collectors.http_errors import ApiError
+from netmon.collectors.http_errors import ApiError
 from netmon.config.loader import key_path
 from netmon.contract import (
     BATCH_ADAPTER,

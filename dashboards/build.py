@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from dashboards import capacity, datasources, province_overview, site_detail, stack_health
-from dashboards.thresholds import Thresholds
 from netmon.config.central import InfluxConfig
 from netmon.config.readiness import ReadinessConfig
+from netmon.dashboards import capacity, datasources, province_overview, site_detail, stack_health
+from netmon.dashboards.thresholds import Thresholds
 
 FOLDER_UID = "netmon"
 FOLDER_TITLE = "netmon"

@@ -15,8 +15,8 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable, 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as m
 
-from dashboards.datasources import influx_ref
-from dashboards.thresholds import STATUS_COLOUR, STATUS_LEVEL, STATUS_TEXT_VI, Limit
+from netmon.dashboards.datasources import influx_ref
+from netmon.dashboards.thresholds import STATUS_COLOUR, STATUS_LEVEL, STATUS_TEXT_VI, Limit
 
 # Filters used in every InfluxQL query; Grafana fills in the variables.
 PROVINCE = '"province" =~ /^$province$/'

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard
 
-from dashboards.datasources import INFLUX_TYPE, influx_ref
+from netmon.dashboards.datasources import INFLUX_TYPE, influx_ref
 
 ResultFormat = Literal["time_series", "table"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from dashboards.datasources import prometheus_ref
+from netmon.dashboards.datasources import prometheus_ref
 
 RESULTS_TOTAL = "netmon_collector_results_total"  # {outcome}
 REJECTED_TOTAL = "netmon_collector_rejected_requests_total"  # {reason}

@@ -15,8 +15,10 @@ from grafana_foundation_sdk.builders.dashboard import Row, ThresholdsConfig
 from grafana_foundation_sdk.models import common as c
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, Threshold, ThresholdsMode
 
-from dashboards import prometheus as prom
-from dashboards.common import (
+from netmon.config.readiness import ReadinessConfig
+from netmon.contract import LinkKind
+from netmon.dashboards import prometheus as prom
+from netmon.dashboards.common import (
     INTERVAL,
     PROVINCE,
     TIME,
@@ -31,12 +33,10 @@ from dashboards.common import (
     transformation,
     where,
 )
-from dashboards.datasources import influx_ref, prometheus_ref
-from dashboards.influxql import InfluxQL
-from dashboards.readiness import queries as readiness_queries
-from dashboards.thresholds import LINK_KIND_VI, Limit, Thresholds
-from netmon.config.readiness import ReadinessConfig
-from netmon.contract import LinkKind
+from netmon.dashboards.datasources import influx_ref, prometheus_ref
+from netmon.dashboards.influxql import InfluxQL
+from netmon.dashboards.readiness import queries as readiness_queries
+from netmon.dashboards.thresholds import LINK_KIND_VI, Limit, Thresholds
 
 UID = "netmon-province-overview"
 TOP_N = 10

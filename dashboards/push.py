@@ -19,7 +19,7 @@ import niquests
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from dashboards.build import FOLDER_TITLE, FOLDER_UID
+from netmon.dashboards.build import FOLDER_TITLE, FOLDER_UID
 from netmon.errors import NetmonError
 
 MANAGED_KEYS = ("id", "version")

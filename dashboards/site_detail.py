@@ -14,7 +14,7 @@ from grafana_foundation_sdk.builders.dashboard import Row
 from grafana_foundation_sdk.models import common as c
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
-from dashboards.common import (
+from netmon.dashboards.common import (
     INTERVAL,
     LINK,
     SITE,
@@ -29,9 +29,9 @@ from dashboards.common import (
     to_json,
     where,
 )
-from dashboards.datasources import influx_ref
-from dashboards.influxql import InfluxQL
-from dashboards.thresholds import Thresholds
+from netmon.dashboards.datasources import influx_ref
+from netmon.dashboards.influxql import InfluxQL
+from netmon.dashboards.thresholds import Thresholds
 
 UID = "netmon-site-detail"
 _LINK_FILTER = where(SITE, LINK, TIME)

@@ -12,8 +12,8 @@ from grafana_foundation_sdk.builders.common import TableSortByFieldState
 from grafana_foundation_sdk.builders.dashboard import Row
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
-from dashboards import prometheus as prom
-from dashboards.common import (
+from netmon.dashboards import prometheus as prom
+from netmon.dashboards.common import (
     INTERVAL,
     PROVINCE,
     TIME,
@@ -24,8 +24,8 @@ from dashboards.common import (
     transformation,
     where,
 )
-from dashboards.datasources import influx_ref, prometheus_ref
-from dashboards.influxql import InfluxQL
+from netmon.dashboards.datasources import influx_ref, prometheus_ref
+from netmon.dashboards.influxql import InfluxQL
 
 UID = "netmon-stack-health"
 TOP_N = 15

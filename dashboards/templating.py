@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dashboards.datasources import MIN_INTERVAL_SECONDS
+from netmon.dashboards.datasources import MIN_INTERVAL_SECONDS
 
 _VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)\]\]|\$\{(\w+)\}")
 # @grafana/data escapeRegex.

@@ -25,8 +25,8 @@ from pydantic import Field, model_validator
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Status
-from probes import kernel_timestamps
-from probes.base import ProbeOptions
+from netmon.probes import kernel_timestamps
+from netmon.probes.base import ProbeOptions
 
 _MAX_MESSAGES_PER_WAKEUP = 256
 # plain ints: combining the socket module's IntFlag members costs more than the recvmsg itself

@@ -12,8 +12,8 @@ from netmon.config.loader import key_path, validation_problems
 from netmon.config.site import SiteConfig
 from netmon.contract import ProbeKind
 from netmon.errors import ConfigError
-from probes.base import ProbeOptions, ProbeTask
-from probes.registry import ProbeRegistry
+from netmon.probes.base import ProbeOptions, ProbeTask
+from netmon.probes.registry import ProbeRegistry
 
 
 def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<config>") -> list[ProbeTask]:

@@ -7,7 +7,7 @@ programming error and raises at once, not at the first measurement.
 from __future__ import annotations
 
 from netmon.contract import ProbeKind
-from probes.base import Probe
+from netmon.probes.base import Probe
 
 
 class DuplicateProbeKind(ValueError):
@@ -55,22 +55,22 @@ def default_registry() -> ProbeRegistry:
     at start (scapy-based kinds import scapy inside ``measure``, not here)."""
     registry = ProbeRegistry()
     # one line per kind, in the order of the wire contract's ProbeKind
-    from probes.icmp import IcmpProbe
+    from netmon.probes.icmp import IcmpProbe
     registry.register(IcmpProbe)
-    from probes.udp_echo import UdpEchoProbe
+    from netmon.probes.udp_echo import UdpEchoProbe
     registry.register(UdpEchoProbe)
-    from probes.tcp import TcpProbe
+    from netmon.probes.tcp import TcpProbe
     registry.register(TcpProbe)
-    from probes.http import HttpProbe
+    from netmon.probes.http import HttpProbe
     registry.register(HttpProbe)
-    from probes.dns import DnsProbe
+    from netmon.probes.dns import DnsProbe
     registry.register(DnsProbe)
-    from probes.throughput import ThroughputProbe
+    from netmon.probes.throughput import ThroughputProbe
     registry.register(ThroughputProbe)
-    from probes.snmp_if import SnmpIfProbe
+    from netmon.probes.snmp_if import SnmpIfProbe
     registry.register(SnmpIfProbe)
-    from probes.lan import LanProbe
+    from netmon.probes.lan import LanProbe
     registry.register(LanProbe)
-    from probes.path import PathProbe
+    from netmon.probes.path import PathProbe
     registry.register(PathProbe)
     return registry

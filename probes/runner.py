@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from netmon.contract import Observation, Status
-from probes.base import Probe, ProbeTask
+from netmon.probes.base import Probe, ProbeTask
 
 log = logging.getLogger(__name__)
 

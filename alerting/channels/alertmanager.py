@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from alerting.channels.amformat import postable_alert
-from alerting.channels.base import read_secret
-from alerting.channels.webhook import post_json
-from alerting.message import Message
+from netmon.alerting.channels.amformat import postable_alert
+from netmon.alerting.channels.base import read_secret
+from netmon.alerting.channels.webhook import post_json
+from netmon.alerting.message import Message
 from netmon.config.alerting import AlertmanagerChannelConfig, ChannelBase
 
 RESENDS_BEFORE_EXPIRY = 4

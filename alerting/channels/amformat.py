@@ -14,9 +14,9 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from alerting import render
-from alerting.message import Message
-from alerting.model import Notice
+from netmon.alerting import render
+from netmon.alerting.message import Message
+from netmon.alerting.model import Notice
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from alerting.message import Message
+from netmon.alerting.message import Message
 from netmon.config.alerting import ChannelBase
 from netmon.errors import ConfigError
 

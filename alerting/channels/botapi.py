@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from alerting.channels.base import read_secret, redact
-from alerting.message import Message
+from netmon.alerting.channels.base import read_secret, redact
+from netmon.alerting.message import Message
 from netmon.config.alerting import TelegramChannelConfig, ZaloChannelConfig
 from netmon.errors import ChannelError, ChannelRateLimited, ChannelRejected
 

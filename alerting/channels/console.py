@@ -6,7 +6,7 @@ import asyncio
 import sys
 from typing import Any, ClassVar
 
-from alerting.message import Message
+from netmon.alerting.message import Message
 from netmon.config.alerting import ChannelBase, ConsoleChannelConfig
 from netmon.errors import ChannelError
 

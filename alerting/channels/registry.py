@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from alerting.channels.base import Channel
+from netmon.alerting.channels.base import Channel
 from netmon.config.alerting import ChannelBase
 
 
@@ -53,12 +53,12 @@ class ChannelRegistry:
 
 def default_channel_registry() -> ChannelRegistry:
     """Every channel type netmon ships, one line each."""
-    from alerting.channels.alertmanager import AlertmanagerChannel
-    from alerting.channels.console import ConsoleChannel
-    from alerting.channels.smtp import SmtpChannel
-    from alerting.channels.telegram import TelegramChannel
-    from alerting.channels.webhook import WebhookChannel
-    from alerting.channels.zalo import ZaloChannel
+    from netmon.alerting.channels.alertmanager import AlertmanagerChannel
+    from netmon.alerting.channels.console import ConsoleChannel
+    from netmon.alerting.channels.smtp import SmtpChannel
+    from netmon.alerting.channels.telegram import TelegramChannel
+    from netmon.alerting.channels.webhook import WebhookChannel
+    from netmon.alerting.channels.zalo import ZaloChannel
 
     registry = ChannelRegistry()
     registry.register(ZaloChannel)

@@ -15,8 +15,8 @@ from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Any, ClassVar
 
-from alerting.channels.base import read_secret
-from alerting.message import Message
+from netmon.alerting.channels.base import read_secret
+from netmon.alerting.message import Message
 from netmon.config.alerting import ChannelBase, SmtpChannelConfig
 from netmon.errors import ChannelError, ChannelRejected
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from alerting.channels.botapi import BotApiChannel
+from netmon.alerting.channels.botapi import BotApiChannel
 from netmon.config.alerting import ChannelBase, TelegramChannelConfig
 
 

@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from alerting.channels.amformat import webhook_payload
-from alerting.channels.base import read_secret, redact
-from alerting.message import Message
+from netmon.alerting.channels.amformat import webhook_payload
+from netmon.alerting.channels.base import read_secret, redact
+from netmon.alerting.message import Message
 from netmon.config.alerting import ChannelBase, WebhookChannelConfig
 from netmon.errors import ChannelError, ChannelRateLimited, ChannelRejected
 

@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from starlette.responses import Response
 
-from dashboards.readiness.model import ReadinessReport
-from dashboards.readiness.render import render
-from dashboards.readiness.report import build_report
 from netmon.config.central import CentralConfig
 from netmon.config.registry import Registry
+from netmon.dashboards.readiness.model import ReadinessReport
+from netmon.dashboards.readiness.render import render
+from netmon.dashboards.readiness.report import build_report
 from netmon.errors import StorageError, TSDBUnavailable
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}

@@ -10,9 +10,9 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
-from dashboards.readiness.measure import SiteMeasurements, Window
-from dashboards.readiness.model import Check, Comparison, NotReady, ReadinessReport, SiteReadiness, Summary, Unit
 from netmon.config.readiness import ReadinessConfig
+from netmon.dashboards.readiness.measure import SiteMeasurements, Window
+from netmon.dashboards.readiness.model import Check, Comparison, NotReady, ReadinessReport, SiteReadiness, Summary, Unit
 
 
 @dataclasses.dataclass(frozen=True)

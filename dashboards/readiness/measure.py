@@ -6,10 +6,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from dashboards.influx import InfluxQLClient, Series
-from dashboards.readiness import queries
-from dashboards.templating import Variable, interpolate
 from netmon.config.readiness import ReadinessConfig
+from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.readiness import queries
+from netmon.dashboards.templating import Variable, interpolate
 
 
 @dataclasses.dataclass

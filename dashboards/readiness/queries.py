@@ -8,8 +8,8 @@ few hundred communes is a few thousand rows back, whatever the window.
 
 from __future__ import annotations
 
-from dashboards.common import PROVINCE, TIME, where
 from netmon.config.readiness import ReadinessConfig
+from netmon.dashboards.common import PROVINCE, TIME, where
 
 
 def _link_kind(kind: str) -> str:

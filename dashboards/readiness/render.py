@@ -16,14 +16,14 @@ from typing import Literal
 import jinja2
 from markupsafe import escape
 
-from dashboards.readiness.evaluate import human
-from dashboards.readiness.model import Check, ReadinessReport
+from netmon.dashboards.readiness.evaluate import human
+from netmon.dashboards.readiness.model import Check, ReadinessReport
 
 Format = Literal["html", "csv", "json"]
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "UTC+7")
 GREEN, RED, GREY = "#2e7d32", "#c62828", "#e0e0e0"
 
-_env = jinja2.Environment(loader=jinja2.PackageLoader("dashboards.readiness", "."),
+_env = jinja2.Environment(loader=jinja2.PackageLoader("netmon.dashboards.readiness", "."),
                           autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from dashboards.influx import InfluxQLClient
-from dashboards.readiness.evaluate import SiteInfo, evaluate
-from dashboards.readiness.measure import Window, measure, sites_in_tsdb
-from dashboards.readiness.model import ReadinessReport
 from netmon.config.central import CentralConfig, InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import Registry
+from netmon.dashboards.influx import InfluxQLClient
+from netmon.dashboards.readiness.evaluate import SiteInfo, evaluate
+from netmon.dashboards.readiness.measure import Window, measure, sites_in_tsdb
+from netmon.dashboards.readiness.model import ReadinessReport
 
 
 def registry_sites(registry: Registry, province: str) -> list[SiteInfo]:

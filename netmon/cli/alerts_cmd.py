@@ -126,7 +126,7 @@ def token(write: Annotated[Path, typer.Option("--write", help="file the collecto
           save: Annotated[Path | None, typer.Option(help="also keep the token here for this CLI (mode 600)")] = None
           ) -> None:
     """Make an admin token: printed once; only its hash goes to the collector's file."""
-    from alerting.auth import new_token
+    from netmon.alerting.auth import new_token
 
     value, line = new_token()
     write.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def token(write: Annotated[Path, typer.Option("--write", help="file the collecto
 def rules_check(file: Annotated[Path | None, typer.Argument(help="rules file; none: the built-in defaults")] = None
                 ) -> None:
     """Validate a rules file; print the rules it gives, or every problem with its line and key."""
-    from alerting.rules import load_rules
+    from netmon.alerting.rules import load_rules
     from netmon.errors import ConfigError
 
     try:

@@ -22,8 +22,8 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     """Serve the ingest API, status API, agent config and /metrics (SIGHUP reloads the site registry)."""
     import uvicorn
 
-    from collectors.app import create_app
-    from collectors.settings import ServiceSettings, load_central
+    from netmon.collectors.app import create_app
+    from netmon.collectors.settings import ServiceSettings, load_central
     from netmon.errors import ConfigError, StorageError
 
     settings = ServiceSettings()

@@ -17,8 +17,8 @@ def check(file: Annotated[Path, typer.Argument(help="site config (YAML) to valid
     """Validate FILE; print every problem with its line and key, exit 1 if there are any."""
     from netmon.config.loader import load_model
     from netmon.config.site import SiteConfig
-    from probes.plan import build_tasks
-    from probes.registry import default_registry
+    from netmon.probes.plan import build_tasks
+    from netmon.probes.registry import default_registry
 
     try:
         config = load_model(file, SiteConfig)

@@ -25,7 +25,7 @@ ConfigOption = Annotated[Path | None, typer.Option(
 def _central(config_path: Path | None, influx_url: str | None, database: str | None
              ) -> tuple[InfluxConfig, CentralConfig | None]:
     """The InfluxDB the datasource points at, and the central config when one was given."""
-    from collectors.settings import load_central
+    from netmon.collectors.settings import load_central
     from netmon.config.central import InfluxConfig
 
     if config_path is not None:
@@ -39,8 +39,8 @@ def _central(config_path: Path | None, influx_url: str | None, database: str | N
 def _options(central: CentralConfig | None, config_path: Path | None) -> dict[str, Any]:
     """Dashboard settings from central.yaml: silence after 6 shipping intervals, the readiness
     requirements, and the thresholds of the alert rules the collector runs with."""
-    from alerting.rules import load_rules
-    from dashboards.thresholds import from_alert_rules
+    from netmon.alerting.rules import load_rules
+    from netmon.dashboards.thresholds import from_alert_rules
 
     if central is None or config_path is None:
         return {"silent_after_seconds": SILENT_AFTER_INTERVALS * 10.0}
@@ -62,7 +62,7 @@ def build(
         help="where Grafana will find the dashboard files (default: OUT/dashboards, absolute)")] = None,
 ) -> None:
     """Write every dashboard as JSON plus Grafana file-provisioning YAML (dashboards and datasources)."""
-    from dashboards.build import write
+    from netmon.dashboards.build import write
 
     try:
         influx, central = _central(config, influx_url, influx_database)
@@ -82,8 +82,8 @@ def push(
     config: ConfigOption = None,
 ) -> None:
     """Create the netmon folder and dashboards in Grafana; unchanged dashboards are left alone."""
-    from dashboards.build import build_all
-    from dashboards.push import push as push_dashboards
+    from netmon.dashboards.build import build_all
+    from netmon.dashboards.push import push as push_dashboards
 
     try:
         token = token_file.read_text(encoding="utf-8").strip()

@@ -12,8 +12,8 @@ from netmon.errors import ConfigError, NetmonError
 
 if TYPE_CHECKING:
     from netmon.config.site import SiteConfig
-    from probes.base import ProbeTask
-    from probes.registry import ProbeRegistry
+    from netmon.probes.base import ProbeTask
+    from netmon.probes.registry import ProbeRegistry
 
 app = typer.Typer(help="Run the probe agent.", no_args_is_help=True)
 
@@ -23,8 +23,8 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="site config 
 def _load(file: Path) -> tuple[SiteConfig, list[ProbeTask], ProbeRegistry]:
     from netmon.config.loader import load_model
     from netmon.config.site import SiteConfig
-    from probes.plan import build_tasks
-    from probes.registry import default_registry
+    from netmon.probes.plan import build_tasks
+    from netmon.probes.registry import default_registry
 
     registry = default_registry()
     config = load_model(file, SiteConfig)
@@ -38,7 +38,7 @@ def once(config_file: ConfigOption,
     (a failed probe is a result); exit 1 when the config is wrong."""
     import asyncio
 
-    from probes.agent.once import run_once
+    from netmon.probes.agent.once import run_once
 
     try:
         config, tasks, registry = _load(config_file)
@@ -52,7 +52,7 @@ def once(config_file: ConfigOption,
         return
     from rich.console import Console
 
-    from probes.agent.table import results_table
+    from netmon.probes.agent.table import results_table
 
     Console().print(results_table(records))
 
@@ -65,7 +65,7 @@ def run(config_file: ConfigOption,
     import asyncio
 
     configure_logging(log_level)
-    from probes.agent.runtime import Agent
+    from netmon.probes.agent.runtime import Agent
 
     try:
         config, _, registry = _load(config_file)

@@ -29,9 +29,9 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
 ) -> None:
     """Per commune pass/fail with the measured value against each requirement; per province the share ready."""
-    from collectors.settings import load_central
-    from dashboards.readiness.render import render
-    from dashboards.readiness.report import build_from_central
+    from netmon.collectors.settings import load_central
+    from netmon.dashboards.readiness.render import render
+    from netmon.dashboards.readiness.report import build_from_central
 
     try:
         central = load_central(config)

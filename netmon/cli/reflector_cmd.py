@@ -20,7 +20,7 @@ def serve(
 ) -> None:
     """Answer netmon udp_echo requests until SIGTERM or SIGINT. Anything else is ignored;
     a reply is never larger than its request."""
-    from probes.udp_echo.reflector import run
+    from netmon.probes.udp_echo.reflector import run
 
     def ready(where: str) -> None:
         typer.echo(f"netmon reflector: listening on udp {where} (per source {rate:g}/s, burst {burst}; "

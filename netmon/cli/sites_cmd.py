@@ -12,18 +12,18 @@ import typer
 from netmon.cli.collector_cmd import ConfigOption
 
 if TYPE_CHECKING:
-    from collectors.sitestore import RegistryStore
-    from collectors.tokens import TokenStore
+    from netmon.collectors.sitestore import RegistryStore
+    from netmon.collectors.tokens import TokenStore
 
 app = typer.Typer(help="Site registry and site tokens.", no_args_is_help=True)
 DEFAULT_CONFIG = Path("/etc/netmon/central.yaml")
 
 
 def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
-    from collectors.settings import load_central
-    from collectors.sitestore import RegistryStore
-    from collectors.sqlite import SITES_DB, connect
-    from collectors.tokens import TokenStore
+    from netmon.collectors.settings import load_central
+    from netmon.collectors.sitestore import RegistryStore
+    from netmon.collectors.sqlite import SITES_DB, connect
+    from netmon.collectors.tokens import TokenStore
     from netmon.errors import ConfigError, StorageError
 
     try:

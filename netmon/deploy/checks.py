@@ -12,14 +12,14 @@ from pathlib import Path
 
 def check_central(path: str | Path) -> list[str]:
     """Raise ConfigError on the first file with problems; return a one-line summary per file read."""
-    from collectors.settings import load_central
+    from netmon.collectors.settings import load_central
     from netmon.config.registry import load_registry
 
     central = load_central(path)
     registry = load_registry(central.registry)
     summary = [f"{path}: ok", f"{central.registry}: ok — {len(registry.sites)} site(s)"]
     if central.alerting is not None and central.alerting.rules_file:
-        from alerting.rules import load_rules
+        from netmon.alerting.rules import load_rules
 
         rules = load_rules(central.alerting.rules_file)
         summary.append(f"{central.alerting.rules_file}: ok — {len(rules)} rule(s)")

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from netmon.contract import BatchAck
 from netmon.errors import CollectorRejected, CollectorUnavailable
-from probes.agent.outbox import Queued
+from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:
     import httpx

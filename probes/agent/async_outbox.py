@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from netmon.contract import Observation, ResultRecord
-from probes.agent.outbox import Outbox, OutboxStats, Queued
+from netmon.probes.agent.outbox import Outbox, OutboxStats, Queued
 
 _T = TypeVar("_T")
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from netmon.config.site import CollectorConnection
 from netmon.contract import SCHEMA_VERSION
 from netmon.errors import CollectorRejected
-from probes.agent.answer import CollectorUnreachable, Outcome, outcome_of
-from probes.agent.outbox import Queued
+from netmon.probes.agent.answer import CollectorUnreachable, Outcome, outcome_of
+from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:
     import httpx

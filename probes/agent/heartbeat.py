@@ -12,7 +12,7 @@ import os
 import time
 
 from netmon.contract import Observation, ProbeKind, Status
-from probes.agent.outbox import OutboxStats
+from netmon.probes.agent.outbox import OutboxStats
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from netmon.config.site import SiteIdentity
-from probes.agent.outbox import OutboxStats
+from netmon.probes.agent.outbox import OutboxStats
 
 # Probe durations run from sub-millisecond (TCP connect on a LAN) to tens of seconds (throughput).
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ResultRecord, Status
-from probes.agent.delivery import skip_httpx_cli
-from probes.base import Probe, ProbeContext, ProbeTask
-from probes.registry import ProbeRegistry
-from probes.runner import run_task
+from netmon.probes.agent.delivery import skip_httpx_cli
+from netmon.probes.base import Probe, ProbeContext, ProbeTask
+from netmon.probes.registry import ProbeRegistry
+from netmon.probes.runner import run_task
 
 
 def _state_dir(config: SiteConfig) -> Path:

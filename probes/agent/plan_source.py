@@ -28,11 +28,11 @@ from pydantic import ValidationError
 from netmon.config.loader import validation_problems
 from netmon.config.site import ProbePlan, SiteConfig
 from netmon.errors import ConfigError, DeliveryError
-from probes.agent.delivery import Delivery
-from probes.agent.metrics import AgentMetrics
-from probes.base import ProbeTask
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
+from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.base import ProbeTask
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
 
 log = logging.getLogger(__name__)
 PLAN_CACHE = "plan.json"

@@ -24,16 +24,16 @@ from typing import IO
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.errors import ConfigError, StorageError
-from probes.agent.async_outbox import AsyncOutbox
-from probes.agent.delivery import Delivery, skip_httpx_cli
-from probes.agent.heartbeat import heartbeat
-from probes.agent.metrics import AgentMetrics
-from probes.agent.plan_source import PlanPoller, initial_plan
-from probes.agent.schedule import ProbeSchedule, new_scheduler
-from probes.agent.shipper import Shipper
-from probes.base import Probe, ProbeContext, ProbeTask
-from probes.registry import ProbeRegistry
-from probes.runner import TIMEOUT_GRACE_SECONDS, run_task
+from netmon.probes.agent.async_outbox import AsyncOutbox
+from netmon.probes.agent.delivery import Delivery, skip_httpx_cli
+from netmon.probes.agent.heartbeat import heartbeat
+from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.agent.plan_source import PlanPoller, initial_plan
+from netmon.probes.agent.schedule import ProbeSchedule, new_scheduler
+from netmon.probes.agent.shipper import Shipper
+from netmon.probes.base import Probe, ProbeContext, ProbeTask
+from netmon.probes.registry import ProbeRegistry
+from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
 log = logging.getLogger("netmon.agent")
 OUTBOX_FILE = "outbox.sqlite3"

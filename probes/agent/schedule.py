@@ -19,8 +19,8 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from probes.agent.metrics import AgentMetrics
-from probes.base import ProbeTask
+from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.base import ProbeTask
 
 JOB_PREFIX = "probe:"
 # Jitter per run: a tenth of the interval, at most 5 s (a 5-minute probe need not wander more).

@@ -25,11 +25,11 @@ import time
 from netmon.config.site import CollectorConnection
 from netmon.contract import ProbeKind
 from netmon.errors import CollectorRejected, CollectorUnavailable, StorageError
-from probes.agent.answer import BatchTooLarge, CollectorUnreachable, Outcome, RetryLater
-from probes.agent.async_outbox import AsyncOutbox
-from probes.agent.delivery import Delivery
-from probes.agent.metrics import AgentMetrics
-from probes.agent.outbox import Queued
+from netmon.probes.agent.answer import BatchTooLarge, CollectorUnreachable, Outcome, RetryLater
+from netmon.probes.agent.async_outbox import AsyncOutbox
+from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.agent.outbox import Queued
 
 log = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 1.0

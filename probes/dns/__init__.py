@@ -1,5 +1,5 @@
 """``dns``: resolution time and answer count for one name against one DNS server."""
 
-from probes.dns.probe import DnsOptions, DnsProbe
+from netmon.probes.dns.probe import DnsOptions, DnsProbe
 
 __all__ = ["DnsOptions", "DnsProbe"]

@@ -15,8 +15,8 @@ from pydantic import Field, field_validator
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from probes.addressing import UnresolvableHost, resolve
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.addressing import UnresolvableHost, resolve
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 
 class DnsOptions(ProbeOptions):

@@ -1,5 +1,5 @@
 """http: reachability and response time of each shared platform (status, phase times, certificate expiry)."""
 
-from probes.http.probe import HttpOptions, HttpProbe
+from netmon.probes.http.probe import HttpOptions, HttpProbe
 
 __all__ = ["HttpOptions", "HttpProbe"]

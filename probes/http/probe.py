@@ -28,9 +28,9 @@ from pydantic import Field
 from netmon.config.site import PlatformConfig
 from netmon.config.units import Bytes, PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.http.failures import describe, describe_statuses
-from probes.http.timing import PhaseTimer
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.http.failures import describe, describe_statuses
+from netmon.probes.http.timing import PhaseTimer
 
 # inside probes.runner's grace period, so our own reason wins over "cut off"
 BACKSTOP_SECONDS = 0.5

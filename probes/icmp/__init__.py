@@ -1,5 +1,5 @@
 """``icmp``: echo requests to a target, RTT statistics and loss from kernel timestamps."""
 
-from probes.icmp.probe import IcmpOptions, IcmpProbe
+from netmon.probes.icmp.probe import IcmpOptions, IcmpProbe
 
 __all__ = ["IcmpOptions", "IcmpProbe"]

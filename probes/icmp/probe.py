@@ -11,10 +11,10 @@ from pydantic import Field
 
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
-from probes.addressing import UnresolvableHost, bind_source, resolve
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.echo_session import EchoCycleOptions, echo_status, echo_values, run_cycle, send_stamps_label
-from probes.icmp.sockets import MIN_PAYLOAD_BYTES, IcmpEchoCodec, SocketMode, open_socket
+from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.echo_session import EchoCycleOptions, echo_status, echo_values, run_cycle, send_stamps_label
+from netmon.probes.icmp.sockets import MIN_PAYLOAD_BYTES, IcmpEchoCodec, SocketMode, open_socket
 
 
 class IcmpOptions(EchoCycleOptions):

@@ -3,6 +3,6 @@
 Importing this package does not import scapy; the sweep loads it when it first runs.
 """
 
-from probes.lan.probe import LanOptions, LanProbe
+from netmon.probes.lan.probe import LanOptions, LanProbe
 
 __all__ = ["LanOptions", "LanProbe"]

@@ -19,10 +19,10 @@ from netmon.config.site import LanConfig
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.rawnet import default_gateway, interface_facts, route_to
-from probes.scapy_loader import load_scapy
-from probes.state import load_state, save_state
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.rawnet import default_gateway, interface_facts, route_to
+from netmon.probes.scapy_loader import load_scapy
+from netmon.probes.state import load_state, save_state
 
 # Time kept back from the task's timeout for the scapy import, socket set-up and matching.
 _MARGIN_SECONDS = 0.5
@@ -88,7 +88,7 @@ class LanProbe:
             targets.append(gateway)
 
         load_scapy()  # on first use only
-        from probes.lan.sweep import arp_sweep
+        from netmon.probes.lan.sweep import arp_sweep
 
         budget = options.timeout - _MARGIN_SECONDS - (time.monotonic() - started)
         wait = min(options.reply_wait_seconds, max(0.1, budget - len(targets) / options.rate_pps))

@@ -11,7 +11,7 @@ from scapy.arch.linux import L2Socket
 from scapy.layers.l2 import ARP, Ether
 from scapy.sendrecv import sndrcv
 
-from probes.rawnet import capability_error
+from netmon.probes.rawnet import capability_error
 
 ETH_P_ARP = 0x0806
 BROADCAST = "ff:ff:ff:ff:ff:ff"

@@ -3,6 +3,6 @@
 Importing this package does not import scapy; the probe loads it when it first runs.
 """
 
-from probes.path.probe import PathOptions, PathProbe
+from netmon.probes.path.probe import PathOptions, PathProbe
 
 __all__ = ["PathOptions", "PathProbe"]

@@ -20,7 +20,7 @@ from scapy.layers.inet import IP
 from scapy.packet import Packet
 from scapy.supersocket import SuperSocket
 
-from probes.rawnet import capability_error
+from netmon.probes.rawnet import capability_error
 
 _IP_MTU_DISCOVER = 10
 # Ignore the kernel's cached path MTU for our probes: we are measuring it, and a value the

@@ -17,7 +17,7 @@ import time
 from scapy.layers.inet import ICMP, IP
 from scapy.sendrecv import sndrcv
 
-from probes.path.icmpsock import IcmpProbeSocket
+from netmon.probes.path.icmpsock import IcmpProbeSocket
 
 IP_ICMP_HEADER_BYTES = 28
 _FRAG_NEEDED = (3, 4)

@@ -20,11 +20,11 @@ from pydantic import Field
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.path.hops import Trace, format_hops, merge_path, same_path
-from probes.rawnet import interface_facts, route_to, source_address_for
-from probes.scapy_loader import load_scapy
-from probes.state import load_state, save_state
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.path.hops import Trace, format_hops, merge_path, same_path
+from netmon.probes.rawnet import interface_facts, route_to, source_address_for
+from netmon.probes.scapy_loader import load_scapy
+from netmon.probes.state import load_state, save_state
 
 # Kept back from the task's timeout so the result is built before the runner cuts us off.
 _MARGIN_SECONDS = 0.3
@@ -80,9 +80,9 @@ class PathProbe:
             return task.observe(Status.FAILED, reason=f"no route to {destination}: {exc.strerror}")
 
         load_scapy()  # on first use only
-        from probes.path.icmpsock import IcmpProbeSocket
-        from probes.path.mtu import probe_path_mtu
-        from probes.path.trace import traceroute
+        from netmon.probes.path.icmpsock import IcmpProbeSocket
+        from netmon.probes.path.mtu import probe_path_mtu
+        from netmon.probes.path.trace import traceroute
 
         sock = IcmpProbeSocket()
         try:

@@ -15,8 +15,8 @@ import time
 from scapy.layers.inet import ICMP, IP
 from scapy.sendrecv import sndrcv
 
-from probes.path.hops import Hop, Trace
-from probes.path.icmpsock import IcmpProbeSocket
+from netmon.probes.path.hops import Hop, Trace
+from netmon.probes.path.icmpsock import IcmpProbeSocket
 
 BATCH_HOPS = 6
 _ECHO_REPLY, _UNREACHABLE, _TIME_EXCEEDED = 0, 3, 11

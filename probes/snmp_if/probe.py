@@ -23,9 +23,9 @@ from pydantic import Field
 from netmon.config.site import SnmpConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
-from probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
+from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 IF_X = "1.3.6.1.2.1.31.1.1.1."

@@ -1,5 +1,5 @@
 """``tcp``: how long a TCP handshake with host:port takes, or why it failed."""
 
-from probes.tcp.probe import TcpOptions, TcpProbe
+from netmon.probes.tcp.probe import TcpOptions, TcpProbe
 
 __all__ = ["TcpOptions", "TcpProbe"]

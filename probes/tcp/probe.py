@@ -22,8 +22,8 @@ from pydantic import Field
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
-from probes.addressing import UnresolvableHost, bind_source, resolve
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 # Why a connect failed, in the words an operator expects.
 _REASONS = {

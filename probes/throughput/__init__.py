@@ -1,5 +1,5 @@
 """throughput: bounded upload/download test of a link against an iperf3 server, with budget and quiet hours."""
 
-from probes.throughput.probe import ThroughputOptions, ThroughputProbe
+from netmon.probes.throughput.probe import ThroughputOptions, ThroughputProbe
 
 __all__ = ["ThroughputOptions", "ThroughputProbe"]

@@ -26,9 +26,9 @@ from pydantic import Field
 from netmon.config.site import ThroughputConfig
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.throughput.guards import ByteBudget, in_quiet_hours
-from probes.throughput.iperf3 import (
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.throughput.guards import ByteBudget, in_quiet_hours
+from netmon.probes.throughput.iperf3 import (
     FINISH_SECONDS,
     DirectionResult,
     IperfFailure,

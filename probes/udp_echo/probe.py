@@ -10,10 +10,17 @@ from pydantic import Field
 
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import ProbeError
-from probes.addressing import UnresolvableHost, bind_source, resolve
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.echo_session import EchoCycleOptions, EchoOutcome, echo_status, echo_values, run_cycle, send_stamps_label
-from probes.udp_echo.packet import DEFAULT_PORT, MIN_BYTES, UdpEchoCodec
+from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.echo_session import (
+    EchoCycleOptions,
+    EchoOutcome,
+    echo_status,
+    echo_values,
+    run_cycle,
+    send_stamps_label,
+)
+from netmon.probes.udp_echo.packet import DEFAULT_PORT, MIN_BYTES, UdpEchoCodec
 
 
 class UdpEchoOptions(EchoCycleOptions):

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from probes import kernel_timestamps
-from probes.udp_echo.packet import is_request, reply_for
-from probes.udp_echo.rate_limit import TokenBuckets
+from netmon.probes import kernel_timestamps
+from netmon.probes.udp_echo.packet import is_request, reply_for
+from netmon.probes.udp_echo.rate_limit import TokenBuckets
 
 IP_PKTINFO = 8  # Linux; Python's socket module does not define it
 _IN_PKTINFO_BYTES = 12  # int ifindex; in_addr spec_dst; in_addr addr

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from netmon.contract import RECORD_ADAPTER, Status
 from netmon.lab.netns import Lab, wait_until
 from netmon.lab.topology import SiteTopology
-from probes.registry import default_registry
+from netmon.probes.registry import default_registry
 from tests.agent.helpers import fetch, metrics_url, outbox_rows, start_agent, stored_seqs_logged, write_config
 from tests.conftest import netmon_argv, netmon_env
 

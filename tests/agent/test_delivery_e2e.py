@@ -39,11 +39,11 @@ from netmon.lab.netns import Proc, call_in_namespace, wait_until
 from netmon.lab.services import Server, start_influxdb
 from netmon.lab.topology import SiteTopology
 from netmon.lab.tsdbquery import influxql
-from probes.agent.async_outbox import AsyncOutbox
-from probes.agent.delivery import Delivery
-from probes.agent.metrics import AgentMetrics
-from probes.agent.outbox import Outbox, OutboxStats
-from probes.agent.shipper import Shipper
+from netmon.probes.agent.async_outbox import AsyncOutbox
+from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.agent.outbox import Outbox, OutboxStats
+from netmon.probes.agent.shipper import Shipper
 from tests.agent.helpers import fetch, metrics_url, outbox_rows, start_agent, write_config
 
 pytestmark = pytest.mark.netns
@@ -346,7 +346,7 @@ def test_each_refusal_of_the_collector_is_handled_and_nothing_else_is_lost(
     def collector_accepted() -> int:
         return int(collector.get_json(f"/api/v1/sites/{SITE_ID}")["accepted"])
 
-    with caplog_of("probes.agent.shipper") as log:
+    with caplog_of("netmon.probes.agent.shipper") as log:
         waits, stats, metrics, slept = call_in_namespace(site_topo.site, lambda: asyncio.run(scenario()))
     text = "\n".join(log)
     assert "COLLECTOR REFUSED THE BATCH: collector answered 401" in text

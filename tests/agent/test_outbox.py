@@ -9,7 +9,7 @@ import pytest
 
 from netmon.contract import RECORD_ADAPTER, Observation, ProbeKind, Status
 from netmon.errors import StorageError
-from probes.agent.outbox import Outbox
+from netmon.probes.agent.outbox import Outbox
 
 HOUR_NS = 3600 * 10**9
 

@@ -20,12 +20,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from netmon.config.site import SiteConfig
 from netmon.contract import RECORD_ADAPTER, Observation, ProbeKind, Status
-from probes.agent import runtime
-from probes.agent.outbox import Outbox
-from probes.agent.runtime import OUTBOX_FILE, Agent
-from probes.agent.schedule import JOB_PREFIX, GridIntervalTrigger, jitter_for, new_scheduler, start_offset
-from probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from probes.registry import ProbeRegistry
+from netmon.probes.agent import runtime
+from netmon.probes.agent.outbox import Outbox
+from netmon.probes.agent.runtime import OUTBOX_FILE, Agent
+from netmon.probes.agent.schedule import JOB_PREFIX, GridIntervalTrigger, jitter_for, new_scheduler, start_offset
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.registry import ProbeRegistry
 
 RUNS: list[tuple[str, float, float]] = []  # (task key, started, finished) in time.time()
 

@@ -8,8 +8,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
-from alerting.message import Message
-from alerting.model import Incident, Notice
+from netmon.alerting.message import Message
+from netmon.alerting.model import Incident, Notice
 from netmon.lab.alertmanager import start_alertmanager
 from netmon.lab.topology import free_port
 from tests.alerting.helpers import T0

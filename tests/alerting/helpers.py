@@ -6,8 +6,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from alerting.engine import AlertEngine
-from alerting.rules import Rule
+from netmon.alerting.engine import AlertEngine
+from netmon.alerting.rules import Rule
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import LinkKind, ProbeKind, ResultRecord, Status

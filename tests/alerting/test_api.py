@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from alerting.api import incidents_router
-from alerting.auth import AdminToken
-from alerting.engine import AlertEngine
+from netmon.alerting.api import incidents_router
+from netmon.alerting.auth import AdminToken
+from netmon.alerting.engine import AlertEngine
 from netmon.lab.topology import free_port
 from tests.alerting.helpers import alerting_config, engine, registry, utilisation
 from tests.conftest import netmon_argv, netmon_env

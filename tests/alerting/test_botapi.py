@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from alerting import outbox
-from alerting.channels.registry import default_channel_registry
-from alerting.dispatch import Dispatcher
-from alerting.routing import Router
-from alerting.store import AlertStore
+from netmon.alerting import outbox
+from netmon.alerting.channels.registry import default_channel_registry
+from netmon.alerting.dispatch import Dispatcher
+from netmon.alerting.routing import Router
+from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRateLimited, ChannelRejected
 from tests.alerting.harness import BOT_TOKEN, message

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alerting.channels.base import Channel
-from alerting.channels.registry import ChannelRegistry, DuplicateChannelType, default_channel_registry
+from netmon.alerting.channels.base import Channel
+from netmon.alerting.channels.registry import ChannelRegistry, DuplicateChannelType, default_channel_registry
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelError, ChannelRejected, ConfigError
 from tests.alerting.harness import BOT_TOKEN, Harness, harness, message

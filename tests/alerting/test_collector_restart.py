@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from alerting.service import STATE_FILE
+from netmon.alerting.service import STATE_FILE
 from netmon.lab.collector import CollectorProcess, start_collector, write_central, write_registry
 from netmon.lab.netns import LabError, wait_until
 from tests.alerting.standins import WebhookReceiver

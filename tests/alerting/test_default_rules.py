@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alerting.engine import AlertEngine
+from netmon.alerting.engine import AlertEngine
 from netmon.contract import LinkKind, ProbeKind, Status
 from tests.alerting.helpers import T0, alerting_config, engine, heartbeat, record, registry
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import IncidentClosed, IncidentNotFound
-from alerting.routing import Router
+from netmon.alerting.engine import IncidentClosed, IncidentNotFound
+from netmon.alerting.routing import Router
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry
 from netmon.contract import ProbeKind

@@ -3,9 +3,9 @@ status rules, absence timers, keep_firing_for, stale and re-ordered samples."""
 
 from __future__ import annotations
 
-from alerting.evaluator import Evaluator
-from alerting.rules import load_rules
-from alerting.series import Transition
+from netmon.alerting.evaluator import Evaluator
+from netmon.alerting.rules import load_rules
+from netmon.alerting.series import Transition
 from netmon.contract import LinkKind, ProbeKind, Status
 from tests.alerting.helpers import T0, heartbeat, record, utilisation
 

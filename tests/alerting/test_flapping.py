@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerting.rules import load_rules
+from netmon.alerting.rules import load_rules
 from tests.alerting.helpers import T0, alerting_config, engine, registry, step, utilisation
 from tests.alerting.standins import WebhookReceiver
 

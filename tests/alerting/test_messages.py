@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alerting.message import Message
-from alerting.model import Member, Notice
-from alerting.render import duration, quantity
+from netmon.alerting.message import Message
+from netmon.alerting.model import Member, Notice
+from netmon.alerting.render import duration, quantity
 from tests.alerting.harness import incident, message
 from tests.alerting.helpers import T0
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alerting.engine import AlertEngine
-from alerting.rules import DEFAULT_RULES_FILE, load_rules
+from netmon.alerting.engine import AlertEngine
+from netmon.alerting.rules import DEFAULT_RULES_FILE, load_rules
 from netmon.config.alerting import AlertingConfig
 from netmon.contract import VALUE_NAMES
 from netmon.errors import ConfigError

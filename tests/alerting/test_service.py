@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from alerting.service import AlertingSink, build_engine
+from netmon.alerting.service import AlertingSink, build_engine
 from netmon.config.registry import Registry
 from tests.alerting.helpers import alerting_config, registry, utilisation
 from tests.alerting.standins import WebhookReceiver

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alerting.channels.registry import default_channel_registry
+from netmon.alerting.channels.registry import default_channel_registry
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRejected
 from tests.alerting.harness import SmtpHarness, message

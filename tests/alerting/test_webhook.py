@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerting import outbox
+from netmon.alerting import outbox
 from tests.alerting.helpers import T0, TEAM, alerting_config, engine, registry, step, utilisation
 from tests.alerting.standins import WebhookReceiver
 

@@ -3,7 +3,7 @@ and bounded growth."""
 
 from __future__ import annotations
 
-from collectors.intervals import SeqIntervals
+from netmon.collectors.intervals import SeqIntervals
 
 DAY_NS = 86400 * 10**9
 

@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from collectors.journal import Journal
-from collectors.journal_db import read_pending
+from netmon.collectors.journal import Journal
+from netmon.collectors.journal_db import read_pending
 from netmon.contract import BATCH_ADAPTER, ResultBatch
 from netmon.lab.collector import sample_batch
 
@@ -90,7 +90,7 @@ async def test_the_tsdb_reads_only_accepted_results_with_the_timestamps_they_wer
 
 
 async def test_an_agent_inventing_targets_cannot_grow_the_live_state_without_bound(tmp_path: Path) -> None:
-    from collectors.live import MAX_SERIES_PER_SITE, LiveState
+    from netmon.collectors.live import MAX_SERIES_PER_SITE, LiveState
 
     journal = Journal(tmp_path)
     live = LiveState()

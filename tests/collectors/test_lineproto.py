@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from collectors.lineproto import line
+from netmon.collectors.lineproto import line
 from netmon.contract import ResultRecord
 
 

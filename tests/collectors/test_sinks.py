@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.app import create_app
-from collectors.core import CollectorCore
-from collectors.settings import load_central
-from collectors.sinks import DuplicateSink, SinkRegistry
+from netmon.collectors.app import create_app
+from netmon.collectors.core import CollectorCore
+from netmon.collectors.settings import load_central
+from netmon.collectors.sinks import DuplicateSink, SinkRegistry
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 from netmon.lab.collector import lab_site, sample_batch, write_central, write_registry

@@ -15,8 +15,8 @@ from netmon.config.site import CollectorConnection
 from netmon.contract import Observation
 from netmon.lab.certs import make_ca
 from netmon.lab.collector import lab_site, sample_batch, start_collector, write_central, write_registry
-from probes.agent.delivery import Delivery
-from probes.agent.outbox import Outbox
+from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.outbox import Outbox
 from tests.conftest import netmon_env
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collectors.journal_db import iter_results
+from netmon.collectors.journal_db import iter_results
 from netmon.lab.collector import CollectorProcess, influx_settings, sample_batch
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics

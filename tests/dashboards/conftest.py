@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from collectors.lineproto import line
-from dashboards.influx import InfluxQLClient
+from netmon.collectors.lineproto import line
 from netmon.config.central import InfluxConfig
+from netmon.dashboards.influx import InfluxQLClient
 from netmon.lab.services import Server, start_influxdb
 from tests.dashboards import dataset
 

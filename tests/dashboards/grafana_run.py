@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dashboards.datasources import INFLUX_UID
-from dashboards.influx import InfluxQLClient, Series
-from dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
+from netmon.dashboards.datasources import INFLUX_UID
+from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
 
 _LEFTOVER = re.compile(r"\$\w|\$\{|\[\[")
 

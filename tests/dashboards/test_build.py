@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from dashboards.build import DASHBOARD_UIDS, build_all
-from dashboards.datasources import INFLUX_UID, PROMETHEUS_UID
-from dashboards.thresholds import Limit, Thresholds
+from netmon.dashboards.build import DASHBOARD_UIDS, build_all
+from netmon.dashboards.datasources import INFLUX_UID, PROMETHEUS_UID
+from netmon.dashboards.thresholds import Limit, Thresholds
 from tests.conftest import netmon_argv, netmon_env
 
 EXPECTED_VARIABLES = {
@@ -142,8 +142,8 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
 
 
 def test_default_thresholds_are_the_alert_rules_defaults() -> None:
-    from alerting.rules import load_rules
-    from dashboards.thresholds import from_alert_rules
+    from netmon.alerting.rules import load_rules
+    from netmon.dashboards.thresholds import from_alert_rules
 
     assert from_alert_rules(load_rules()) == Thresholds()
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from dashboards.build import build_all
-from dashboards.influx import InfluxQLClient, Series
-from dashboards.templating import Variable, interpolate
 from netmon.config.central import InfluxConfig
+from netmon.dashboards.build import build_all
+from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.templating import Variable, interpolate
 from tests.dashboards import dataset as d
 from tests.dashboards.grafana_run import influx_panels, run_panel
 

@@ -21,13 +21,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from dashboards.readiness.api import make_router
-from dashboards.readiness.model import ReadinessReport
-from dashboards.readiness.render import render
-from dashboards.readiness.report import build_report
 from netmon.config.central import CentralConfig, InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import Registry
+from netmon.dashboards.readiness.api import make_router
+from netmon.dashboards.readiness.model import ReadinessReport
+from netmon.dashboards.readiness.render import render
+from netmon.dashboards.readiness.report import build_report
 from tests.conftest import IN_CI, netmon_argv, netmon_env
 from tests.dashboards import dataset as d
 
@@ -205,7 +205,7 @@ def test_the_real_collector_serves_readiness_and_the_metrics_dashboards_read(
         loaded: tuple[InfluxConfig, int], tmp_path: Path) -> None:
     """``netmon collector serve`` with its default extensions: the readiness API answers from the
     collector's own config and registry, and /metrics carries every name a dashboard queries."""
-    from dashboards import prometheus as prom
+    from netmon.dashboards import prometheus as prom
     from netmon.lab.collector import sample_batch, start_collector, write_central, write_registry
 
     sites = [s.model_dump(mode="json", exclude_none=True) for s in registry().sites]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.templating import Variable, format_value, grafana_interval_seconds, interpolate
+from netmon.dashboards.templating import Variable, format_value, grafana_interval_seconds, interpolate
 
 
 def test_values_are_regex_escaped_and_multi_values_grouped() -> None:

@@ -22,15 +22,15 @@ from typing import Any
 
 import pytest
 
-from dashboards.build import build_all
-from dashboards.datasources import PROMETHEUS_UID
-from dashboards.influx import InfluxQLClient, Series
-from dashboards.readiness.model import ReadinessReport
-from dashboards.readiness.report import build_report
-from dashboards.templating import Variable, panel_interval_seconds
 from netmon.config.central import InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import load_registry
+from netmon.dashboards.build import build_all
+from netmon.dashboards.datasources import PROMETHEUS_UID
+from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.readiness.model import ReadinessReport
+from netmon.dashboards.readiness.report import build_report
+from netmon.dashboards.templating import Variable, panel_interval_seconds
 from netmon.lab.collector import (
     CollectorProcess,
     influx_settings,

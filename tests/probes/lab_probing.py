@@ -16,8 +16,8 @@ from netmon.contract import LinkKind, Observation
 from netmon.lab.iperf import start_iperf3
 from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.topology import SiteTopology
-from probes.base import Probe, ProbeContext, ProbeOptions, ProbeTask
-from probes.runner import run_task
+from netmon.probes.base import Probe, ProbeContext, ProbeOptions, ProbeTask
+from netmon.probes.runner import run_task
 
 SITE = SiteIdentity(id="26734", name="Phường Phước Tân", province="Đồng Nai")
 LEASED = LinkConfig(name="leased", kind=LinkKind.LEASED_LINE, contracted_mbps=20)

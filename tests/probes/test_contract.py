@@ -21,10 +21,10 @@ from netmon.config.site import SiteConfig
 from netmon.contract import VALUE_NAMES, Observation, ProbeKind, Status
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
-from probes.base import ProbeContext, ProbeOptions, ProbeTask
-from probes.plan import build_tasks
-from probes.registry import DuplicateProbeKind, ProbeRegistry, default_registry
-from probes.runner import TIMEOUT_GRACE_SECONDS, run_task
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import DuplicateProbeKind, ProbeRegistry, default_registry
+from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
 REGISTRY = default_registry()
 KINDS = REGISTRY.kinds()

@@ -11,9 +11,9 @@ from netmon.contract import Status
 from netmon.errors import ConfigError
 from netmon.lab.netns import Proc, wait_until
 from netmon.lab.topology import SiteTopology
-from probes.dns import DnsOptions, DnsProbe
-from probes.plan import build_tasks
-from probes.registry import default_registry
+from netmon.probes.dns import DnsOptions, DnsProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
 from tests.probes.lab_probing import make_task, measure, measure_one
 from tests.probes.test_contract import sample_config
 

@@ -19,10 +19,10 @@ from netmon.lab.etc import netns_etc_files
 from netmon.lab.netns import Lab, call_in_namespace
 from netmon.lab.platforms import start_platforms
 from netmon.lab.topology import SiteTopology
-from probes.base import ProbeContext, ProbeTask
-from probes.http import HttpProbe
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.http import HttpProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.netns
@@ -149,10 +149,10 @@ PROBE_ONCE = """
 import asyncio, json, sys
 from pathlib import Path
 from netmon.config.site import SiteConfig
-from probes.base import ProbeContext
-from probes.http import HttpProbe
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
+from netmon.probes.base import ProbeContext
+from netmon.probes.http import HttpProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
 registry = ProbeRegistry(); registry.register(HttpProbe)
 config = SiteConfig.model_validate(json.loads(sys.argv[1]))
 async def main():

@@ -11,11 +11,11 @@ import pytest
 from netmon.contract import Status
 from netmon.errors import ConfigError
 from netmon.lab.topology import SiteTopology
-from probes.echo_session import EchoOutcome, echo_status, echo_values
-from probes.icmp import IcmpOptions, IcmpProbe
-from probes.icmp.sockets import IcmpEchoCodec
-from probes.plan import build_tasks
-from probes.registry import default_registry
+from netmon.probes.echo_session import EchoOutcome, echo_status, echo_values
+from netmon.probes.icmp import IcmpOptions, IcmpProbe
+from netmon.probes.icmp.sockets import IcmpEchoCodec
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
 from tests.probes.lab_probing import make_task, measure, measure_one, median, ms, ping_rtts_seconds, udp_overload
 from tests.probes.test_contract import sample_config
 

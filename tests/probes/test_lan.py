@@ -14,11 +14,11 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.office import GATEWAY_IP as GATEWAY
 from netmon.lab.office import Office, build_office, mac_of
-from probes.base import ProbeContext, ProbeTask
-from probes.lan import LanProbe
-from probes.plan import build_tasks
-from probes.registry import default_registry
-from probes.runner import run_task
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.lan import LanProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
+from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
 

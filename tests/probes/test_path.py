@@ -13,11 +13,11 @@ from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.topology import SiteTopology
-from probes.base import ProbeContext, ProbeTask
-from probes.path import PathProbe
-from probes.plan import build_tasks
-from probes.registry import default_registry
-from probes.runner import run_task
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.path import PathProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
+from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
 

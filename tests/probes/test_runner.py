@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from netmon.config.site import SiteIdentity
 from netmon.contract import Observation, ProbeKind, Status
-from probes.base import ProbeOptions, ProbeTask, Scope
-from probes.runner import TIMEOUT_GRACE_SECONDS, run_task
+from netmon.probes.base import ProbeOptions, ProbeTask, Scope
+from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
 SITE = SiteIdentity(id="26734", name="Phường Phước Tân", province="Đồng Nai")
 

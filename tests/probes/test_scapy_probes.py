@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from netmon.lab.topology import SiteTopology
-from probes.path.hops import Hop, format_hops, merge_path, same_path
-from probes.rawnet import CAPABILITY_HINT
-from probes.state import load_state, save_state, state_path
+from netmon.probes.path.hops import Hop, format_hops, merge_path, same_path
+from netmon.probes.rawnet import CAPABILITY_HINT
+from netmon.probes.state import load_state, save_state, state_path
 from tests.conftest import REPO_ROOT, netmon_env
 
 # Runs in a fresh interpreter: sys.modules of the test process already holds whatever other
@@ -23,9 +23,9 @@ import json, sys, tempfile
 from pathlib import Path
 import yaml
 from netmon.config.site import SiteConfig
-from probes.base import ProbeContext
-from probes.plan import build_tasks
-from probes.registry import default_registry
+from netmon.probes.base import ProbeContext
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
 
 def scapy_modules():
     return sorted(m for m in sys.modules if m == "scapy" or m.startswith("scapy."))
@@ -38,9 +38,9 @@ tasks = [t for kind in ("lan", "path")
          for t in build_tasks(SiteConfig.model_validate({**base, **yaml.safe_load(open(f"probes/{kind}/sample.yaml"))}),
                               registry)]
 before = scapy_modules()
-from probes.scapy_loader import load_scapy
+from netmon.probes.scapy_loader import load_scapy
 load_scapy()  # what measure() does on first use
-import probes.lan.sweep, probes.path.trace, probes.path.mtu
+import netmon.probes.lan.sweep, netmon.probes.path.trace, netmon.probes.path.mtu
 from scapy.config import conf
 print(json.dumps({"kinds": registry.kinds(), "tasks": len(tasks), "before": before, "after": len(scapy_modules()),
                   "all": "scapy.all" in sys.modules, "openssl": "cryptography" in sys.modules,
@@ -52,10 +52,10 @@ import asyncio, json, tempfile
 from pathlib import Path
 import yaml
 from netmon.config.site import SiteConfig
-from probes.base import ProbeContext
-from probes.plan import build_tasks
-from probes.registry import default_registry
-from probes.runner import run_task
+from netmon.probes.base import ProbeContext
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import default_registry
+from netmon.probes.runner import run_task
 
 async def main():
     registry = default_registry()
@@ -86,7 +86,7 @@ def test_building_the_registry_and_planning_does_not_import_scapy() -> None:
 def test_keeping_openssl_out_of_scapy_does_not_hide_it_from_other_threads() -> None:
     script = """
 import sys, threading
-from probes.scapy_loader import _NoCryptographyForThisThread
+from netmon.probes.scapy_loader import _NoCryptographyForThisThread
 sys.meta_path.insert(0, _NoCryptographyForThisThread())  # as during load_scapy() in this thread
 try:
     import cryptography

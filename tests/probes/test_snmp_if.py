@@ -23,11 +23,11 @@ from netmon.lab.netns import Lab
 from netmon.lab.nsloop import NamespaceLoop
 from netmon.lab.snmpd import SnmpAgent, start_snmpd
 from netmon.lab.topology import SiteTopology
-from probes.base import ProbeContext, ProbeTask
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
-from probes.snmp_if import SnmpIfProbe
-from probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
+from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
+from netmon.probes.snmp_if import SnmpIfProbe
+from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
 ROUTER = "10.77.1.1"

@@ -11,7 +11,7 @@ import pytest
 from netmon.contract import Status
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
-from probes.tcp import TcpOptions, TcpProbe
+from netmon.probes.tcp import TcpOptions, TcpProbe
 from tests.probes.lab_probing import make_task, measure, measure_one, median, ms, ping_rtts_seconds, udp_overload
 
 PORT = 7443

@@ -18,11 +18,11 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3, tcp_port_open
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
-from probes.base import ProbeContext, ProbeOptions, ProbeTask
-from probes.plan import build_tasks
-from probes.registry import ProbeRegistry
-from probes.throughput import ThroughputProbe
-from probes.throughput.guards import ByteBudget, in_quiet_hours
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask
+from netmon.probes.plan import build_tasks
+from netmon.probes.registry import ProbeRegistry
+from netmon.probes.throughput import ThroughputProbe
+from netmon.probes.throughput.guards import ByteBudget, in_quiet_hours
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
 SERVER = "10.77.2.2"  # centre end of the leased line

@@ -13,10 +13,10 @@ import pytest
 from netmon.contract import Status
 from netmon.lab.netns import Namespace, Proc, call_in_namespace, wait_until
 from netmon.lab.topology import SiteTopology
-from probes.udp_echo import UdpEchoOptions, UdpEchoProbe
-from probes.udp_echo.packet import REPLY, UdpEchoCodec
-from probes.udp_echo.rate_limit import TokenBuckets
-from probes.udp_echo.reflector import source_key
+from netmon.probes.udp_echo import UdpEchoOptions, UdpEchoProbe
+from netmon.probes.udp_echo.packet import REPLY, UdpEchoCodec
+from netmon.probes.udp_echo.rate_limit import TokenBuckets
+from netmon.probes.udp_echo.reflector import source_key
 from tests.conftest import netmon_argv, netmon_env
 from tests.probes.lab_probing import make_task, measure, measure_one, median, ms, ping_rtts_seconds
 
@@ -195,7 +195,7 @@ def test_rate_limit_keys_and_buckets() -> None:
 
 
 def test_time_inside_the_reflector_is_taken_off_the_rtt() -> None:
-    from probes.udp_echo.packet import reply_for
+    from netmon.probes.udp_echo.packet import reply_for
 
     codec = UdpEchoCodec(64)
     reply = reply_for(codec.request(3), received_ns=1_000_000, sending_ns=1_250_000)

@@ -30,11 +30,13 @@ from typing import Any
 
 import yaml
 
+import netmon
 from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace
 from netmon.lab.services import Server
 from netmon.lab.topology import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# the folder holding the ``netmon`` package: the checkout, or site-packages when installed
+REPO_ROOT = Path(netmon.__file__).resolve().parents[1]
 
 
 def netmon_env(**extra: str) -> dict[str, str]:

@@ -107,7 +107,7 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
 
 def demo_rules(path: Path, for_seconds: int) -> Path:
     """The go-live default rules with every ``for`` shortened, so a few-minute story can fire them."""
-    from alerting.rules import DEFAULT_RULES_FILE
+    from netmon.alerting.rules import DEFAULT_RULES_FILE
 
     text = re.sub(r"^(\s+)for: \S+$", rf"\g<1>for: {for_seconds}s", DEFAULT_RULES_FILE.read_text(encoding="utf-8"),
                   flags=re.MULTILINE)
