@@ -26,9 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from netmon.lab.alert_stack import SITE, Timing, start_stack
 from netmon.lab.netns import Lab, wait_until
 from netmon.lab.topology import build_site
-from tests.alerting.e2e_stack import SITE, Timing, start_stack
 
 BOTH = {"LinkUtilisationHigh", "LinkRttHigh"}
 

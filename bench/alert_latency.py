@@ -41,7 +41,7 @@ from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import BATCH_ADAPTER, LinkKind, ProbeKind, ResultBatch, ResultRecord, Status
 from netmon.lab.procstat import rss_mib
-from tests.alerting.standins import Recorder
+from netmon.lab.standins import Recorder
 
 
 class TimedReceiver(Recorder):

@@ -43,6 +43,11 @@ def netmon_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
+def netmon_argv(*args: str) -> list[str]:
+    """The CLI as a subprocess of this interpreter; with ``netmon_env`` it imports this checkout."""
+    return [sys.executable, "-m", "netmon", *args]
+
+
 def lab_site(site_id: str, province: str = "Đồng Nai", district: str | None = "Biên Hòa", **extra: Any
              ) -> dict[str, Any]:
     """A registry entry with a leased line (100 Mbit/s) and a data-network link (200 Mbit/s)."""
@@ -190,7 +195,7 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
                     ca_file: Path | None = None, ready_timeout: float = 30.0) -> CollectorProcess:
     """Start the collector of ``config_path`` and wait for ``/healthz`` (``ca_file`` when it serves HTTPS)."""
     listen = yaml.safe_load(config_path.read_text())["listen"]
-    argv = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config_path)]
+    argv = netmon_argv("collector", "serve", "--config", str(config_path))
     full_env = env or netmon_env()
     handle = CollectorProcess(config_path, listen["host"], int(listen["port"]), None, ns, env,  # type: ignore[arg-type]
                               ca_file=ca_file, tls=bool(listen.get("tls_cert_file")))
@@ -214,7 +219,7 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
 
 def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[str, str] | None = None) -> str:
     """A fresh token for ``site_id`` through the real CLI (``netmon sites enrol --json``)."""
-    argv = [sys.executable, "-m", "netmon", "sites", "enrol", site_id, "--json", "--config", str(config_path)]
+    argv = netmon_argv("sites", "enrol", site_id, "--json", "--config", str(config_path))
     out = subprocess.run(argv + (["--rotate"] if rotate else []), capture_output=True, text=True,
                          env=env or netmon_env(), timeout=60)
     if out.returncode != 0:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from netmon.lab.collector import netmon_env as netmon_env  # re-exported: one definition, in the lab
+from netmon.lab.collector import netmon_argv as netmon_argv  # re-exported: one definition each, in the lab
+from netmon.lab.collector import netmon_env as netmon_env
 from netmon.lab.netns import Lab, namespaces_available, sweep_stale
 from netmon.lab.topology import SiteTopology, build_site
 
@@ -42,12 +43,5 @@ def site_topo(lab: Lab) -> SiteTopology:
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def netmon_argv(*args: str) -> list[str]:
-    """The CLI as a subprocess, importing this checkout (not whatever is installed)."""
-    import sys
-
-    return [sys.executable, "-m", "netmon", *args]
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from netmon.lab.standins import BotApiStandin, WebhookReceiver
 from tests.alerting.harness import BOT_TOKEN
-from tests.alerting.standins import BotApiStandin, WebhookReceiver
 from tests.conftest import IN_CI, REPO_ROOT, netmon_argv, netmon_env, require_netns
 
 CHAT = "-1001234567890"

@@ -22,6 +22,7 @@ from netmon.lab.collector import (
     CollectorProcess,
     enrol,
     influx_settings,
+    netmon_argv,
     netmon_env,
     start_collector,
     write_central,
@@ -132,7 +133,7 @@ class Stack:
 
 
 def _agent_argv(config: Path) -> list[str]:
-    return [sys.executable, "-m", "netmon", "probe", "run", "--config", str(config)]
+    return netmon_argv("probe", "run", "--config", str(config))
 
 
 def _central(stack: Stack, specs: list[plan.CommuneSpec], host: str, port: int, *, webhook: str | None,

@@ -11,11 +11,11 @@ from typing import Any
 
 import yaml
 
-from netmon.lab.netns import Namespace, Proc, call_in_namespace, wait_until
-from tests.conftest import netmon_argv, netmon_env
+from netmon.lab.agent import metrics_url as metrics_url  # re-exported for the agent tests
+from netmon.lab.agent import start_agent as start_agent
+from netmon.lab.netns import Namespace, Proc, call_in_namespace
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
-_METRICS = re.compile(r"metrics listening on http://([^:]+):(\d+)/metrics")
 _STORED = re.compile(r"stored seq (\d+) ")
 
 
@@ -29,19 +29,6 @@ def write_config(path: Path, **sections: Any) -> Path:
             data[key] = value
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-def start_agent(ns: Namespace, config: Path, name: str = "agent", debug: bool = True) -> Proc:
-    argv = netmon_argv("probe", "run", "--config", str(config), "--log-level", "debug" if debug else "info")
-    proc = ns.start(argv, name=name, env=netmon_env())
-    wait_until(lambda: metrics_url(proc) is not None or not proc.alive(), 20, what="agent metrics port")
-    assert proc.alive(), proc.log()[-3000:]
-    return proc
-
-
-def metrics_url(proc: Proc) -> str | None:
-    match = _METRICS.search(proc.log())
-    return f"http://{match.group(1)}:{match.group(2)}/metrics" if match else None
 
 
 def fetch(ns: Namespace, url: str) -> str:

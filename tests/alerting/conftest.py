@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.alerting.standins import WebhookReceiver
+from netmon.lab.standins import WebhookReceiver
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from typing import Any, Protocol
 from netmon.alerting.message import Message
 from netmon.alerting.model import Incident, Notice
 from netmon.lab.alertmanager import start_alertmanager
+from netmon.lab.standins import BotApiStandin, WebhookReceiver
 from netmon.lab.topology import free_port
 from tests.alerting.helpers import T0
 from tests.alerting.smtp_server import SmtpServer
-from tests.alerting.standins import BotApiStandin, WebhookReceiver
 
 BOT_TOKEN = "123456789:AAH-not-a-real-token-xyz"
 

@@ -16,9 +16,9 @@ from netmon.alerting.routing import Router
 from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRateLimited, ChannelRejected
+from netmon.lab.standins import BotApiStandin
 from tests.alerting.harness import BOT_TOKEN, message
 from tests.alerting.helpers import T0
-from tests.alerting.standins import BotApiStandin
 
 CHAT = "-1001234567890"
 

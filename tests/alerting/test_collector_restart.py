@@ -18,7 +18,7 @@ import pytest
 from netmon.alerting.service import STATE_FILE
 from netmon.lab.collector import CollectorProcess, start_collector, write_central, write_registry
 from netmon.lab.netns import LabError, wait_until
-from tests.alerting.standins import WebhookReceiver
+from netmon.lab.standins import WebhookReceiver
 from tests.conftest import netmon_env
 
 SITE = {"id": "26734", "name": "Phường Tân Phong", "province": "Đồng Nai",

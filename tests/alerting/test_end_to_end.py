@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from netmon.lab.alert_stack import SITE, start_stack
 from netmon.lab.netns import wait_until
 from netmon.lab.topology import SiteTopology
-from tests.alerting.e2e_stack import SITE, start_stack
 
 
 @pytest.mark.netns

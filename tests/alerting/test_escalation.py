@@ -11,6 +11,7 @@ from netmon.alerting.routing import Router
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry
 from netmon.contract import ProbeKind
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import (
     T0,
     alerting_config,
@@ -22,7 +23,6 @@ from tests.alerting.helpers import (
     step,
     utilisation,
 )
-from tests.alerting.standins import WebhookReceiver
 
 
 async def test_unacknowledged_incident_is_escalated_once_and_resolve_reaches_both(

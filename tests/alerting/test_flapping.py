@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from netmon.alerting.rules import load_rules
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import T0, alerting_config, engine, registry, step, utilisation
-from tests.alerting.standins import WebhookReceiver
 
 # 20 minutes of 10 s SNMP windows: 10 min crossing 80 % and 70 % every sample, 3 min above 80 %,
 # 10 min wandering 75..85 % (across the warning limit, above the clear limit), then back to 50 %.

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import T0
-from tests.alerting.standins import WebhookReceiver
 from tests.conftest import netmon_env
 
 

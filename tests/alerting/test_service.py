@@ -8,8 +8,8 @@ from pathlib import Path
 
 from netmon.alerting.service import AlertingSink, build_engine
 from netmon.config.registry import Registry
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import alerting_config, registry, utilisation
-from tests.alerting.standins import WebhookReceiver
 
 
 async def test_sink_delivers_from_its_own_task_and_follows_registry_reloads(tmp_path: Path,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from netmon.config.registry import Registry
 from netmon.contract import ProbeKind, Status
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import (
     PROVINCE,
     T0,
@@ -19,7 +20,6 @@ from tests.alerting.helpers import (
     site,
     step,
 )
-from tests.alerting.standins import WebhookReceiver
 
 BEHIND = 50
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from netmon.alerting import outbox
+from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import T0, TEAM, alerting_config, engine, registry, step, utilisation
-from tests.alerting.standins import WebhookReceiver
 
 ALERT_KEYS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
 BODY_KEYS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",

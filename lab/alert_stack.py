@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
+from netmon.lab.agent import start_agent
 from netmon.lab.collector import CollectorProcess, start_collector, write_central, write_registry
 from netmon.lab.iperf import start_iperf3
 from netmon.lab.netns import Proc, call_in_namespace
 from netmon.lab.snmpd import start_snmpd
+from netmon.lab.standins import WebhookReceiver
 from netmon.lab.topology import SiteTopology
-from tests.agent.helpers import start_agent
-from tests.alerting.standins import WebhookReceiver
 
 SITE = {"id": "26734", "name": "Phường Tân Phong", "province": "Đồng Nai", "district": "Biên Hòa",
         "links": [{"name": "leased", "kind": "leased_line", "contracted_mbps": 20},
