@@ -20,13 +20,13 @@ from netmon.collectors.journal import Journal
 from netmon.collectors.live import LiveState
 from netmon.collectors.metrics import CollectorMetrics
 from netmon.collectors.ratelimit import SiteRateLimiter
-from netmon.collectors.settings import ServiceSettings, influx_secrets, load_central
+from netmon.collectors.settings import ServiceSettings, influx_secrets
 from netmon.collectors.sinks import SinkRegistry
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
 from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tsdb import make_writer
-from netmon.config.central import CentralConfig, SurgeConfig
+from netmon.config.central import CentralConfig, SurgeConfig, load_central
 from netmon.errors import ConfigError
 
 log = logging.getLogger("netmon.collector")

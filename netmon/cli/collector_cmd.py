@@ -23,7 +23,8 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     import uvicorn
 
     from netmon.collectors.app import create_app
-    from netmon.collectors.settings import ServiceSettings, load_central
+    from netmon.collectors.settings import ServiceSettings
+    from netmon.config.central import load_central
     from netmon.errors import ConfigError, StorageError
 
     settings = ServiceSettings()

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.collectors.app import create_app
 from netmon.collectors.core import CollectorCore
-from netmon.collectors.settings import load_central
 from netmon.collectors.sinks import DuplicateSink, SinkRegistry
+from netmon.config.central import load_central
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 from netmon.lab.collector import lab_site, sample_batch, write_central, write_registry
