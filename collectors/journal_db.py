@@ -124,7 +124,7 @@ def pending_results(conn: sqlite3.Connection) -> int:
                             "p.batch_id").fetchone()[0])
 
 
-def mark_written(conn: sqlite3.Connection, batch_ids: list[int]) -> None:
+def mark_written(conn: sqlite3.Connection, batch_ids: Iterable[int]) -> None:
     conn.executemany("DELETE FROM tsdb_pending WHERE batch_id = ?", [(i,) for i in batch_ids])
 
 
