@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netmon.collectors.agent_config import plan_for
+from netmon.collectors.surge import plan_for
 from netmon.config.central import load_central
 from netmon.config.registry import load_registry
 
