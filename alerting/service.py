@@ -2,7 +2,10 @@
 (timers, storm control, grouping) and a delivery task of its own, so a slow chat service
 never holds up ingest or the collector's ticker.
 
-``extension(app, core)`` is the one line the collector's ``default_extensions`` lists.
+``AlertingExtension`` is what ``netmon collector serve`` installs: it builds the engine from the
+``alerting:`` section, registers the sink and ``netmon_alerts_firing`` (``alerting/metrics.py``),
+mounts the incidents API, and on shutdown closes the engine (its final persist of baselines and
+last-seen times).
 """
 
 from __future__ import annotations
@@ -13,17 +16,20 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from netmon.alerting.api import incidents_router
 from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
+from netmon.alerting.metrics import FiringIncidents
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from netmon.collectors.abc import CollectorHost
 
 log = logging.getLogger("netmon.alerting")
 STATE_FILE = "alerting.db"
@@ -63,11 +69,11 @@ class AlertingSink:
                 log.exception("alert delivery pass failed; retrying on the next tick")
 
     async def aclose(self) -> None:
+        """Stop the delivery task (the engine itself is closed by whoever built it)."""
         if self._delivery is not None:
             self._delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery
-        await self.engine.aclose()
 
 
 def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Registry | None = None,
@@ -76,13 +82,25 @@ def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Reg
                        ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url)
 
 
-def extension(app: FastAPI, core: Any) -> None:
-    """Plug alerting into the collector: register the sink, mount the API (``app.state.alerting``)."""
-    central = core.config
-    config = central.alerting or AlertingConfig()
-    engine = build_engine(config, central.state_dir, registry=core.sites.registry,
-                          ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
-    sink = AlertingSink(engine, registry=lambda: core.sites.registry)
-    core.sinks.register(sink)
-    app.include_router(incidents_router(engine, AdminToken.from_file(config.admin_token_file)))
-    app.state.alerting = sink
+class AlertingExtension:
+    """Alerting inside the collector (``collectors.abc.Extension``); ``engine`` is set by ``install``."""
+
+    name = "alerting"
+
+    def __init__(self) -> None:
+        self.engine: AlertEngine | None = None
+
+    def install(self, host: CollectorHost, app: FastAPI) -> None:
+        central = host.config
+        config = central.alerting or AlertingConfig()
+        admin = AdminToken.from_file(config.admin_token_file)  # a bad file stops the start before anything runs
+        engine = build_engine(config, central.state_dir, registry=host.site_registry(),
+                              ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
+        host.add_sink(AlertingSink(engine, registry=host.site_registry))
+        host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))
+        app.include_router(incidents_router(engine, admin))
+        self.engine = engine
+
+    async def aclose(self) -> None:
+        if self.engine is not None:
+            await self.engine.aclose()

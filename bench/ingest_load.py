@@ -164,9 +164,9 @@ def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: l
 
 def enrol_all(config: Path, sites: list[str]) -> list[str]:
     """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site)."""
-    from netmon.collectors.settings import load_central
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
+    from netmon.config.central import load_central
 
     store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
     return [store.enrol(site) for site in sites]

@@ -249,9 +249,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def enrol_all(config: Path, sites: list[str]) -> dict[str, str]:
     """Tokens straight into sites.db with the collector's own TokenStore (the CLI takes ~1 s a site)."""
-    from netmon.collectors.settings import load_central
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
+    from netmon.config.central import load_central
 
     store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
     return {site: store.enrol(site) for site in sites}

@@ -1,46 +1,31 @@
-"""``create_app``: the collector's FastAPI application, and where other parts plug in.
+"""``create_app``: the collector's FastAPI application, with the extensions it is given.
 
-Another part of netmon (alerting, readiness) adds itself with one line in
-``default_extensions`` below: an extension is ``fn(app, core)`` that may
-``app.include_router(...)`` and ``core.sinks.register(...)``. Tests and tools can pass
-their own with ``create_app(config, extensions=[...])``.
+The collector names no plug-in itself: the program's wiring (``netmon collector serve``,
+``netmon/cli/collector_cmd.py``) builds the list (alerting, readiness) and passes it here;
+tests pass their own. Each extension implements ``collectors.abc.Extension`` and sees the
+collector only as a ``CollectorHost``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 
-from netmon.collectors import agent_config, ingest, status_api
+from netmon.collectors import agent_config, ingest_api, status_api
+from netmon.collectors.abc import Extension
 from netmon.collectors.core import CollectorCore
-from netmon.collectors.http_errors import ApiError
+from netmon.collectors.http_errors import install_error_handlers
 from netmon.collectors.settings import ServiceSettings
 from netmon.config.central import CentralConfig
 from netmon.contract import BATCH_ADAPTER
 
-log = logging.getLogger("netmon.collector")
-Extension = Callable[[FastAPI, CollectorCore], None]
-
-
-def default_extensions() -> list[Extension]:
-    """Parts every ``netmon collector serve`` runs with — one line each, imported here so the
-    collector's own tests do not depend on them."""
-    from netmon.alerting.service import extension as alerting
-    from netmon.dashboards.incident_metrics import extension as incident_metrics  # netmon_alerts_firing
-    from netmon.dashboards.readiness.api import extension as readiness  # GET /api/v1/readiness
-
-    return [alerting, readiness, incident_metrics]
-
 
 def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *, config_file: str | None = None,
-               extensions: Sequence[Extension] | None = None) -> FastAPI:
+               extensions: Sequence[Extension] = ()) -> FastAPI:
     core = CollectorCore(config, settings, config_file)
 
     @contextlib.asynccontextmanager
@@ -54,24 +39,13 @@ def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *
     app = FastAPI(title="netmon collector", version="1",
                   description="Central collector of netmon: result ingest, site status, agent configuration.",
                   lifespan=lifespan)
-    app.state.core = core
-    app.include_router(ingest.router)
-    app.include_router(agent_config.router)
-    app.include_router(status_api.router)
-
-    async def api_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error; see the collector's log"}, status_code=500)
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(Exception, internal_error)
+    app.include_router(ingest_api.make_router(core.ingest))
+    app.include_router(agent_config.make_router(core.auth, core.current_surge))
+    app.include_router(status_api.make_router(status_api.StatusSources(
+        core.sites, core.journal, core.live, core.drainer, core.metrics.registry, core.surge_provinces)))
+    install_error_handlers(app)
     _install_openapi(app)
-    for extension in default_extensions() if extensions is None else extensions:
-        extension(app, core)
+    core.install(app, extensions)
     return app
 
 

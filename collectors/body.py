@@ -7,30 +7,38 @@ reading at most ``max_bytes + 1`` decompressed bytes rather than filling memory.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
+from collections.abc import AsyncIterable
 
-from starlette.requests import Request
-
-from netmon.collectors.http_errors import ApiError
-
-
-def _too_large(what: str, max_bytes: int) -> ApiError:
-    return ApiError(413, f"{what} exceeds the limit of {max_bytes} bytes (limits.max_body_bytes); "
-                         "send fewer results per batch", reason="too_large")
+from netmon.errors import BodyTooLarge, MalformedBody, UnsupportedEncoding
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    length = request.headers.get("content-length")
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    """A request body as it arrives: the Content-Length header as sent (if any), and the chunks."""
+
+    declared_length: str | None
+    chunks: AsyncIterable[bytes]
+
+
+def _too_large(what: str, max_bytes: int) -> BodyTooLarge:
+    return BodyTooLarge(f"{what} exceeds the limit of {max_bytes} bytes (limits.max_body_bytes); "
+                        "send fewer results per batch")
+
+
+async def read_body(upload: Upload, max_bytes: int) -> bytes:
+    length = upload.declared_length
     if length is not None:
         try:
             declared = int(length)
         except ValueError:
-            raise ApiError(400, f"Content-Length {length!r} is not a number", reason="bad_request") from None
+            raise MalformedBody(f"Content-Length {length!r} is not a number") from None
         if declared > max_bytes:
             raise _too_large(f"the request body ({declared} bytes)", max_bytes)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
+    async for chunk in upload.chunks:
         total += len(chunk)
         if total > max_bytes:
             raise _too_large("the request body", max_bytes)
@@ -43,8 +51,7 @@ def decode(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip"):
-        raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding",
-                       reason="bad_encoding")
+        raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding")
     out: list[bytes] = []
     total = 0
     data = body
@@ -53,13 +60,13 @@ def decode(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
         try:
             chunk = inflater.decompress(data, max_bytes + 1 - total)
         except zlib.error as exc:
-            raise ApiError(400, f"the gzip body is corrupt ({exc}); resend the batch", reason="bad_gzip") from None
+            raise MalformedBody(f"the gzip body is corrupt ({exc}); resend the batch", reason="bad_gzip") from None
         total += len(chunk)
         out.append(chunk)
         if total > max_bytes:
             raise _too_large("the decompressed body", max_bytes)
         if not inflater.eof:
-            raise ApiError(400, f"the gzip body is truncated: the stream ends after {len(body)} bytes without its "
+            raise MalformedBody(f"the gzip body is truncated: the stream ends after {len(body)} bytes without its "
                                 "trailer; resend the whole batch", reason="bad_gzip")
         data = inflater.unused_data
         if not data:

@@ -2,6 +2,9 @@
 
 Everything is opened in the constructor so that configuration errors (registry file,
 secret files) surface before uvicorn binds its port; background tasks start in ``start()``.
+``CollectorCore`` is also the ``CollectorHost`` that extensions see (``collectors/abc.py``):
+``stop()`` closes the sinks and the extensions it installed, so what they keep in memory (the
+alert engine's baselines and last-seen times) is written on a clean shutdown.
 """
 
 from __future__ import annotations
@@ -12,25 +15,39 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from netmon.collectors.agent_config import surge_on
+from netmon.collectors.abc import Extension, ResultSink
+from netmon.collectors.auth import SiteAuthenticator
 from netmon.collectors.drain import TsdbDrainer
+from netmon.collectors.ingest import IngestService
 from netmon.collectors.journal import Journal
 from netmon.collectors.live import LiveState
-from netmon.collectors.metrics import CollectorMetrics
+from netmon.collectors.metrics import CollectorMetrics, StateCollector
 from netmon.collectors.ratelimit import SiteRateLimiter
-from netmon.collectors.settings import ServiceSettings, influx_secrets, load_central
-from netmon.collectors.sinks import SinkRegistry
+from netmon.collectors.settings import ServiceSettings, influx_secrets
+from netmon.collectors.sinks import Sinks
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
+from netmon.collectors.surge import surge_provinces
 from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tsdb import make_writer
-from netmon.config.central import CentralConfig, SurgeConfig
+from netmon.config.central import CentralConfig, SurgeConfig, load_central
+from netmon.config.registry import Registry
 from netmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from prometheus_client.registry import Collector
 
 log = logging.getLogger("netmon.collector")
 MAINTAIN_EVERY_SECONDS = 60.0
+
+
+class DuplicateExtension(ValueError):
+    pass
 
 
 class CollectorCore:
@@ -59,17 +76,44 @@ class CollectorCore:
             self.drainer = TsdbDrainer(self.journal, make_writer(config.influxdb, secrets),
                                        config.influxdb.batch_size, config.influxdb.flush_interval)
         self.live = LiveState()
-        self.sinks = SinkRegistry(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc(),
-                                  on_duration=lambda name, call, seconds: self.metrics.sink_seconds.labels(
-                                      name, call).inc(seconds))
+        self.sinks = Sinks(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc(),
+                           on_duration=lambda name, call, seconds: self.metrics.sink_seconds.labels(
+                               name, call).inc(seconds))
         self.sinks.register(self.live)
         self.limiter = SiteRateLimiter(config.limits.site_results_per_minute)
-        self.metrics.attach(self)
+        self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainer))
+        self.auth = SiteAuthenticator(self.tokens, self.sites)
+        self.ingest = IngestService(self.auth, self.journal, self.limiter, self.sinks, self.metrics, config.limits,
+                                    config.journal.max_pending_results)
+        self._extensions: list[Extension] = []
         self._tasks: list[asyncio.Task[None]] = []
 
+    # --- CollectorHost: what an extension may use --------------------------------------------
+    def site_registry(self) -> Registry:
+        return self.sites.registry
+
+    def add_sink(self, sink: ResultSink) -> None:
+        self.sinks.register(sink)
+
+    def add_metrics(self, collector: Collector) -> None:
+        self.metrics.registry.register(collector)
+
+    def install(self, app: FastAPI, extensions: Sequence[Extension]) -> None:
+        """Install each extension in order; ``stop()`` closes them in reverse."""
+        names = [e.name for e in self._extensions]
+        for extension in extensions:
+            if extension.name in names:
+                raise DuplicateExtension(f"an extension named {extension.name!r} is already installed")
+            names.append(extension.name)
+        for extension in extensions:
+            extension.install(self, app)
+            self._extensions.append(extension)
+
+    def current_surge(self) -> SurgeConfig | None:
+        return self.surge
+
     def surge_provinces(self) -> list[str]:
-        surge = self.surge
-        return [p for p in surge.provinces if surge_on(surge, p)] if surge else []
+        return surge_provinces(self.surge)
 
     async def start(self) -> None:
         counters = self.journal.counters
@@ -125,6 +169,13 @@ class CollectorCore:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # the ticker is stopped, so nothing restarts a sink's work while it closes
+        await self.sinks.aclose()
+        for extension in reversed(self._extensions):
+            try:
+                await extension.aclose()
+            except Exception:
+                log.exception("extension %s failed to close", extension.name)
         if self.drainer is not None:
             await self.drainer.stop()
         await asyncio.to_thread(self.journal.close)

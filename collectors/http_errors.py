@@ -1,20 +1,84 @@
-"""Errors the API answers with: JSON ``{"detail": "<clear message>", ...}`` and a reason for metrics."""
+"""How the collector answers an error: the one mapping from the error tree to HTTP.
+
+Services raise ``netmon.errors.RequestRefused`` subclasses (domain errors, no HTTP in them);
+the app's exception handler turns each into JSON ``{"detail": "<clear message>", ...}`` with the
+status below, ``Retry-After`` when the error has ``retry_after`` and the Bearer challenge on 401.
+Anything else that escapes a route is logged with its traceback and answered 500 without it.
+docs/collector.md lists every status and what an agent should do with it.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-class ApiError(Exception):
-    def __init__(self, status: int, detail: str, *, reason: str, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        # a short label for netmon_collector_rejected_requests_total{reason}
-        self.reason = reason
-        self.headers = headers or {}
-        self.extra = extra or {}
+from netmon.errors import (
+    BodyTooLarge,
+    CollectorBusy,
+    Forbidden,
+    InvalidBatch,
+    MalformedBody,
+    NoProbePlan,
+    RecordsRejected,
+    RequestRefused,
+    SiteRateLimited,
+    Unauthenticated,
+    UnsupportedEncoding,
+)
 
-    def body(self) -> dict[str, Any]:
-        return {"detail": self.detail, **self.extra}
+log = logging.getLogger("netmon.collector")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon"'}
+
+STATUS: dict[type[RequestRefused], int] = {
+    MalformedBody: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NoProbePlan: 404,
+    BodyTooLarge: 413,
+    UnsupportedEncoding: 415,
+    InvalidBatch: 422,  # and RecordsRejected, its subclass
+    SiteRateLimited: 429,
+    CollectorBusy: 503,
+}
+
+
+def http_status(error: RequestRefused) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    raise TypeError(f"{type(error).__name__} has no HTTP status in collectors.http_errors.STATUS")
+
+
+def answer_body(error: RequestRefused) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": error.detail}
+    if isinstance(error, RecordsRejected):
+        # a BatchAck plus detail: the agent drops exactly the rejected seqs and resends the rest
+        body.update(accepted=0, duplicates=0, acked_seqs=[],
+                    rejected=[r.model_dump(mode="json") for r in error.rejected])
+    elif isinstance(error, InvalidBatch) and error.errors:
+        body["errors"] = [e.model_dump() for e in error.errors]
+    return body
+
+
+def answer_headers(error: RequestRefused) -> dict[str, str]:
+    headers = dict(CHALLENGE) if isinstance(error, Unauthenticated) else {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(int(error.retry_after))
+    return headers
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestRefused)
+        return JSONResponse(answer_body(exc), status_code=http_status(exc), headers=answer_headers(exc))
+
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the collector's log"}, status_code=500)
+
+    app.add_exception_handler(RequestRefused, refused)
+    app.add_exception_handler(Exception, internal_error)

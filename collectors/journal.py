@@ -10,23 +10,66 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from netmon.collectors import journal_db as db
-from netmon.collectors.journal_state import JournalState, Outcome, Work
+from netmon.collectors.journal_messages import (
+    Commit,
+    CommitResult,
+    Maintain,
+    MarkWritten,
+    Message,
+    NoteRejected,
+    Stop,
+    Work,
+)
+from netmon.collectors.journal_state import JournalState
 from netmon.collectors.sqlite import JOURNAL_DB, connect, transaction
 from netmon.contract import ResultBatch
 from netmon.errors import StorageError
 
 log = logging.getLogger("netmon.collector.journal")
 MAX_GROUP_RESULTS = 50_000
-__all__ = ["Journal", "Outcome"]
+__all__ = ["CommitResult", "Journal"]
+
+
+Answer = CommitResult | int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reply:
+    """Where the writer thread sends a message's answer: a future of the sender's event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Answer]
+
+    def settle(self, answer: Answer) -> None:
+        self._on_loop(lambda: self.future.set_result(answer))
+
+    def fail(self, error: StorageError) -> None:
+        self._on_loop(lambda: self.future.set_exception(error))
+
+    def _on_loop(self, resolve: Callable[[], None]) -> None:
+        def settle() -> None:
+            if not self.future.done():
+                resolve()
+
+        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody waits any more
+            self.loop.call_soon_threadsafe(settle)
+
+
+_Queued = tuple[Message, _Reply | None]
+
+
+def _results_in(message: Message) -> int:
+    return len(message.batch.results) if isinstance(message, Commit) else 0
 
 
 class Journal:
@@ -38,7 +81,7 @@ class Journal:
         self._conn.executescript(db.SCHEMA)
         self.state = JournalState(self._conn, to_tsdb=to_tsdb, gap_close_after_seconds=gap_close_after_seconds,
                                   max_gaps_per_agent=max_gaps_per_agent, retention_seconds=retention_seconds)
-        self._queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="netmon-journal", daemon=True)
         self._thread.start()
 
@@ -58,32 +101,35 @@ class Journal:
 
     # --- the async API (event loop side) -------------------------------------------------
     async def commit(self, batch: ResultBatch, body: bytes, gzipped: bool, province: str, district: str | None
-                     ) -> Outcome:
+                     ) -> CommitResult:
         """De-duplicate and durably store ``batch`` (``body``: its bytes as received); returns once committed."""
-        work = Work("commit", batch=batch, body=body, gzipped=gzipped, tags=(province, district))
-        return await self._submit(work)  # type: ignore[no-any-return]
+        result = await self._submit(Commit(batch, body, gzipped, province, district))
+        assert isinstance(result, CommitResult)
+        return result
 
     async def mark_written(self, batch_ids: list[int], results: int) -> None:
         """The TSDB holds these batches (``results`` results in all): take them off the pending set."""
-        await self._submit(Work("written", ids=batch_ids, count=results))
+        await self._submit(MarkWritten(tuple(batch_ids), results))
 
     async def maintain(self) -> int:
         """Prune written rows past retention and close old dedupe gaps; returns rows pruned."""
-        return await self._submit(Work("maintain", now_ns=time.time_ns()))  # type: ignore[no-any-return]
+        pruned = await self._submit(Maintain(time.time_ns()))
+        assert isinstance(pruned, int)
+        return pruned
 
     def note_rejected(self, site_id: str, count: int) -> None:
         """Count rejected records; nobody waits for this to be durable."""
-        self._queue.put(Work("rejected", site_id=site_id, count=count))
+        self._queue.put((NoteRejected(site_id, count), None))
 
-    async def _submit(self, work: Work) -> Any:
+    async def _submit(self, work: Work) -> Answer:
         loop = asyncio.get_running_loop()
-        work.loop, work.future = loop, loop.create_future()
-        self._queue.put(work)
-        return await work.future
+        reply = _Reply(loop, loop.create_future())
+        self._queue.put((work, reply))
+        return await reply.future
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(Work("stop"))
+            self._queue.put((Stop(), None))
             self._thread.join(30)
         self._conn.close()
 
@@ -91,66 +137,54 @@ class Journal:
     def _run(self) -> None:
         while True:
             group = [self._queue.get()]
-            results = len(group[0].batch.results) if group[0].batch else 0
+            results = _results_in(group[0][0])
             while results < MAX_GROUP_RESULTS:
                 try:
-                    work = self._queue.get_nowait()
+                    queued = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                group.append(work)
-                results += len(work.batch.results) if work.batch else 0
-            stop = any(w.kind == "stop" for w in group)
-            self._process([w for w in group if w.kind != "stop"], final=stop)
+                group.append(queued)
+                results += _results_in(queued[0])
+            stop = any(isinstance(message, Stop) for message, _ in group)
+            self._process([(m, reply) for m, reply in group if not isinstance(m, Stop)], final=stop)
             if stop:
                 return
 
-    def _process(self, group: list[Work], final: bool) -> None:
+    def _process(self, group: list[tuple[Work, _Reply | None]], final: bool) -> None:
         now_ns = time.time_ns()
-        answers: list[Any] = []
+        answers: list[Answer] = []
         try:
             with transaction(self._conn, "journal commit") as conn:
-                for work in group:
+                for work, _ in group:
                     answers.append(self.state.apply(conn, work, now_ns))
                 self.state.save_dirty(conn)
         except StorageError as exc:
             log.error("journal transaction failed, %d request(s) answered 503: %s", len(group), exc)
             self._reload_after_failure()
-            for work in group:
-                self._resolve(work, exc, failed=True)
+            self._answer_all(group, exc)
             return
         except BaseException as exc:  # a bug must not leave requests hanging forever
             log.exception("journal writer failed")
             self._reload_after_failure()
-            for work in group:
-                self._resolve(work, StorageError(f"journal writer failed: {exc!r}"), failed=True)
+            self._answer_all(group, StorageError(f"journal writer failed: {exc!r}"))
             return
-        for work, answer in zip(group, answers, strict=True):
-            self._resolve(work, answer, failed=False)
+        for (_, reply), answer in zip(group, answers, strict=True):
+            if reply is not None:
+                reply.settle(answer)
         if final:
             log.info("journal closed")
+
+    @staticmethod
+    def _answer_all(group: list[tuple[Work, _Reply | None]], error: StorageError) -> None:
+        for _, reply in group:
+            if reply is not None:
+                reply.fail(error)
 
     def _reload_after_failure(self) -> None:
         try:
             self.state.reload(self._conn)
         except Exception:
             log.exception("journal state reload failed")
-
-    @staticmethod
-    def _resolve(work: Work, answer: Any, failed: bool) -> None:
-        if work.future is None or work.loop is None:
-            return
-        future = work.future
-
-        def settle() -> None:
-            if future.done():
-                return
-            if failed:
-                future.set_exception(answer)
-            else:
-                future.set_result(answer)
-
-        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody waits any more
-            work.loop.call_soon_threadsafe(settle)
 
     # --- reads (any thread, own connection) --------------------------------------------------
     def reader(self) -> Any:

@@ -11,7 +11,7 @@
 
 The batch, not the result, is the unit: one row per ~100 results instead of one per result
 is what lets one core accept far more than the country produces. Identity per result is
-(batches.agent_id, seq in the body); ``iter_results`` lists it.
+(batches.agent_id, seq in the body).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import array
 import dataclasses
 import gzip
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import from_json  # the parser validate_json used: 2x json.loads
@@ -124,7 +124,7 @@ def pending_results(conn: sqlite3.Connection) -> int:
                             "p.batch_id").fetchone()[0])
 
 
-def mark_written(conn: sqlite3.Connection, batch_ids: list[int]) -> None:
+def mark_written(conn: sqlite3.Connection, batch_ids: Iterable[int]) -> None:
     conn.executemany("DELETE FROM tsdb_pending WHERE batch_id = ?", [(i,) for i in batch_ids])
 
 
@@ -161,14 +161,6 @@ def read_pending(conn: sqlite3.Connection, max_results: int) -> list[StoredBatch
             break
     stored = read_batches(conn, chosen)
     return [stored[bid] for bid in chosen]
-
-
-def iter_results(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:
-    """(agent_id, seq) of every result the journal holds — the audit view of what was accepted."""
-    for row in conn.execute(f"SELECT {_COLUMNS} FROM batches ORDER BY id"):
-        batch = _decode(row)
-        for record in batch.records:
-            yield batch.agent_id, int(record["seq"])
 
 
 def load_latest(conn: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]]]:

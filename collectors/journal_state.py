@@ -8,42 +8,19 @@ file when a transaction rolls back.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
-from typing import Any, Literal
+from typing import Any, assert_never
 
 from pydantic import TypeAdapter
 
 from netmon.collectors import journal_db as db
 from netmon.collectors.intervals import SeqIntervals, load_marks, save_changes
+from netmon.collectors.journal_messages import Commit, CommitResult, Maintain, MarkWritten, NoteRejected, Work
 from netmon.collectors.live import MAX_SERIES_PER_SITE
-from netmon.contract import ResultBatch, ResultRecord
+from netmon.contract import ResultRecord
 
 log = logging.getLogger("netmon.collector.journal")
 RECORDS_ADAPTER: TypeAdapter[list[ResultRecord]] = TypeAdapter(list[ResultRecord])
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    accepted: list[ResultRecord]
-    duplicates: int
-    acked_seqs: list[int]
-
-
-@dataclasses.dataclass
-class Work:
-    kind: Literal["commit", "written", "rejected", "maintain", "stop"]
-    loop: asyncio.AbstractEventLoop | None = None
-    future: asyncio.Future[Any] | None = None
-    batch: ResultBatch | None = None
-    body: bytes = b""
-    gzipped: bool = False
-    tags: tuple[str, str | None] = ("", None)
-    ids: list[int] = dataclasses.field(default_factory=list)
-    now_ns: int = 0
-    site_id: str = ""
-    count: int = 0
 
 
 class JournalState:
@@ -61,21 +38,24 @@ class JournalState:
         self._dirty_counters: set[str] = set()
         self.reload(conn)
 
-    def apply(self, conn: Any, work: Work, now_ns: int) -> Any:
-        if work.kind == "commit":
-            return self.commit_batch(conn, work, now_ns)
-        if work.kind == "written":
-            db.mark_written(conn, work.ids)
-            self.pending -= work.count
-            return None
-        if work.kind == "rejected":
-            self.counters_for(work.site_id).rejected += work.count
-            return None
-        return self.maintain(conn, work.now_ns)
+    def apply(self, conn: Any, work: Work, now_ns: int) -> CommitResult | int | None:
+        match work:
+            case Commit():
+                return self.commit_batch(conn, work, now_ns)
+            case MarkWritten(batch_ids=batch_ids, results=results):
+                db.mark_written(conn, batch_ids)
+                self.pending -= results
+                return None
+            case NoteRejected(site_id=site_id, count=count):
+                self.counters_for(site_id).rejected += count
+                return None
+            case Maintain(now_ns=as_of_ns):
+                return self.maintain(conn, as_of_ns)
+            case _:
+                assert_never(work)
 
-    def commit_batch(self, conn: Any, work: Work, now_ns: int) -> Outcome:
+    def commit_batch(self, conn: Any, work: Commit, now_ns: int) -> CommitResult:
         batch = work.batch
-        assert batch is not None
         marks = self._marks.get(batch.agent_id)
         if marks is None:
             marks = self._marks[batch.agent_id] = SeqIntervals()
@@ -95,12 +75,11 @@ class JournalState:
         if accepted:
             counters.last_seen_ns = now_ns
         save_changes(conn, batch.agent_id, marks)
-        return Outcome([results[i] for i in accepted], len(results) - len(accepted),
-                       seqs if consecutive else sorted(set(seqs)))
+        return CommitResult([results[i] for i in accepted], len(results) - len(accepted),
+                            seqs if consecutive else sorted(set(seqs)))
 
-    def _store(self, conn: Any, work: Work, accepted: list[int], seqs: list[int], now_ns: int) -> None:
+    def _store(self, conn: Any, work: Commit, accepted: list[int], seqs: list[int], now_ns: int) -> None:
         batch = work.batch
-        assert batch is not None
         results = batch.results
         bid = self._next_batch
         everything = len(accepted) == len(results)
@@ -119,7 +98,7 @@ class JournalState:
                 latest[key] = (record.time_ns, bid, idx if as_sent else pos)
         chosen = [seqs[i] for i in accepted]
         db.insert_batch(conn, (
-            bid, batch.site_id, batch.agent_id, now_ns, work.tags[0], work.tags[1], len(accepted), min(chosen),
+            bid, batch.site_id, batch.agent_id, now_ns, work.province, work.district, len(accepted), min(chosen),
             max(chosen), min(results[i].time_ns for i in accepted), None if everything else db.pack_indices(accepted),
             gzipped, body), self.to_tsdb)
         db.upsert_latest(conn, latest)

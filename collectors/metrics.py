@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from netmon.collectors.core import CollectorCore
+from netmon.collectors.drain import TsdbDrainer
+from netmon.collectors.journal import Journal
+from netmon.collectors.live import LiveState
+from netmon.collectors.sitestore import RegistryStore
 
 INGEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -47,9 +48,6 @@ class CollectorMetrics:
         for outcome in ("ok", "error"):
             self.registry_reloads.labels(outcome)
 
-    def attach(self, core: CollectorCore) -> None:
-        self.registry.register(StateCollector(core))
-
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
@@ -58,8 +56,11 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
 class StateCollector(Collector):
     """Journal, TSDB and live-state figures computed at scrape time."""
 
-    def __init__(self, core: CollectorCore) -> None:
-        self.core = core
+    def __init__(self, sites: RegistryStore, journal: Journal, live: LiveState, drainer: TsdbDrainer | None) -> None:
+        self.sites = sites
+        self.journal = journal
+        self.live = live
+        self.drainer = drainer
 
     def describe(self) -> list[Metric]:
         return []
@@ -69,8 +70,7 @@ class StateCollector(Collector):
         yield from self._live()
 
     def _collector_health(self) -> Iterator[Metric]:
-        core = self.core
-        journal, drainer = core.journal, core.drainer
+        journal, drainer = self.journal, self.drainer
         yield _single(_gauge("netmon_collector_journal_pending_results",
                              "Accepted results in the journal not yet written to the TSDB."), journal.pending)
         size = journal.path.stat().st_size if journal.path.exists() else 0
@@ -95,10 +95,10 @@ class StateCollector(Collector):
             gaps.add_metric([reason], count)
         yield gaps
         yield _single(_gauge("netmon_collector_registry_sites", "Sites in the loaded registry."),
-                      len(core.sites.registry.sites))
+                      len(self.sites.registry.sites))
 
     def _live(self) -> Iterator[Metric]:
-        core = self.core
+        journal, live_state = self.journal, self.live
         now_ns = time.time_ns()
         info = _gauge("netmon_site_info", "Site metadata from the registry (always 1).",
                       ["site", "name", "province", "district"])
@@ -115,18 +115,18 @@ class StateCollector(Collector):
                       ["site", "link", "probe", "target"])
         util = _gauge("netmon_link_utilisation_ratio", "Latest utilisation of the link's contracted rate.",
                       ["site", "link"])
-        for site in core.sites.registry.sites:
+        for site in self.sites.registry.sites:
             info.add_metric([site.id, site.name, site.province, site.district or ""], 1.0)
-            counters = core.journal.counters.get(site.id)
+            counters = journal.counters.get(site.id)
             if counters is not None:
                 results.add_metric([site.id, "accepted"], counters.accepted)
                 results.add_metric([site.id, "duplicate"], counters.duplicate)
                 results.add_metric([site.id, "rejected"], counters.rejected)
                 dropped.add_metric([site.id], counters.dropped_total)
-            seconds = core.live.last_report_age_seconds(site.id, now_ns)
+            seconds = live_state.last_report_age_seconds(site.id, now_ns)
             if seconds is not None:
                 age.add_metric([site.id], seconds)
-            live = core.live.sites.get(site.id)
+            live = live_state.sites.get(site.id)
             if live is None:
                 continue
             for (probe, link_name, target), record in sorted(live.results.items()):
@@ -136,7 +136,7 @@ class StateCollector(Collector):
                     if "loss_ratio" in record.values:
                         loss.add_metric([site.id, link_name, probe, target], record.values["loss_ratio"])
             for link in site.links:
-                figures = core.live.figures(site, link.name)
+                figures = live_state.figures(site, link.name)
                 if figures.utilisation_ratio is not None:
                     util.add_metric([site.id, link.name], figures.utilisation_ratio)
         yield from (info, age, results, dropped, rtt, loss, util)

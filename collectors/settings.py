@@ -65,37 +65,3 @@ def influx_secrets(config: CentralConfig, config_file: str, settings: ServiceSet
         out["password"] = read_secret(influx.password_file, key="influxdb.password_file",
                                       config_file=config_file, settings=settings)
     return out
-
-
-def load_central(path: str | Path) -> CentralConfig:
-    """Load central.yaml; relative paths in it (registry, state_dir, secret files) are relative to the file."""
-    from netmon.config.loader import load_model
-
-    path = Path(path)
-    config = load_model(path, CentralConfig)
-    base = path.resolve().parent
-
-    def anchored(value: str | None) -> str | None:
-        return value if value is None or Path(value).is_absolute() else str(base / value)
-
-    update: dict[str, object] = {"registry": anchored(config.registry), "state_dir": anchored(config.state_dir),
-                                 "listen": config.listen.model_copy(update={
-                                     "tls_cert_file": anchored(config.listen.tls_cert_file),
-                                     "tls_key_file": anchored(config.listen.tls_key_file)})}
-    if config.influxdb is not None:
-        update["influxdb"] = config.influxdb.model_copy(update={
-            "token_file": anchored(config.influxdb.token_file),
-            "password_file": anchored(config.influxdb.password_file)})
-    if config.alerting is not None:
-        alerting = config.alerting
-        channels = [channel.model_copy(update={name: anchored(getattr(channel, name))
-                                               for name in CHANNEL_FILES if name in type(channel).model_fields})
-                    for channel in alerting.channels]
-        update["alerting"] = alerting.model_copy(update={
-            "rules_file": anchored(alerting.rules_file), "admin_token_file": anchored(alerting.admin_token_file),
-            "channels": channels})
-    return config.model_copy(update=update)
-
-
-# Files a channel reads (secrets, a private CA) or writes (the console channel's log)
-CHANNEL_FILES = ("token_file", "password_file", "bearer_token_file", "ca_file", "path")

@@ -1,15 +1,11 @@
-"""Result sinks: what else happens to accepted results once they are durable.
+"""``Sinks``: the chain of result sinks that gets every accepted batch after its journal commit.
 
-A sink implements ``ResultSink``; the live state is one, the alerting engine registers itself
-as another. Sinks run after the journal commit, in registration order, with only the newly
-accepted records of the batch (never duplicates). A sink that raises is logged and counted
-(``netmon_collector_sink_failures_total{sink}``; the time each sink takes is
-``netmon_collector_sink_duration_seconds_total{sink,call}``) and never fails the ingest: the batch is
-already durable and answered 200. ``handle`` runs on the event loop before the response, so
-it must be quick; slow work (sending notifications) belongs in the sink's own task.
-
-A sink may also implement ``TickingSink.tick`` — called every ``tick_interval`` seconds
-with the current time, for absence timers ("site silent for 5 minutes").
+The live state is the first sink; extensions add theirs (the alerting engine) through the
+host. Sinks are registered explicitly, under unique names, and run in registration order with
+only the newly accepted records of the batch (never duplicates). A sink that raises is logged
+and counted (``netmon_collector_sink_failures_total{sink}``; the time each takes is
+``netmon_collector_sink_duration_seconds_total{sink,call}``) and never fails the ingest: the
+batch is already durable and answered 200. The interfaces are in ``collectors/abc.py``.
 """
 
 from __future__ import annotations
@@ -17,33 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
 
+from netmon.collectors.abc import ClosingSink, ResultSink, TickingSink
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 
 log = logging.getLogger("netmon.collector.sinks")
 
 
-@runtime_checkable
-class ResultSink(Protocol):
-    name: str
-
-    async def handle(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None: ...
-
-
-@runtime_checkable
-class TickingSink(Protocol):
-    name: str
-
-    async def tick(self, now_seconds: float) -> None: ...
-
-
 class DuplicateSink(ValueError):
     pass
 
 
-class SinkRegistry:
+class Sinks:
     def __init__(self, on_failure: Callable[[str], None] | None = None,
                  on_duration: Callable[[str, str, float], None] | None = None) -> None:
         self._sinks: dict[str, ResultSink] = {}
@@ -88,3 +70,12 @@ class SinkRegistry:
                     log.exception("sink %s failed in tick", sink.name)
                     self._on_failure(sink.name)
                 self._on_duration(sink.name, "tick", time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        """Close every sink that has work of its own, last registered first; one failing does not stop the rest."""
+        for sink in reversed(self._sinks.values()):
+            if isinstance(sink, ClosingSink):
+                try:
+                    await sink.aclose()
+                except Exception:
+                    log.exception("sink %s failed to close", sink.name)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
 from netmon.collectors.api_models import (
@@ -20,38 +20,34 @@ from netmon.collectors.api_models import (
     SiteStats,
     StatsResponse,
 )
+from netmon.collectors.drain import TsdbDrainer
+from netmon.collectors.journal import Journal
 from netmon.collectors.journal_db import SiteCounters
+from netmon.collectors.live import LiveState
+from netmon.collectors.sitestore import RegistryStore
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 
-if TYPE_CHECKING:
-    from netmon.collectors.core import CollectorCore
 
-router = APIRouter()
+@dataclasses.dataclass(frozen=True)
+class StatusSources:
+    """What the status endpoints read; ``surge_provinces``: the provinces in surge now."""
 
-
-def _core(request: Request) -> CollectorCore:
-    return request.app.state.core  # type: ignore[no-any-return]
-
-
-@router.get("/healthz", response_model=Health, tags=["status"], summary="Liveness: the collector serves")
-async def healthz(request: Request) -> Health:
-    return Health(status="ok", sites=len(_core(request).sites.registry.sites))
+    sites: RegistryStore
+    journal: Journal
+    live: LiveState
+    drainer: TsdbDrainer | None
+    metrics: CollectorRegistry
+    surge_provinces: Callable[[], list[str]]
 
 
-@router.get("/metrics", tags=["status"], summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text exposition format"}})
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(_core(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _stats(core: CollectorCore, site: RegistrySite, now_ns: int) -> SiteStats:
-    counters = core.journal.counters.get(site.id) or SiteCounters()
+def _stats(src: StatusSources, site: RegistrySite, now_ns: int) -> SiteStats:
+    counters = src.journal.counters.get(site.id) or SiteCounters()
     return SiteStats(site_id=site.id, name=site.name, province=site.province, district=site.district,
                      accepted=counters.accepted, duplicate=counters.duplicate, rejected=counters.rejected,
-                     agent_dropped_total=counters.dropped_total, last_seen_ns=core.live.sites[site.id].last_seen_ns
-                     if site.id in core.live.sites else counters.last_seen_ns,
-                     last_report_age_seconds=core.live.last_report_age_seconds(site.id, now_ns))
+                     agent_dropped_total=counters.dropped_total, last_seen_ns=src.live.sites[site.id].last_seen_ns
+                     if site.id in src.live.sites else counters.last_seen_ns,
+                     last_report_age_seconds=src.live.last_report_age_seconds(site.id, now_ns))
 
 
 def _latest(record: ResultRecord) -> LatestResult:
@@ -59,39 +55,50 @@ def _latest(record: ResultRecord) -> LatestResult:
                         reason=record.reason, time_ns=record.time_ns, values=dict(record.values))
 
 
-@router.get("/api/v1/stats", response_model=StatsResponse, tags=["status"],
-            summary="Per-site counts (accepted, duplicate, rejected, agent-dropped) and last seen")
-async def stats(request: Request) -> StatsResponse:
-    core = _core(request)
-    now_ns = time.time_ns()
-    sites = [_stats(core, site, now_ns) for site in core.sites.registry.sites]
-    counters = core.journal.counters.values()
-    drainer = core.drainer
-    totals = CollectorTotals(
-        accepted=sum(c.accepted for c in counters), duplicate=sum(c.duplicate for c in counters),
-        rejected=sum(c.rejected for c in counters), journal_pending_results=core.journal.pending,
-        tsdb_write_lag_seconds=drainer.lag_seconds() if drainer else 0.0,
-        tsdb_up=drainer.available if drainer else True, surge_provinces=core.surge_provinces())
-    return StatsResponse(totals=totals, sites=sites)
+def make_router(src: StatusSources) -> APIRouter:
+    router = APIRouter()
 
+    @router.get("/healthz", response_model=Health, tags=["status"], summary="Liveness: the collector serves")
+    async def healthz() -> Health:
+        return Health(status="ok", sites=len(src.sites.registry.sites))
 
-@router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"],
-            responses={404: {"model": ErrorBody, "description": "no such site in the registry"}},
-            summary="One site: counts, last seen, latest values per link")
-async def site_detail(site_id: str, request: Request) -> SiteDetail:
-    core = _core(request)
-    site = core.sites.site(site_id)
-    if site is None:
-        raise HTTPException(404, f"site {site_id!r} is not in the registry")
-    base = _stats(core, site, time.time_ns())
-    links = []
-    for link in site.links:
-        figures = core.live.figures(site, link.name)
-        links.append(LinkState(name=link.name, kind=link.kind, contracted_bps=link.contracted_bps,
-                               rtt_seconds=figures.rtt_seconds, loss_ratio=figures.loss_ratio,
-                               utilisation_ratio=figures.utilisation_ratio, updated_ns=figures.updated_ns,
-                               results=[_latest(r) for r in core.live.link_results(site.id, link.name)]))
-    known = {link.name for link in site.links}
-    live = core.live.sites.get(site.id)
-    other = [_latest(r) for (_, name, _), r in sorted(live.results.items()) if name not in known] if live else []
-    return SiteDetail(**base.model_dump(), links=links, other_results=other)
+    @router.get("/metrics", tags=["status"], summary="Prometheus metrics", response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text exposition format"}})
+    async def metrics() -> Response:
+        return Response(generate_latest(src.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/api/v1/stats", response_model=StatsResponse, tags=["status"],
+                summary="Per-site counts (accepted, duplicate, rejected, agent-dropped) and last seen")
+    async def stats() -> StatsResponse:
+        now_ns = time.time_ns()
+        sites = [_stats(src, site, now_ns) for site in src.sites.registry.sites]
+        counters = src.journal.counters.values()
+        drainer = src.drainer
+        totals = CollectorTotals(
+            accepted=sum(c.accepted for c in counters), duplicate=sum(c.duplicate for c in counters),
+            rejected=sum(c.rejected for c in counters), journal_pending_results=src.journal.pending,
+            tsdb_write_lag_seconds=drainer.lag_seconds() if drainer else 0.0,
+            tsdb_up=drainer.available if drainer else True, surge_provinces=src.surge_provinces())
+        return StatsResponse(totals=totals, sites=sites)
+
+    @router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"],
+                responses={404: {"model": ErrorBody, "description": "no such site in the registry"}},
+                summary="One site: counts, last seen, latest values per link")
+    async def site_detail(site_id: str) -> SiteDetail:
+        site = src.sites.site(site_id)
+        if site is None:
+            raise HTTPException(404, f"site {site_id!r} is not in the registry")
+        base = _stats(src, site, time.time_ns())
+        links = []
+        for link in site.links:
+            figures = src.live.figures(site, link.name)
+            links.append(LinkState(name=link.name, kind=link.kind, contracted_bps=link.contracted_bps,
+                                   rtt_seconds=figures.rtt_seconds, loss_ratio=figures.loss_ratio,
+                                   utilisation_ratio=figures.utilisation_ratio, updated_ns=figures.updated_ns,
+                                   results=[_latest(r) for r in src.live.link_results(site.id, link.name)]))
+        known = {link.name for link in site.links}
+        live = src.live.sites.get(site.id)
+        other = [_latest(r) for (_, name, _), r in sorted(live.results.items()) if name not in known] if live else []
+        return SiteDetail(**base.model_dump(), links=links, other_results=other)
+
+    return router

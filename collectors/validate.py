@@ -14,7 +14,6 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 
-from netmon.collectors.http_errors import ApiError
 from netmon.config.loader import key_path
 from netmon.contract import (
     BATCH_ADAPTER,
@@ -25,6 +24,7 @@ from netmon.contract import (
     ResultBatch,
     ResultRecord,
 )
+from netmon.errors import Forbidden, InvalidBatch, MalformedBody, RecordsRejected
 
 SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 MAX_RESULTS = 10_000
@@ -45,15 +45,15 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
     return out
 
 
-def _forbidden(where: str, value: object, site_id: str) -> ApiError:
-    return ApiError(403, f"{where} is {value!r} but the token belongs to site {site_id!r}; a token writes "
-                         "only its own site", reason="forbidden")
+def _forbidden(where: str, value: object, site_id: str) -> Forbidden:
+    return Forbidden(f"{where} is {value!r} but the token belongs to site {site_id!r}; a token writes "
+                     "only its own site")
 
 
-def _unsupported(where: str, version: object) -> ApiError:
+def _unsupported(where: str, version: object) -> InvalidBatch:
     supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-    return ApiError(422, f"{where} schema_version {version!r} is not supported by this collector (supported: "
-                         f"{supported}); upgrade the collector before the agents", reason="unsupported_schema")
+    return InvalidBatch(f"{where} schema_version {version!r} is not supported by this collector (supported: "
+                        f"{supported}); upgrade the collector before the agents", reason="unsupported_schema")
 
 
 def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldError]:
@@ -65,7 +65,7 @@ def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldErr
 
 
 def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
-    """403 for another site's data; records of another agent are rejected."""
+    """Forbidden for another site's data; records of another agent are rejected."""
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
     rejected = []
@@ -78,7 +78,7 @@ def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
 
 
 def parse_batch(raw: bytes, site_id: str) -> ResultBatch:
-    """The batch, or ApiError: 400 (not JSON), 403 (other site), 422 (invalid, listing every bad record)."""
+    """The batch, or MalformedBody (not JSON), Forbidden (other site), InvalidBatch / RecordsRejected."""
     try:
         batch = BATCH_ADAPTER.validate_json(raw)
     except ValidationError as fast:
@@ -89,26 +89,23 @@ def parse_batch(raw: bytes, site_id: str) -> ResultBatch:
     return batch
 
 
-def records_rejected(rejected: list[RejectedRecord], total: int) -> ApiError:
+def records_rejected(rejected: list[RejectedRecord], total: int) -> RecordsRejected:
     detail = (f"{len(rejected)} of {total} record(s) are invalid; nothing from this batch was written. Drop the "
               "rejected seqs and resend the rest.")
-    return ApiError(422, detail, reason="invalid_records", extra={
-        "accepted": 0, "duplicates": 0, "acked_seqs": [],
-        "rejected": [r.model_dump(mode="json") for r in rejected]})
+    return RecordsRejected(detail, rejected)
 
 
 def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
-    """Why the fast path failed, as the most useful ApiError. Always raises."""
+    """Why the fast path failed, as the most useful refusal. Always raises."""
     first = fast.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
-        raise ApiError(400, f"the body is not valid JSON: {first['msg']}", reason="bad_json")
+        raise MalformedBody(f"the body is not valid JSON: {first['msg']}", reason="bad_json")
     try:
         data = pydantic_core.from_json(raw)
     except ValueError as exc:  # e.g. nesting deeper than the parser allows, found only on a full parse
-        raise ApiError(400, f"the body is not valid JSON: {exc}", reason="bad_json") from None
+        raise MalformedBody(f"the body is not valid JSON: {exc}", reason="bad_json") from None
     if not isinstance(data, dict):
-        raise ApiError(422, f"the body must be a JSON object (a ResultBatch), not {type(data).__name__}",
-                       reason="invalid_batch")
+        raise InvalidBatch(f"the body must be a JSON object (a ResultBatch), not {type(data).__name__}")
     if data.get("schema_version", SCHEMA_VERSION) not in SUPPORTED_VERSIONS:
         raise _unsupported("the batch's", data["schema_version"])
     results = data.get("results")
@@ -117,12 +114,11 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
         batch = BATCH_ADAPTER.validate_python(envelope)
     except ValidationError as exc:
         errors = field_errors(exc)
-        raise ApiError(422, "the batch envelope is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
-                       reason="invalid_batch", extra={"errors": [e.model_dump() for e in errors]}) from None
+        raise InvalidBatch("the batch envelope is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+                           errors=errors) from None
     assert isinstance(results, list)
     if len(results) > MAX_RESULTS:
-        raise ApiError(422, f"results holds {len(results)} records; at most {MAX_RESULTS} per batch",
-                       reason="invalid_batch")
+        raise InvalidBatch(f"results holds {len(results)} records; at most {MAX_RESULTS} per batch")
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
     for i, item in enumerate(results):
@@ -147,5 +143,4 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
         raise records_rejected(rejected, len(results))
     # The slow path found nothing the fast path did: report the fast path's own errors.
     errors = field_errors(fast)
-    raise ApiError(422, "the batch is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
-                   reason="invalid_batch", extra={"errors": [e.model_dump() for e in errors]})
+    raise InvalidBatch("the batch is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors), errors=errors)

@@ -20,7 +20,7 @@ TSDB_ERRORS_TOTAL = "netmon_collector_tsdb_write_errors_total"
 SITE_INFO = "netmon_site_info"  # {site, name, province, district}
 SITE_REPORT_AGE = "netmon_site_last_report_age_seconds"  # {site}
 SITE_AGENT_DROPPED_TOTAL = "netmon_site_agent_dropped_results_total"  # {site}
-ALERTS_FIRING = "netmon_alerts_firing"  # {site, rule, severity, link, target}: dashboards.incident_metrics
+ALERTS_FIRING = "netmon_alerts_firing"  # {site, rule, severity, link, target}: alerting.metrics
 
 COLLECTOR_METRICS = (RESULTS_TOTAL, REJECTED_TOTAL, JOURNAL_PENDING, TSDB_LAG_SECONDS, TSDB_ERRORS_TOTAL, SITE_INFO,
                      SITE_REPORT_AGE, SITE_AGENT_DROPPED_TOTAL, ALERTS_FIRING)

@@ -122,7 +122,7 @@ def test_nonsense_units_are_refused() -> None:
 
 def test_a_channel_key_is_named_as_written_not_with_the_channel_type(tmp_path: Path) -> None:
     """Channels are a union tagged by ``type``; the key path must be the file's, with that key's line."""
-    from netmon.collectors.settings import load_central
+    from netmon.config.central import load_central
 
     path = tmp_path / "central.yaml"
     path.write_text("""\
@@ -144,7 +144,7 @@ def test_central_paths_are_relative_to_the_file_wherever_the_collector_starts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """systemd starts the collector in /; a rules file or a bot token named next to central.yaml
     must be found there, as the registry and state_dir are."""
-    from netmon.collectors.settings import load_central
+    from netmon.config.central import load_central
 
     etc = tmp_path / "etc"
     etc.mkdir()

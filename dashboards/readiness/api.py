@@ -1,14 +1,14 @@
 """``GET /api/v1/readiness``: the readiness report from the running collector.
 
-The collector plugs it in with one line (``collectors.app.default_extensions``); the router
-reads the collector's own configuration and its loaded site registry, so the API and
-``netmon readiness report --config`` give the same answer.
+``ReadinessExtension`` is what ``netmon collector serve`` installs; the router reads the
+collector's own configuration and its loaded site registry (through ``CollectorHost``), so the
+API and ``netmon readiness report --config`` give the same answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from starlette.responses import Response
@@ -19,6 +19,9 @@ from netmon.dashboards.readiness.model import ReadinessReport
 from netmon.dashboards.readiness.render import render
 from netmon.dashboards.readiness.report import build_report
 from netmon.errors import StorageError, TSDBUnavailable
+
+if TYPE_CHECKING:
+    from netmon.collectors.abc import CollectorHost
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
@@ -57,6 +60,13 @@ def make_router(config: Callable[[], CentralConfig], registry: Callable[[], Regi
     return router
 
 
-def extension(app: FastAPI, core: Any) -> None:
-    """The collector's extension hook: ``fn(app, core)``."""
-    app.include_router(make_router(lambda: core.config, lambda: core.sites.registry))
+class ReadinessExtension:
+    """``GET /api/v1/readiness`` inside the collector (``collectors.abc.Extension``)."""
+
+    name = "readiness"
+
+    def install(self, host: CollectorHost, app: FastAPI) -> None:
+        app.include_router(make_router(lambda: host.config, host.site_registry))
+
+    async def aclose(self) -> None:
+        """Nothing to release: each request opens and closes its own InfluxDB client."""

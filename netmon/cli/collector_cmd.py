@@ -1,18 +1,34 @@
-"""``netmon collector serve``: the central collector under uvicorn."""
+"""``netmon collector serve``: the central collector under uvicorn, with its extensions.
+
+This is where the collector is wired to the parts that plug into it: ``extensions()`` lists
+them, in install order. Each implements ``netmon.collectors.abc.Extension``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netmon.cli.logsetup import configure_logging
 
+if TYPE_CHECKING:
+    from netmon.collectors.abc import Extension
+
 app = typer.Typer(help="The central collector.", no_args_is_help=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="NETMON_CENTRAL_CONFIG",
                                             help="central config (YAML)")]
+
+
+def extensions() -> list[Extension]:
+    """The parts every ``netmon collector serve`` runs with (imported here, so the collector's own
+    package and tests depend on none of them)."""
+    from netmon.alerting.service import AlertingExtension  # sinks, /api/v1/incidents, netmon_alerts_firing
+    from netmon.dashboards.readiness.api import ReadinessExtension  # GET /api/v1/readiness
+
+    return [AlertingExtension(), ReadinessExtension()]
 
 
 @app.command("serve")
@@ -23,14 +39,15 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     import uvicorn
 
     from netmon.collectors.app import create_app
-    from netmon.collectors.settings import ServiceSettings, load_central
+    from netmon.collectors.settings import ServiceSettings
+    from netmon.config.central import load_central
     from netmon.errors import ConfigError, StorageError
 
     settings = ServiceSettings()
     configure_logging(settings.log_level)
     try:
         central = load_central(config)
-        application = create_app(central, settings, config_file=str(config))
+        application = create_app(central, settings, config_file=str(config), extensions=extensions())
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(1) from None

@@ -25,8 +25,7 @@ ConfigOption = Annotated[Path | None, typer.Option(
 def _central(config_path: Path | None, influx_url: str | None, database: str | None
              ) -> tuple[InfluxConfig, CentralConfig | None]:
     """The InfluxDB the datasource points at, and the central config when one was given."""
-    from netmon.collectors.settings import load_central
-    from netmon.config.central import InfluxConfig
+    from netmon.config.central import InfluxConfig, load_central
 
     if config_path is not None:
         central = load_central(config_path)

@@ -29,7 +29,7 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
 ) -> None:
     """Per commune pass/fail with the measured value against each requirement; per province the share ready."""
-    from netmon.collectors.settings import load_central
+    from netmon.config.central import load_central
     from netmon.dashboards.readiness.render import render
     from netmon.dashboards.readiness.report import build_from_central
 

@@ -20,10 +20,10 @@ DEFAULT_CONFIG = Path("/etc/netmon/central.yaml")
 
 
 def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
-    from netmon.collectors.settings import load_central
     from netmon.collectors.sitestore import RegistryStore
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
+    from netmon.config.central import load_central
     from netmon.errors import ConfigError, StorageError
 
     try:

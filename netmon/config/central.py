@@ -1,4 +1,4 @@
-"""The central (collector) configuration file, ``central.yaml``.
+"""The central (collector) configuration file, ``central.yaml``, and ``load_central`` that reads it.
 
 Sections owned by later parts of the stack (``alerting``, ``readiness``) are validated
 by their own models; each part extends this file's model, never copies it.
@@ -7,11 +7,13 @@ by their own models; each part extends this file's model, never copies it.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from netmon.config.alerting import AlertingConfig
+from netmon.config.loader import load_model
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.site import Strict
 from netmon.config.units import Bytes, PositiveSeconds, Seconds
@@ -121,3 +123,38 @@ class CentralConfig(Strict):
     surge: SurgeConfig | None = None
     alerting: AlertingConfig | None = None
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+
+
+def load_central(path: str | Path) -> CentralConfig:
+    """Load central.yaml; relative paths in it (registry, state_dir, secret files) are relative to the file.
+
+    Raises ConfigError naming file, line and key. Anything that reads central.yaml (collector,
+    dashboards, readiness, deploy checks, the CLI) calls this, without importing the collector."""
+    path = Path(path)
+    config = load_model(path, CentralConfig)
+    base = path.resolve().parent
+
+    def anchored(value: str | None) -> str | None:
+        return value if value is None or Path(value).is_absolute() else str(base / value)
+
+    update: dict[str, object] = {"registry": anchored(config.registry), "state_dir": anchored(config.state_dir),
+                                 "listen": config.listen.model_copy(update={
+                                     "tls_cert_file": anchored(config.listen.tls_cert_file),
+                                     "tls_key_file": anchored(config.listen.tls_key_file)})}
+    if config.influxdb is not None:
+        update["influxdb"] = config.influxdb.model_copy(update={
+            "token_file": anchored(config.influxdb.token_file),
+            "password_file": anchored(config.influxdb.password_file)})
+    if config.alerting is not None:
+        alerting = config.alerting
+        channels = [channel.model_copy(update={name: anchored(getattr(channel, name))
+                                               for name in CHANNEL_FILES if name in type(channel).model_fields})
+                    for channel in alerting.channels]
+        update["alerting"] = alerting.model_copy(update={
+            "rules_file": anchored(alerting.rules_file), "admin_token_file": anchored(alerting.admin_token_file),
+            "channels": channels})
+    return config.model_copy(update=update)
+
+
+# Files a channel reads (secrets, a private CA) or writes (the console channel's log)
+CHANNEL_FILES = ("token_file", "password_file", "bearer_token_file", "ca_file", "path")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 def check_central(path: str | Path) -> list[str]:
     """Raise ConfigError on the first file with problems; return a one-line summary per file read."""
-    from netmon.collectors.settings import load_central
+    from netmon.config.central import load_central
     from netmon.config.registry import load_registry
 
     central = load_central(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.alerting.service import STATE_FILE
 from netmon.lab.collector import CollectorProcess, start_collector, write_central, write_registry
@@ -59,6 +60,13 @@ def delivered(collector: CollectorProcess) -> int:
         return int(db.execute("SELECT count(*) FROM deliveries WHERE delivered_at IS NOT NULL").fetchone()[0])
 
 
+def firing_series(collector: CollectorProcess) -> set[tuple[str, ...]]:
+    exposed = collector.request("GET", "/metrics")[2].decode()
+    return {(s.labels["site"], s.labels["rule"], s.labels["severity"], s.labels["link"], s.labels["target"])
+            for family in text_string_to_metric_families(exposed) if family.name == "netmon_alerts_firing"
+            for s in family.samples if s.value == 1.0}
+
+
 def test_collector_killed_while_firing(setup: tuple[Path, WebhookReceiver]) -> None:
     central, hook = setup
     collector = start_collector(central)
@@ -71,6 +79,8 @@ def test_collector_killed_while_firing(setup: tuple[Path, WebhookReceiver]) -> N
             time.sleep(0.5)
             assert seq < 40, "no firing message"
         assert [b["status"] for b in hook.bodies()] == ["firing"]
+        # the alerting extension exports what fires on the collector's /metrics (the province dashboard reads it)
+        assert firing_series(collector) == {(SITE["id"], "LinkUtilisationHigh", "critical", "leased", "router")}
         # killed once the collector has recorded the delivery: between the receiver's answer and that
         # commit, a SIGKILL means "not known to be sent" and the message goes out again by design (at
         # least once, 1 CI run in 4 hit that window); it is not what this test is about

@@ -30,6 +30,7 @@ async def test_sink_delivers_from_its_own_task_and_follows_registry_reloads(tmp_
         await sink.tick(time.time())
         await asyncio.sleep(0.2)
     await sink.aclose()
+    await engine.aclose()
     [body] = hook.bodies()
     assert body["alerts"][0]["labels"]["site_name"] == "Phường Tân Phong (mới)"
     assert engine.router.registry is current[0]

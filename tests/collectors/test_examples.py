@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netmon.collectors.agent_config import plan_for
-from netmon.collectors.settings import load_central
+from netmon.collectors.surge import plan_for
+from netmon.config.central import load_central
 from netmon.config.registry import load_registry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -12,14 +12,41 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from netmon.collectors.abc import CollectorHost, ResultSink
 from netmon.collectors.app import create_app
-from netmon.collectors.core import CollectorCore
-from netmon.collectors.settings import load_central
-from netmon.collectors.sinks import DuplicateSink, SinkRegistry
+from netmon.collectors.core import DuplicateExtension
+from netmon.collectors.sinks import DuplicateSink, Sinks
+from netmon.collectors.sqlite import SITES_DB, connect
+from netmon.collectors.tokens import TokenStore
+from netmon.config.central import load_central
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 from netmon.lab.collector import lab_site, sample_batch, write_central, write_registry
 from netmon.lab.netns import wait_until
+
+
+class SinksOnly:
+    """An extension that only adds sinks; notes in ``log`` when the collector closes it."""
+
+    def __init__(self, *sinks: ResultSink, name: str = "sinks-only", log: list[str] | None = None) -> None:
+        self.name = name
+        self.sinks = sinks
+        self.log = log if log is not None else []
+
+    def install(self, host: CollectorHost, app: FastAPI) -> None:
+        for sink in self.sinks:
+            host.add_sink(sink)
+
+    async def aclose(self) -> None:
+        self.log.append(f"extension {self.name}")
+
+
+def enrol(config: Path, site_id: str) -> str:
+    conn = connect(Path(load_central(config).state_dir) / SITES_DB)
+    try:
+        return TokenStore(conn).enrol(site_id)
+    finally:
+        conn.close()
 
 
 class Recorder:
@@ -44,7 +71,7 @@ class Broken:
 
 
 def test_registration_is_explicit_and_refuses_duplicates() -> None:
-    sinks = SinkRegistry()
+    sinks = Sinks()
     sinks.register(Recorder())
     with pytest.raises(DuplicateSink, match="a sink named 'recorder' is already registered"):
         sinks.register(Recorder())
@@ -56,14 +83,8 @@ def test_a_failing_sink_never_fails_the_ingest(tmp_path: Path) -> None:
     registry = write_registry(tmp_path / "sites.yaml", [lab_site("26734")])
     config = write_central(tmp_path, registry)
     recorder = Recorder()
-
-    def extension(app: FastAPI, core: CollectorCore) -> None:
-        core.sinks.register(Broken())
-        core.sinks.register(recorder)
-
-    app = create_app(load_central(config), extensions=[extension])
-    core: CollectorCore = app.state.core
-    token = core.tokens.enrol("26734")
+    token = enrol(config, "26734")
+    app = create_app(load_central(config), extensions=[SinksOnly(Broken(), recorder)])
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(2):
@@ -73,7 +94,6 @@ def test_a_failing_sink_never_fails_the_ingest(tmp_path: Path) -> None:
         metrics = client.get("/metrics").text
         assert 'netmon_collector_sink_failures_total{sink="broken"} 1.0' in metrics
         assert client.get("/api/v1/sites/26734").json()["accepted"] == 3
-        assert core.sinks.names() == ["live_state", "broken", "recorder"]
         wait_until(lambda: recorder.ticks >= 1, 5, what="the periodic tick")
 
 
@@ -86,10 +106,9 @@ class Slow:
 
 
 def test_the_time_each_sink_takes_is_exported(tmp_path: Path) -> None:
-    registry = write_registry(tmp_path / "sites.yaml", [lab_site("26734")])
-    app = create_app(load_central(write_central(tmp_path, registry)),
-                     extensions=[lambda app, core: core.sinks.register(Slow())])
-    token = app.state.core.tokens.enrol("26734")
+    config = write_central(tmp_path, write_registry(tmp_path / "sites.yaml", [lab_site("26734")]))
+    token = enrol(config, "26734")
+    app = create_app(load_central(config), extensions=[SinksOnly(Slow())])
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {token}"}
         assert client.post("/api/v1/results", json=sample_batch("26734", [1, 2, 3, 4]),
@@ -100,3 +119,36 @@ def test_the_time_each_sink_takes_is_exported(tmp_path: Path) -> None:
                     if s.name.endswith("_total")}
     assert 0.2 <= families["slow/handle"] < 0.5, families
     assert families["live_state/handle"] < 0.05, families
+
+
+class Closing:
+    """A sink with a task of its own, as the alerting sink has for delivery."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    async def handle(self, site: RegistrySite, records: Sequence[ResultRecord]) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        self.log.append(f"sink {self.name}")
+
+
+def test_stop_closes_the_sinks_then_the_extensions_last_installed_first(tmp_path: Path) -> None:
+    config = write_central(tmp_path, write_registry(tmp_path / "sites.yaml", [lab_site("26734")]))
+    closed: list[str] = []
+    extensions = [SinksOnly(Closing("a", closed), name="first", log=closed),
+                  SinksOnly(Closing("b", closed), Recorder(), name="second", log=closed)]
+    with TestClient(create_app(load_central(config), extensions=extensions)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert closed == []
+    assert closed == ["sink b", "sink a", "extension second", "extension first"]
+
+
+def test_extension_and_sink_names_are_unique(tmp_path: Path) -> None:
+    config = load_central(write_central(tmp_path, write_registry(tmp_path / "sites.yaml", [lab_site("26734")])))
+    with pytest.raises(DuplicateExtension, match="an extension named 'sinks-only' is already installed"):
+        create_app(config, extensions=[SinksOnly(), SinksOnly()])
+    with pytest.raises(DuplicateSink, match="a sink named 'recorder' is already registered"):
+        create_app(config, extensions=[SinksOnly(Recorder()), SinksOnly(Recorder(), name="other")])

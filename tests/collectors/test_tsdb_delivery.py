@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from netmon.collectors.journal_db import iter_results
+from netmon.collectors.journal_db import read_batches
 from netmon.lab.collector import CollectorProcess, influx_settings, sample_batch
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics
@@ -140,9 +140,11 @@ def test_results_accepted_while_influxdb_is_down_are_written_when_it_returns(tmp
 
 
 def journal_seqs(state_dir: Path) -> list[int]:
+    """The seq of every result the journal holds (one agent here), read from the file itself."""
     conn = sqlite3.connect(f"file:{state_dir / 'journal.db'}?mode=ro", uri=True)
     try:
-        return sorted(seq for _, seq in iter_results(conn))
+        ids = [row[0] for row in conn.execute("SELECT id FROM batches")]
+        return sorted(int(r["seq"]) for batch in read_batches(conn, ids).values() for r in batch.records)
     finally:
         conn.close()
 

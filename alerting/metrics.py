@@ -2,7 +2,8 @@
 commune, so Grafana's province overview can list firing incidents from Prometheus (which it
 reads natively) instead of the incidents API (which would need a JSON datasource plugin).
 
-Read at scrape time from the alerting engine's own operator API (``incidents(state="firing")``);
+Registered by the alerting extension (``alerting/service.py``) and read at scrape time from the
+engine's own operator API (``incidents(state="firing")``);
 site metadata stays on ``netmon_site_info`` (join on ``site``). Incidents that belong to no
 single commune (a platform failing for many, an upstream storm) carry ``site=""`` and are
 left out by that join — the incidents API lists them.
@@ -12,18 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-log = logging.getLogger("netmon.dashboards")
+from netmon.alerting.model import Incident
+
+log = logging.getLogger("netmon.alerting")
 NAME = "netmon_alerts_firing"
 LABELS = ["site", "rule", "severity", "link", "target"]
 
 
 class FiringIncidents(Collector):
-    def __init__(self, firing: Callable[[], Iterable[Any]]) -> None:
+    def __init__(self, firing: Callable[[], Iterable[Incident]]) -> None:
         self._firing = firing
 
     def describe(self) -> list[Metric]:
@@ -42,10 +44,3 @@ class FiringIncidents(Collector):
                                incident.target or ""], 1.0)
         yield family
 
-
-def extension(app: Any, core: Any) -> None:
-    """Collector extension; listed after alerting's, whose sink it reads (``app.state.alerting``)."""
-    sink = getattr(app.state, "alerting", None)
-    if sink is None:
-        return
-    core.metrics.registry.register(FiringIncidents(lambda: sink.engine.incidents(state="firing", limit=10_000)))
