@@ -34,6 +34,9 @@ ALLOWED: dict[str, set[str]] = {
 # a middle-floor room may reach another only through these modules (and their submodules)
 INTERFACES: dict[tuple[str, str], tuple[str, ...]] = {
     ("deploy", "alerting"): ("netmon.alerting.rules",),  # check-central validates the rules file
+    # the collector's extension interface: what alerting and readiness may use of the host
+    ("alerting", "collectors"): ("netmon.collectors.abc",),
+    ("dashboards", "collectors"): ("netmon.collectors.abc",),
 }
 LEGACY_TOP_LEVEL = {"probes", "collectors", "alerting", "dashboards", "lab"}
 
