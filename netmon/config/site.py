@@ -120,6 +120,9 @@ class ThroughputConfig(Strict):
     quiet_hours: list[str] = Field(default_factory=list)
     # Refuse to test when SNMP shows the link already above this share of its contracted rate.
     busy_threshold_ratio: float = Field(default=0.5, gt=0, le=1)
+    # When the link's load cannot be read (no snmp section, SNMP failing): "skip" the test
+    # (default: never load a line of unknown load) or "test" anyway (a line kept for tests).
+    when_load_unknown: Literal["skip", "test"] = "skip"
 
     @field_validator("quiet_hours")
     @classmethod
