@@ -84,7 +84,7 @@ def agent_config(path: Path, collector_url: str, token_file: Path, timing: Timin
         "links": [{"name": "leased", "kind": "leased_line", "contracted_mbps": 20, "probes": ["icmp"],
                    "targets": [{"host": "10.77.2.2", "name": "isp-edge"}],
                    "snmp": {"host": "10.77.1.1", "version": "2c", "community": "netmon-lab", "if_name": "leased",
-                            "timeout": 1, "retries": 0}}],
+                            "timeout": 0.5, "retries": 0}}],
         "probes": {"icmp": {"interval": f"{timing.icmp_s}s", "timeout": "1.5s", "count": 5, "spacing": "50ms",
                             "reply_timeout": "1s"},
                    "snmp_if": {"interval": f"{timing.snmp_s}s", "timeout": "5s",

@@ -88,7 +88,9 @@ VALUE_NAMES: dict[ProbeKind, frozenset[str]] = {
     ProbeKind.DNS: frozenset({"resolve_seconds", "answer_count"}),
     ProbeKind.THROUGHPUT: frozenset(
         {"upload_bps", "download_bps", "contracted_bps", "upload_ratio", "download_ratio",
-         "bytes_used", "budget_remaining_bytes", "duration_seconds"}
+         "bytes_used", "budget_remaining_bytes", "duration_seconds",
+         # a test during which other traffic took the line: what was left, not its capacity
+         "upload_leftover_bps", "download_leftover_bps"}
     ),
     ProbeKind.SNMP_IF: frozenset(
         {

@@ -81,6 +81,25 @@ class ProbeTask:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskProblem:
+    """A task whose options cannot work together (``fatal``: the plan is refused) or look risky."""
+
+    section: Literal["options", "link"]  # probes.<kind>.<key>, or links[i].<key>
+    key: str
+    message: str
+    fatal: bool = True
+
+
+@runtime_checkable
+class ChecksTasks(Protocol):
+    """Optional for a probe kind: checks that need a whole task (options and link together),
+    run by ``plan.build_tasks`` (fatal problems) and ``netmon config check`` (all)."""
+
+    @classmethod
+    def check_task(cls, task: ProbeTask) -> list[TaskProblem]: ...
+
+
 @runtime_checkable
 class Probe(Protocol):
     kind: ClassVar[ProbeKind]

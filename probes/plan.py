@@ -12,7 +12,7 @@ from netmon.config.loader import key_path, validation_problems
 from netmon.config.site import SiteConfig
 from netmon.contract import ProbeKind
 from netmon.errors import ConfigError
-from netmon.probes.base import ProbeOptions, ProbeTask
+from netmon.probes.base import ChecksTasks, ProbeOptions, ProbeTask
 from netmon.probes.registry import ProbeRegistry
 
 
@@ -74,6 +74,26 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                 kind=ProbeKind(kind), key=f"{kind}/{platform.name}", target=platform.name,
                 host=platform.url, options=options[kind], site=config.site, platform=platform,
             ))
+    problems += [(key, None, message) for key, message, fatal in task_problems(config, tasks, registry) if fatal]
     if problems:
         raise ConfigError(source, problems)
     return tasks
+
+
+def task_problems(config: SiteConfig, tasks: list[ProbeTask],
+                  registry: ProbeRegistry) -> list[tuple[str, str, bool]]:
+    """(key path, message, fatal) from the kinds that check whole tasks (``ChecksTasks``)."""
+    link_index = {link.name: i for i, link in enumerate(config.links)}
+    out: list[tuple[str, str, bool]] = []
+    for task in tasks:
+        probe = registry.get(task.kind.value)
+        if not isinstance(probe, ChecksTasks):
+            continue
+        for problem in probe.check_task(task):
+            if problem.section == "link" and task.link is not None:
+                key = f"links[{link_index[task.link.name]}].{problem.key}"
+            else:
+                key = f"probes.{task.kind.value}.{problem.key}"
+            if (key, problem.message, problem.fatal) not in out:  # one per key, not one per task
+                out.append((key, problem.message, problem.fatal))
+    return out

@@ -74,7 +74,8 @@ def probe_options(loopback: bool, icmp: bool = True) -> dict[str, dict[str, Any]
     if icmp:
         probes["icmp"] = dict(echo)
     if not loopback:
-        probes["snmp_if"] = {"interval": "3s", "timeout": "2s"}
+        # an aligned sample: two requests (0.5 s, no retry, on the lab LAN) and snmpd's ~3 s refresh
+        probes["snmp_if"] = {"interval": "5s", "timeout": "4.5s", "align_seconds": "3.5s"}
     return probes
 
 
@@ -91,7 +92,8 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
                              "probes": ["icmp"] if icmp else ["udp_echo"]}
     if gateway is not None:
         for link in (leased, tslcd):
-            link["snmp"] = {"host": gateway, "version": "2c", "community": "netmon-lab", "if_name": link["name"]}
+            link["snmp"] = {"host": gateway, "version": "2c", "community": "netmon-lab", "if_name": link["name"],
+                            "timeout": 0.5, "retries": 0}
     return {
         "site": {"id": spec.site_id, "name": spec.name, "province": PROVINCE, "district": "Long Thành"},
         "links": [leased, tslcd],

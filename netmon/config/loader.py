@@ -8,6 +8,7 @@ Every YAML file netmon reads (site config, central config, rules, registry) goes
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,33 @@ def key_path(loc: tuple[int | str, ...]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+_KEY_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_key_path(key: str) -> tuple[int | str, ...]:
+    """"links[1].snmp.community" -> ("links", 1, "snmp", "community"); the inverse of ``key_path``."""
+    return tuple(int(number) if number else name for name, number in _KEY_STEP.findall(key))
+
+
+def line_of(path: Path, key: str) -> int | None:
+    """The line of ``key`` in the YAML file ``path`` (its nearest parent that is written there; None
+    when not even its top-level key is: a default that the file does not mention)."""
+    try:
+        _, index = read_yaml(path)
+    except ConfigError:
+        return None
+    loc = parse_key_path(key)
+    return line_for(loc, index) if loc[:1] in index else None
+
+
+def with_lines(error: ConfigError, path: Path) -> ConfigError:
+    """``error`` with the lines its problems lack looked up in ``path`` (for checks made after loading)."""
+    if all(line is not None for _, line, _ in error.problems):
+        return error
+    return ConfigError(error.file, [(key, line if line is not None else line_of(path, key), message)
+                                    for key, line, message in error.problems])
 
 
 def _line_index(node: yaml.Node, prefix: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> None:

@@ -45,6 +45,7 @@ class Target(Strict):
 
 
 class SnmpVersion(StrEnum):
+    V1 = "1"
     V2C = "2c"
     V3 = "3"
 
@@ -53,7 +54,12 @@ class SnmpConfig(Strict):
     host: Host
     port: int = Field(default=161, ge=1, le=65535)
     version: SnmpVersion = SnmpVersion.V2C
-    if_name: str = Field(min_length=1, description="ifName of the interface that carries this link")
+    # The interface that carries this link: exactly one of if_name, if_alias, if_index.
+    if_name: str | None = Field(default=None, min_length=1, description=(
+        "ifName of the interface, else its ifDescr; Cisco long and short forms match each other "
+        "(GigabitEthernet0/1 = Gi0/1)"))
+    if_alias: str | None = Field(default=None, min_length=1, description="ifAlias (where carriers put the circuit id)")
+    if_index: int | None = Field(default=None, ge=1, le=2**31 - 1, description="ifIndex, when names are not unique")
     community: str | None = None
     # SNMPv3 (USM). Keys may come from files so they stay out of the config repo.
     user: str | None = None
@@ -63,6 +69,7 @@ class SnmpConfig(Strict):
     priv_protocol: Literal["des", "aes", "aes192", "aes256"] = "aes"
     priv_key: str | None = None
     priv_key_file: str | None = None
+    context_name: str = Field(default="", description="SNMPv3 context (empty on most routers)")
     timeout: PositiveSeconds = 2.0
     retries: int = Field(default=1, ge=0, le=5)
 
@@ -73,14 +80,32 @@ class SnmpConfig(Strict):
 
     @model_validator(mode="after")
     def _credentials(self) -> SnmpConfig:
-        if self.version is SnmpVersion.V2C and not self.community:
-            raise ValueError("SNMP v2c needs 'community'")
+        chosen = [key for key in ("if_name", "if_alias", "if_index") if getattr(self, key) is not None]
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of if_name, if_alias, if_index to choose the interface"
+                             + (f" (got {', '.join(chosen)})" if chosen else ""))
+        if self.version in (SnmpVersion.V1, SnmpVersion.V2C) and not self.community:
+            raise ValueError(f"SNMP v{self.version.value} needs 'community'")
         if self.version is SnmpVersion.V3:
             if not self.user:
                 raise ValueError("SNMP v3 needs 'user'")
             if not (self.auth_key or self.auth_key_file) or not (self.priv_key or self.priv_key_file):
                 raise ValueError("SNMP v3 is authPriv only: set auth_key(_file) and priv_key(_file)")
         return self
+
+    @property
+    def interface(self) -> str:
+        """How the interface was chosen, for reasons: ``ifName 'Gi0/1'``, ``ifIndex 3``."""
+        if self.if_index is not None:
+            return f"ifIndex {self.if_index}"
+        if self.if_alias is not None:
+            return f"ifAlias {self.if_alias!r}"
+        return f"ifName {self.if_name!r}"
+
+    @property
+    def request_seconds(self) -> float:
+        """The longest one request can take: every try timing out."""
+        return self.timeout * (self.retries + 1)
 
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
@@ -95,6 +120,9 @@ class ThroughputConfig(Strict):
     quiet_hours: list[str] = Field(default_factory=list)
     # Refuse to test when SNMP shows the link already above this share of its contracted rate.
     busy_threshold_ratio: float = Field(default=0.5, gt=0, le=1)
+    # When the link's load cannot be read (no snmp section, SNMP failing): "skip" the test
+    # (default: never load a line of unknown load) or "test" anyway (a line kept for tests).
+    when_load_unknown: Literal["skip", "test"] = "skip"
 
     @field_validator("quiet_hours")
     @classmethod

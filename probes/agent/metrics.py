@@ -43,8 +43,24 @@ class _OutboxCollector(Collector):
                                 value=stats.last_seq)
 
 
+class _BudgetCollector(Collector):
+    """Each throughput link's bytes left for today, read from the budget state when scraped
+    (so the midnight reset shows without waiting for the next test)."""
+
+    def __init__(self, budgets: Callable[[], dict[str, float]]) -> None:
+        self._budgets = budgets
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("netmon_agent_throughput_budget_remaining_bytes",
+                                   "Bytes today's throughput budget still allows, per link.", labels=["link"])
+        for link, remaining in sorted(self._budgets().items()):
+            family.add_metric([link], remaining)
+        yield family
+
+
 class AgentMetrics:
-    def __init__(self, site: SiteIdentity, agent_id: str, stats: Callable[[], OutboxStats | None]) -> None:
+    def __init__(self, site: SiteIdentity, agent_id: str, stats: Callable[[], OutboxStats | None],
+                 budgets: Callable[[], dict[str, float]] = dict) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.produced = Counter("netmon_agent_results_produced", "Results produced (stored in the outbox).",
@@ -74,6 +90,7 @@ class AgentMetrics:
                      ["site", "agent", "province"], registry=r)
         info.labels(site=site.id, agent=agent_id, province=site.province).set(1)
         r.register(_OutboxCollector(stats))
+        r.register(_BudgetCollector(budgets))
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -75,7 +75,9 @@ class Agent:
         self.outbox = await AsyncOutbox.open(state_dir / OUTBOX_FILE, site_id=config.site.id,
                                              agent_id=config.agent_id, max_results=config.outbox.max_results,
                                              max_age_seconds=config.outbox.max_age)
-        self.metrics = AgentMetrics(config.site, config.agent_id, lambda: self.outbox.snapshot)
+        self.tasks: list[ProbeTask] = []
+        self.metrics = AgentMetrics(config.site, config.agent_id, lambda: self.outbox.snapshot,
+                                    lambda: self.budgets(state_dir))
         try:
             port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
         except OSError as exc:
@@ -133,7 +135,16 @@ class Agent:
         for key in [k for k in self.context.latest if k not in keys]:
             del self.context.latest[key]
         self.config = config
+        self.tasks = tasks
         self.schedule.apply(tasks)
+
+    def budgets(self, state_dir: Path) -> dict[str, float]:
+        """Per throughput link, the bytes today's budget still allows (for /metrics)."""
+        from netmon.probes.throughput.guards import ByteBudget
+
+        budget, today = ByteBudget(state_dir), dt.date.today()
+        return {task.link.name: float(max(0, task.link.throughput.max_bytes_per_day - budget.used(task.key, today)))
+                for task in self.tasks if task.link is not None and task.link.throughput is not None}
 
     async def run_probe(self, task: ProbeTask) -> None:
         current = asyncio.current_task()

@@ -3,10 +3,14 @@
 - One ``SnmpEngine`` per credential set, shared by every task that uses it (an engine holds
   the USM state of its users: two different keys for one user name need two engines).
 - Requests are bounded by a semaphore: hundreds of unbounded concurrent GETs overflow the
-  UDP receive buffer and turn into timeouts (measured: see /work/shared/MEASURED.md).
+  UDP receive buffer and turn into timeouts.
 - Numeric OIDs with ``lookupMib=False``: no MIB files are needed or loaded.
 - pysnmp's error indications, error statuses and exceptions become ``SnmpFailure`` with a
   reason a NOC operator can act on.
+- SNMPv1, v2c and v3. A v1 agent answers a GET naming an object it lacks with
+  ``noSuchName`` for the whole PDU (v2c marks just that var-bind): ``get(...,
+  missing_ok=True)`` drops the named object and asks again, so both read the same; v1 has
+  no GETBULK, so walks use GETNEXT.
 """
 
 from __future__ import annotations
@@ -72,6 +76,16 @@ def _describe_indication(indication: Any, cfg: SnmpConfig) -> str:
     return f"{where}: {indication}"
 
 
+# SNMPv1 error-status noSuchName (RFC 1157): the object named by error-index does not exist
+NO_SUCH_NAME = 2
+
+
+def _context(cfg: SnmpConfig) -> Any:
+    from pysnmp.hlapi.v3arch import asyncio as hlapi
+
+    return hlapi.ContextData(contextName=cfg.context_name.encode()) if cfg.context_name else hlapi.ContextData()
+
+
 class SnmpClient:
     def __init__(self, max_concurrent_requests: int = 32) -> None:
         self._engines: dict[str, Any] = {}
@@ -81,9 +95,10 @@ class SnmpClient:
     def _credentials(self, cfg: SnmpConfig) -> tuple[str, Any]:
         from pysnmp.hlapi.v3arch import asyncio as hlapi
 
-        if cfg.version is SnmpVersion.V2C:
+        if cfg.version is not SnmpVersion.V3:
             community = cfg.community or ""
-            return "v2c\0" + community, hlapi.CommunityData(community, mpModel=1)
+            model = 0 if cfg.version is SnmpVersion.V1 else 1
+            return f"v{cfg.version.value}\0{community}", hlapi.CommunityData(community, mpModel=model)
         auth_key = _read_key(cfg.auth_key, cfg.auth_key_file, "auth key")
         priv_key = _read_key(cfg.priv_key, cfg.priv_key_file, "priv key")
         identity = "\0".join(("v3", cfg.user or "", cfg.auth_protocol, auth_key, cfg.priv_protocol, priv_key))
@@ -116,18 +131,50 @@ class SnmpClient:
         # pysnmp enforces the timeout itself; this is a backstop so no request hangs a task
         return cfg.timeout * (cfg.retries + 1) + 1.0
 
-    async def get(self, cfg: SnmpConfig, oids: Sequence[str]) -> dict[str, Any]:
-        """GET ``oids`` in one PDU; returns {oid: value}. Missing instances raise ``MissingInstance``."""
+    async def get(self, cfg: SnmpConfig, oids: Sequence[str], missing_ok: bool = False) -> dict[str, Any]:
+        """GET ``oids`` in one PDU; returns {oid: value}.
+
+        An object the agent does not have raises ``MissingInstance``, or with ``missing_ok``
+        is left out of the answer (the caller decides what its absence means).
+        """
+        from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
+        wanted = list(oids)
+        missing: list[str] = []
+        var_binds: Any = ()
+        while wanted:
+            status, index, var_binds = await self._get_once(cfg, wanted)
+            position = int(index) if index else 0
+            if status and int(status) == NO_SUCH_NAME and 0 < position <= len(wanted):
+                # SNMPv1: the agent names the first object it lacks; ask again without it
+                missing.append(wanted.pop(position - 1))
+                var_binds = ()
+                continue
+            if status:
+                at = wanted[position - 1] if 0 < position <= len(wanted) else "?"
+                raise SnmpFailure(f"SNMP agent {cfg.host}:{cfg.port} answered {status.prettyPrint()} for {at}")
+            break
+
+        out: dict[str, Any] = {}
+        for name, value in var_binds:
+            if isinstance(value, NoSuchInstance | NoSuchObject | EndOfMibView):
+                missing.append(str(name))
+            else:
+                out[str(name)] = value
+        if missing and not missing_ok:
+            raise MissingInstance(f"SNMP agent {cfg.host}:{cfg.port} has no {', '.join(missing)}")
+        return out
+
+    async def _get_once(self, cfg: SnmpConfig, oids: Sequence[str]) -> tuple[Any, Any, Any]:
         from pysnmp.error import PySnmpError
         from pysnmp.hlapi.v3arch import asyncio as hlapi
-        from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
         engine, auth, target = await self._session(cfg)
         objects = [hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in oids]
         try:
             async with self._limit:
                 indication, status, index, var_binds = await asyncio.wait_for(
-                    hlapi.get_cmd(engine, auth, target, hlapi.ContextData(), *objects, lookupMib=False),
+                    hlapi.get_cmd(engine, auth, target, _context(cfg), *objects, lookupMib=False),
                     self._limit_seconds(cfg))
         except TimeoutError:
             raise SnmpFailure(f"SNMP agent {cfg.host}:{cfg.port} did not answer in time") from None
@@ -135,33 +182,31 @@ class SnmpClient:
             raise SnmpFailure(f"SNMP request to {cfg.host}:{cfg.port} failed: {exc}") from None
         if indication:
             raise SnmpFailure(_describe_indication(indication, cfg))
-        if status:
-            at = oids[int(index) - 1] if index and int(index) <= len(oids) else "?"
-            raise SnmpFailure(f"SNMP agent {cfg.host}:{cfg.port} answered {status.prettyPrint()} for {at}")
-        out: dict[str, Any] = {}
-        missing = []
-        for name, value in var_binds:
-            oid = str(name)
-            if isinstance(value, NoSuchInstance | NoSuchObject | EndOfMibView):
-                missing.append(oid)
-            out[oid] = value
-        if missing:
-            raise MissingInstance(f"SNMP agent {cfg.host}:{cfg.port} has no {', '.join(missing)}")
-        return out
+        return status, index, var_binds
 
     async def walk(self, cfg: SnmpConfig, column: str, max_rows: int = 10_000) -> dict[str, Any]:
-        """All rows of one table column (GETBULK): {full oid: value}."""
+        """All rows of one table column (GETBULK; GETNEXT for SNMPv1): {full oid: value}."""
         from pysnmp.error import PySnmpError
         from pysnmp.hlapi.v3arch import asyncio as hlapi
 
         engine, auth, target = await self._session(cfg)
         rows: dict[str, Any] = {}
 
+        start = hlapi.ObjectType(hlapi.ObjectIdentity(column))
+        options: dict[str, Any] = {"lookupMib": False, "lexicographicMode": False, "maxRows": max_rows}
+        if cfg.version is SnmpVersion.V1:
+            steps = hlapi.walk_cmd(engine, auth, target, _context(cfg), start, **options)
+        else:
+            steps = hlapi.bulk_walk_cmd(engine, auth, target, _context(cfg), 0, 25, start, **options)
+
         async def collect() -> None:
-            async for indication, status, _index, var_binds in hlapi.bulk_walk_cmd(
-                engine, auth, target, hlapi.ContextData(), 0, 25, hlapi.ObjectType(hlapi.ObjectIdentity(column)),
-                lookupMib=False, lexicographicMode=False, maxRows=max_rows,
-            ):
+            while True:
+                try:
+                    # each request of a walk gets the backstop, however many rows it has
+                    indication, status, _index, var_binds = await asyncio.wait_for(
+                        anext(steps), self._limit_seconds(cfg))
+                except StopAsyncIteration:
+                    return
                 if indication:
                     raise SnmpFailure(_describe_indication(indication, cfg))
                 if status:
@@ -172,12 +217,13 @@ class SnmpClient:
 
         try:
             async with self._limit:
-                # a long walk is many requests; allow each its own timeout
-                await asyncio.wait_for(collect(), self._limit_seconds(cfg) * 4)
+                await collect()
         except TimeoutError:
-            raise SnmpFailure(f"SNMP agent {cfg.host}:{cfg.port} did not finish walking {column} in time") from None
+            raise SnmpFailure(f"SNMP agent {cfg.host}:{cfg.port} stopped answering while walking {column}") from None
         except (PySnmpError, OSError) as exc:
             raise SnmpFailure(f"SNMP walk of {column} on {cfg.host}:{cfg.port} failed: {exc}") from None
+        finally:
+            await steps.aclose()
         return rows
 
     async def aclose(self) -> None:

@@ -1,65 +1,61 @@
 """snmp_if: utilisation of a link, read from its router's IF-MIB counters (pysnmp 7, asyncio).
 
-One task per link with an ``snmp:`` section. Each run takes one sample of the interface
-named ``if_name``; rates come from this sample and the task's previous one, so the window
-is the probe interval. Utilisation is against the link's **contracted** rate: a router port
-says 1 Gbit/s (a veth says 10 Gbit/s) whatever the line behind it was sold at.
+One task per link with an ``snmp:`` section. Each run takes one sample of the link's
+interface (``interfaces.resolve``: by ifName/ifDescr, ifAlias or ifIndex); rates come from
+this sample and the task's previous one, so the window is the probe interval. Utilisation
+is against the link's **contracted** rate: a router port says 1 Gbit/s (a veth says
+10 Gbit/s) whatever the line behind it was sold at.
 
-Sample timing: net-snmp refreshes interface counters from the kernel only every few
-seconds (about 3 s), so a counter read at time t may be up to 3 s old. Each sample polls
-quickly until an octet counter changes and takes that moment as its time (bounded by
-``align_seconds``); an idle interface, whose counters do not move, is read as it is.
+Samples are timed at the agent's counter refresh (``sampling``); a sample whose wait was
+cut short gives no rate and does not start the next window. Columns the agent lacks make
+the result smaller, and say so in ``info.missing``; no octet counters at all is
+``degraded`` with the reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
 from netmon.config.site import SnmpConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
+from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope, TaskProblem
+from netmon.probes.snmp_if import checks
 from netmon.probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
 from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
-
-SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
-IF_X = "1.3.6.1.2.1.31.1.1.1."
-IF = "1.3.6.1.2.1.2.2.1."
-IF_NAME = IF_X + "1"
-COLUMNS = {
-    "if_name": IF_X + "1", "in_octets": IF_X + "6", "out_octets": IF_X + "10", "high_speed_mbps": IF_X + "15",
-    "discontinuity_ticks": IF_X + "19", "oper_status": IF + "8", "in_discards": IF + "13", "in_errors": IF + "14",
-    "out_discards": IF + "19", "out_errors": IF + "20",
-}
-OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent", 7: "lowerLayerDown"}
+from netmon.probes.snmp_if.interfaces import Binding, UnknownInterface, resolve
+from netmon.probes.snmp_if.oids import OPER_STATUS
+from netmon.probes.snmp_if.sampling import Reading, aligned
 
 
 class SnmpIfOptions(ProbeOptions):
     interval: PositiveSeconds = 60.0
-    timeout: PositiveSeconds = 10.0
-    # Poll for up to this long until the octet counters change, to time the sample at
-    # snmpd's counter refresh (0: take the first reading as it is).
+    # room for an aligned sample: two requests with every try timing out (link snmp.timeout
+    # 2 s x 2 tries by default) and align_seconds
+    timeout: PositiveSeconds = 15.0
+    # Poll for up to this long until the octet counters change, to time the sample at the
+    # agent's counter refresh; must cover the agent's refresh period (net-snmp: about 3 s).
+    # 0: take the first reading as it is (agents that count live).
     align_seconds: Seconds = 4.0
     align_poll_seconds: PositiveSeconds = 0.05
     max_concurrent_requests: int = Field(default=32, ge=1, le=1024)
-    # A 64-bit counter that went backwards is a wrap only if the implied rate is at most
-    # this multiple of the contracted rate (and at most the interface speed).
+    # A counter that went backwards is a wrap only if the implied rate is at most this
+    # multiple of the contracted rate (and at most the interface speed).
     wrap_max_contracted_multiple: float = Field(default=4.0, gt=0)
 
 
-class UnknownInterface(SnmpFailure):
-    pass
+# states kept per task for differing snmp sections (a new plan may point the link elsewhere)
+MAX_CONFIGS_PER_TASK = 4
 
 
 @dataclasses.dataclass
 class _TaskState:
-    if_index: int | None = None
-    previous: Sample | None = None
+    binding: Binding | None = None
+    previous: Sample | None = None  # the last usable (aligned) sample
 
 
 class SnmpIfProbe:
@@ -71,7 +67,22 @@ class SnmpIfProbe:
     def __init__(self, context: ProbeContext) -> None:
         self.context = context
         self._client: SnmpClient | None = None
-        self._state: dict[str, _TaskState] = {}
+        # per (task key, snmp section): a changed section starts from nothing
+        self._state: dict[tuple[str, str], _TaskState] = {}
+
+    @classmethod
+    def check_task(cls, task: ProbeTask) -> list[TaskProblem]:
+        return checks.check_task(task)
+
+    def _state_for(self, key: str, cfg: SnmpConfig) -> _TaskState:
+        identity = (key, cfg.model_dump_json())
+        state = self._state.get(identity)
+        if state is None:
+            older = [k for k in self._state if k[0] == key]
+            for stale in older[: max(0, len(older) - MAX_CONFIGS_PER_TASK + 1)]:
+                del self._state[stale]
+            state = self._state[identity] = _TaskState()
+        return state
 
     def _client_for(self, options: SnmpIfOptions) -> SnmpClient:
         if self._client is None:
@@ -85,116 +96,98 @@ class SnmpIfProbe:
             return task.observe(Status.ERROR, reason="snmp_if task without a link snmp section")
         cfg = task.link.snmp
         client = self._client_for(options)
-        state = self._state.setdefault(task.key, _TaskState())
+        state = self._state_for(task.key, cfg)
         deadline = time.monotonic() + options.timeout
+
+        async def sample(binding: Binding) -> Reading:
+            return await aligned(client, cfg, binding, options.align_seconds, options.align_poll_seconds, deadline)
+
         moved = ""
         try:
-            if state.if_index is None:
-                state.if_index = await self._resolve(client, cfg)
+            if state.binding is None:
+                state.binding = await resolve(client, cfg)
+            reading: Reading | None
             try:
-                sample, aligned = await self._aligned_sample(client, cfg, state.if_index, options, deadline)
-                stale = sample.oper_status != 1
+                reading = await sample(state.binding)
+                # a down row may be what net-snmp keeps of a deleted interface while the live
+                # one with the same name has a new ifIndex (a pinned ifIndex is what it is)
+                stale = reading.sample.oper_status not in (1, None) and cfg.if_index is None
             except MissingInstance:
-                stale = True
+                reading, stale = None, True
             if stale:
-                # gone, renumbered, or down: a down row may be what net-snmp keeps of a deleted
-                # interface while the live one with the same name has a new ifIndex
-                index = await self._resolve(client, cfg)
-                if index != state.if_index:
-                    moved = f"{cfg.if_name} moved from ifIndex {state.if_index} to {index}"
-                    state.if_index = index
-                    sample, aligned = await self._aligned_sample(client, cfg, index, options, deadline)
+                binding = await resolve(client, cfg)
+                if binding.if_index != state.binding.if_index:
+                    moved = f"{_label(cfg)} moved from ifIndex {state.binding.if_index} to {binding.if_index}"
+                if moved or reading is None:
+                    state.binding = binding
+                    reading = await sample(binding)
         except SnmpCredentialsUnusable as exc:
             return task.observe(Status.ERROR, reason=str(exc))
         except SnmpFailure as exc:
             if isinstance(exc, UnknownInterface):
-                state.if_index = None
+                state.binding = None
             return task.observe(Status.FAILED, reason=str(exc))
-        return self._observe(task, options, state, sample, aligned, moved)
+        binding = state.binding
+        assert reading is not None  # a stale row was read again above
+        if reading.lost:
+            state.binding = None  # the agent stopped answering a column: learn its columns again
+        return self._observe(task, options, state, binding, reading, moved)
 
-    def _observe(self, task: ProbeTask, options: SnmpIfOptions, state: _TaskState, sample: Sample, aligned: str,
-                 moved: str) -> Observation:
-        assert task.link is not None
-        contracted = task.link.contracted_bps
-        values: dict[str, float] = {
-            "oper_up": 1.0 if sample.oper_status == 1 else 0.0,
-            "if_speed_bps": sample.if_speed_bps,
-            "sys_uptime_seconds": sample.sys_uptime_seconds,
-        }
+    def _observe(self, task: ProbeTask, options: SnmpIfOptions, state: _TaskState, binding: Binding,
+                 reading: Reading, moved: str) -> Observation:
+        assert task.link is not None and task.link.snmp is not None
+        sample, contracted = reading.sample, task.link.contracted_bps
+        values: dict[str, float] = {}
+        info = {"if_index": str(sample.if_index), "aligned": reading.aligned, "found_by": binding.found_by}
+        reasons: list[str] = []
+        if sample.oper_status is not None:
+            values["oper_up"] = 1.0 if sample.oper_status == 1 else 0.0
+        if sample.sys_uptime_seconds is not None:
+            values["sys_uptime_seconds"] = sample.sys_uptime_seconds
+        if sample.if_speed_bps > 0:
+            values["if_speed_bps"] = sample.if_speed_bps
+        elif contracted:
+            values["if_speed_bps"] = contracted
+            info["speed_from"] = "the contracted rate (the agent gives neither ifHighSpeed nor ifSpeed)"
         if contracted:
             values["contracted_bps"] = contracted
-        info = {"if_index": str(sample.if_index), "aligned": aligned}
-        previous, state.previous = state.previous, sample
+        missing = sorted(set(binding.missing) | set(reading.lost))
+        if missing:
+            info["missing"] = ", ".join(missing)
         if moved:
             info["moved"] = moved
-        if previous is None:
-            rates: Rates | Rebaseline = Rebaseline("first sample of this task, rates from the next one")
+        if binding.counters is None:
+            state.previous = None
+            reasons.append(f"SNMP agent {task.link.snmp.host} has neither ifHCInOctets/ifHCOutOctets nor "
+                           f"ifInOctets/ifOutOctets for {binding.found_by}: no utilisation")
+        elif not reading.usable:
+            # not kept: the next window starts at the last aligned sample instead
+            reasons.append(f"sample not aligned with the agent's counter refresh ({reading.aligned[4:]}): "
+                           "no rate from it")
         else:
-            rates = compute_rates(previous, sample, contracted, options.wrap_max_contracted_multiple)
-        if isinstance(rates, Rebaseline):
-            info["baseline"] = f"baseline taken: {rates.reason}"
-        else:
-            values.update(_rate_values(rates, contracted or sample.if_speed_bps))
-            if not contracted:
-                info["utilisation_of"] = "interface speed (the link has no contracted rate)"
-            if rates.wrapped:
-                info["wrapped"] = ", ".join(rates.wrapped)
-        status, reason = Status.OK, None
-        if sample.oper_status != 1:
+            info["counters"] = f"{'/'.join(sample.counter_names)} ({sample.counter_bits}-bit)"
+            previous, state.previous = state.previous, sample
+            rates: Rates | Rebaseline
+            if previous is None:
+                rates = Rebaseline("first sample of this task, rates from the next one")
+            else:
+                rates = compute_rates(previous, sample, contracted, options.wrap_max_contracted_multiple)
+            if isinstance(rates, Rebaseline):
+                info["baseline"] = f"baseline taken: {rates.reason}"
+            else:
+                values.update(_rate_values(rates, contracted or sample.if_speed_bps))
+                if not contracted:
+                    info["utilisation_of"] = "interface speed (the link has no contracted rate)"
+                if rates.wrapped:
+                    info["wrapped"] = ", ".join(rates.wrapped)
+                if rates.notes:
+                    info["notes"] = "; ".join(rates.notes)
+        if sample.oper_status not in (1, None):
             name = OPER_STATUS.get(sample.oper_status, str(sample.oper_status))
-            if_name = task.link.snmp.if_name if task.link.snmp else "?"
-            status = Status.DEGRADED
-            reason = f"interface {if_name} is {name} (ifOperStatus {sample.oper_status})"
-        return task.observe(status, values=values, reason=reason, info=info, time_ns=sample.wall_ns)
-
-    async def _resolve(self, client: SnmpClient, cfg: SnmpConfig) -> int:
-        rows = await client.walk(cfg, IF_NAME)
-        names: dict[str, list[int]] = {}
-        for oid, value in rows.items():
-            names.setdefault(str(value), []).append(int(oid.rsplit(".", 1)[1]))
-        candidates = names.get(cfg.if_name)
-        if not candidates:
-            seen = ", ".join(sorted(names)) or "none"
-            raise UnknownInterface(f"SNMP agent {cfg.host} has no interface with ifName {cfg.if_name!r}; "
-                                   f"ifNames seen: {seen}")
-        if len(candidates) == 1:
-            return candidates[0]
-        # several rows share the name (net-snmp keeps rows of deleted interfaces): prefer one
-        # that is up, then the newest
-        status = await client.get(cfg, [f"{COLUMNS['oper_status']}.{index}" for index in candidates])
-        return max(candidates, key=lambda i: (int(status[f"{COLUMNS['oper_status']}.{i}"]) == 1, i))
-
-    async def _sample(self, client: SnmpClient, cfg: SnmpConfig, if_index: int) -> Sample:
-        oids = [SYS_UPTIME] + [f"{column}.{if_index}" for column in COLUMNS.values()]
-        wall_before, before = time.time_ns(), time.monotonic()
-        got = await client.get(cfg, oids)
-        wall_after, after = time.time_ns(), time.monotonic()
-        values: dict[str, Any] = {field: got[f"{column}.{if_index}"] for field, column in COLUMNS.items()}
-        if str(values.pop("if_name")) != cfg.if_name:
-            # the index now belongs to another interface: same as it being gone
-            raise MissingInstance(f"ifIndex {if_index} is no longer {cfg.if_name!r}")
-        return Sample(
-            if_index=if_index, monotonic_seconds=(before + after) / 2, wall_ns=(wall_before + wall_after) // 2,
-            sys_uptime_ticks=int(got[SYS_UPTIME]), **{field: int(value) for field, value in values.items()},
-        )
-
-    async def _aligned_sample(self, client: SnmpClient, cfg: SnmpConfig, if_index: int, options: SnmpIfOptions,
-                              deadline: float) -> tuple[Sample, str]:
-        """A sample timed at a counter refresh, and how it was timed (``info.aligned``)."""
-        first = await self._sample(client, cfg, if_index)
-        if options.align_seconds <= 0:
-            return first, "off"
-        # keep room for one full request (with its retries) before the task's deadline
-        stop_at = min(first.monotonic_seconds + options.align_seconds,
-                      deadline - cfg.timeout * (cfg.retries + 1))
-        latest = first
-        while time.monotonic() + options.align_poll_seconds < stop_at:
-            await asyncio.sleep(options.align_poll_seconds)
-            latest = await self._sample(client, cfg, if_index)
-            if (latest.in_octets, latest.out_octets) != (first.in_octets, first.out_octets) \
-                    or latest.sys_uptime_ticks < first.sys_uptime_ticks:
-                return latest, "yes"
-        return latest, f"no: counters did not move in {latest.monotonic_seconds - first.monotonic_seconds:.1f} s"
+            reasons.insert(0, f"interface {_label(task.link.snmp)} is {name} (ifOperStatus {sample.oper_status})")
+        status = Status.DEGRADED if reasons else Status.OK
+        return task.observe(status, values=values, reason="; ".join(reasons) or None, info=info,
+                            time_ns=sample.wall_ns)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -202,13 +195,18 @@ class SnmpIfProbe:
             self._client = None
 
 
+def _label(cfg: SnmpConfig) -> str:
+    """The interface as the config names it: ``Gi0/1``, ``'VNPT-HNI-0042'``, ``ifIndex 3``."""
+    return cfg.if_name or (repr(cfg.if_alias) if cfg.if_alias else f"ifIndex {cfg.if_index}")
+
+
 def _rate_values(rates: Rates, capacity_bps: float) -> dict[str, float]:
-    values = {
-        "in_bps": rates.in_bps, "out_bps": rates.out_bps, "window_seconds": rates.window_seconds,
-        "in_errors_per_second": rates.in_errors_per_second, "out_errors_per_second": rates.out_errors_per_second,
-        "in_discards_per_second": rates.in_discards_per_second,
-        "out_discards_per_second": rates.out_discards_per_second,
-    }
+    values = {"in_bps": rates.in_bps, "out_bps": rates.out_bps, "window_seconds": rates.window_seconds}
+    for name in ("in_errors_per_second", "out_errors_per_second", "in_discards_per_second",
+                 "out_discards_per_second"):
+        value = getattr(rates, name)
+        if value is not None:
+            values[name] = value
     if capacity_bps > 0:
         values["in_utilisation_ratio"] = rates.in_bps / capacity_bps
         values["out_utilisation_ratio"] = rates.out_bps / capacity_bps

@@ -21,6 +21,8 @@ from netmon.errors import NetmonError
 
 # time allowed after the test for iperf3's results exchange and exit
 FINISH_SECONDS = 3.0
+# iperf3's default TCP write (--len): how far a paced sender can run ahead of its rate
+TCP_WRITE_BYTES = 128 * 1024
 
 
 class IperfFailure(NetmonError):
@@ -64,6 +66,9 @@ class IperfRun:
     source_address: str | None = None
     streams: int = 1
     binary: str = "iperf3"
+    # iperf3 -b: the sender never averages more than this, so a test moves at most
+    # rate_cap_bps x time / 8 bytes however fast the path is (iperf3 3.12 refuses -t with -n)
+    rate_cap_bps: float | None = None
 
     def argv(self) -> list[str]:
         argv = [self.binary, "-c", self.server, "-p", str(self.port), "-t", f"{self.duration_seconds:g}", "-J",
@@ -74,11 +79,21 @@ class IperfRun:
             argv += ["-C", self.congestion]
         if self.reverse:
             argv.append("-R")
+        if self.rate_cap_bps:
+            argv += ["-b", str(int(self.rate_cap_bps / self.streams))]  # -b is per stream
         if self.streams > 1:
             argv += ["-P", str(self.streams)]
         if self.source_address:
             argv += ["-B", self.source_address]
         return argv
+
+    @property
+    def byte_bound(self) -> int | None:
+        """The most this direction can move (payload), omitted seconds included."""
+        if not self.rate_cap_bps:
+            return None
+        # iperf3 paces by the average since the start, a write (128 KiB for TCP) at a time
+        return int(self.rate_cap_bps / 8 * (self.omit_seconds + self.duration_seconds)) + TCP_WRITE_BYTES * self.streams
 
     @property
     def limit_seconds(self) -> float:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import ClassVar
 
+import pytest
+
 from netmon.config.site import SiteIdentity
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.probes import runner
 from netmon.probes.base import ProbeOptions, ProbeTask, Scope
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
@@ -51,3 +55,34 @@ async def test_a_crashing_probe_becomes_an_error_result() -> None:
     assert result.status is Status.ERROR
     assert result.reason == "probe crashed: RuntimeError: socket table corrupted"
     assert result.target == "gw"
+
+
+class CrashesTwoWays(Misbehaving):
+    """Like the ``UnboundLocalError`` snmp_if once raised on every poll of a partial agent."""
+
+    def __init__(self) -> None:
+        super().__init__("crash")
+        self.runs = 0
+
+    async def measure(self, task: ProbeTask) -> Observation:
+        self.runs += 1
+        if self.runs % 2:
+            raise KeyError(f"column {self.runs}")  # the text changes, the place does not
+        raise ValueError("no counters")
+
+
+async def test_a_probe_crashing_on_every_poll_logs_one_line_per_distinct_crash(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_logged_crashes", set())
+    probe = CrashesTwoWays()
+    with caplog.at_level(logging.ERROR, logger="netmon.probes.runner"):
+        results = [await run_task(probe, task(1)) for _ in range(6)]  # type: ignore[arg-type]
+    assert [r.status for r in results] == [Status.ERROR] * 6
+    assert results[2].reason == "probe crashed: KeyError: 'column 3'"
+    assert results[5].reason == "probe crashed: ValueError: no counters"
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("probe tcp/lan/gw crashed: KeyError: 'column 1' (at ")
+    assert lines[1].startswith("probe tcp/lan/gw crashed: ValueError: no counters (at ")
+    assert "test_runner.py:" in lines[0] and "\n" not in lines[0]
+    assert all(record.exc_info is None for record in caplog.records)  # no traceback per crash

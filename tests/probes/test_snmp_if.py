@@ -10,7 +10,9 @@ test sets near 2**64 and then past it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
 from netmon.probes.plan import build_tasks
 from netmon.probes.registry import ProbeRegistry
-from netmon.probes.snmp_if import SnmpIfProbe
+from netmon.probes.snmp_if import SnmpIfOptions, SnmpIfProbe
 from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
@@ -238,7 +240,7 @@ def test_an_unknown_if_name_fails_with_the_names_seen_and_a_down_link_is_degrade
     with NamespaceLoop(site_topo.site) as loop:
         unknown, down = loop.run(both())
     assert unknown.status is Status.FAILED
-    assert unknown.reason == (f"SNMP agent {ROUTER} has no interface with ifName 'eth9'; "
+    assert unknown.reason == (f"SNMP agent {ROUTER} has no interface with ifName or ifDescr 'eth9'; "
                               "ifNames seen: lan, leased, lo, tslcd")
     assert down.status is Status.DEGRADED
     assert down.reason == "interface tslcd is down (ifOperStatus 2)"
@@ -324,3 +326,54 @@ def test_wrap_arithmetic_near_2_64() -> None:
     after = Sample(**{**_sample(2, 0).__dict__, "in_errors": 4})
     rates = compute_rates(before, after, contracted_bps=20e6)
     assert isinstance(rates, Rates) and rates.in_errors_per_second == 3.0
+
+
+def test_a_cut_alignment_wait_never_becomes_a_rate_and_a_saturated_line_reads_1(
+        site_topo: SiteTopology, agent: SnmpAgent, tmp_path: Path) -> None:
+    """The combination that once read a line saturated at its contract rate as 0.54 and then 1.71:
+    interval 5 s, timeout 4.5 s, SNMP timeout 1 s x 2 tries. ``config check`` refuses it; built
+    here anyway, the probe itself must not turn a cut wait into a rate."""
+    centre = site_topo.leased.centre_ip
+    start_iperf3(site_topo.centre, centre, 5201)
+    site_topo.site.start(["iperf3", "-c", centre, "-p", "5201", "-u", "-b", "30M", "-l", str(UDP_PAYLOAD),
+                          "-t", "60"], name="saturate")  # 1.5x the 20 Mbit/s line: the router's tbf is full
+    sound = snmp_task(options={"interval": 5, "timeout": 8}, timeout=1, retries=1)  # 2 + 4 + 2 s
+    cut = dataclasses.replace(sound, options=SnmpIfOptions(interval=5, timeout=4.5))
+    # cut harder: about 0.3 s of waiting, so most samples miss snmpd's refresh
+    tight = dataclasses.replace(sound, options=SnmpIfOptions(interval=5, timeout=2.3))
+
+    async def series(task: ProbeTask, count: int) -> list[Observation]:
+        probe = SnmpIfProbe(ProbeContext(state_dir=tmp_path))
+        results = []
+        try:
+            for _ in range(count):
+                started = time.monotonic()
+                results.append(await probe.measure(task))
+                await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))
+        finally:
+            await probe.aclose()
+        return results
+
+    with NamespaceLoop(site_topo.site) as loop:
+        loop.run(asyncio.sleep(1.5))  # past iperf3's start
+        cut_results = loop.run(series(cut, 5))
+        tight_results = loop.run(series(tight, 3))
+        sound_results = loop.run(series(sound, 4))
+
+    for result in cut_results + tight_results:
+        print(result.status.value, result.info["aligned"], result.values.get("utilisation_ratio"), result.reason)
+        if result.info["aligned"].startswith("no"):
+            assert result.status is Status.DEGRADED and "utilisation_ratio" not in result.values
+            assert result.reason is not None and result.reason.startswith(
+                "sample not aligned with the agent's counter refresh (counters did not move in ")
+        else:
+            assert result.info["aligned"] == "yes"
+        if "utilisation_ratio" in result.values:  # from two aligned samples only: the line's real load
+            assert result.values["out_utilisation_ratio"] == pytest.approx(1.0, abs=0.03)
+    assert any(r.info["aligned"].startswith("no") for r in tight_results)
+    rated = [r for r in sound_results[1:] if "utilisation_ratio" in r.values]
+    print([(r.info["aligned"], round(r.values["out_utilisation_ratio"], 4)) for r in rated])
+    assert len(rated) == 3 and all(r.info["aligned"] == "yes" for r in rated)
+    for result in rated:
+        assert result.values["out_utilisation_ratio"] == pytest.approx(1.0, abs=0.03)
+        assert 2.5 < result.values["window_seconds"] < 8.5  # from refresh to refresh (about 3 s apart)
