@@ -98,8 +98,7 @@ def observations(tick: int, saturated: bool, rng: random.Random) -> list[Any]:
 async def run_site(site: str, token_file: Path, url: str, state: Path,
                    args: argparse.Namespace, t0: float, stats: dict[str, Any]) -> None:
     from netmon.config.site import CollectorConnection, SiteIdentity
-    from netmon.errors import CollectorUnavailable
-    from netmon.probes.agent.answer import CollectorUnreachable
+    from netmon.errors import CollectorUnavailable, CollectorUnreachable
     from netmon.probes.agent.async_outbox import AsyncOutbox
     from netmon.probes.agent.delivery import Delivery
     from netmon.probes.agent.heartbeat import heartbeat

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import AlreadyRegistered
 
 log = logging.getLogger("netmon.collector.sinks")
 
@@ -39,10 +40,6 @@ class TickingSink(Protocol):
     async def tick(self, now_seconds: float) -> None: ...
 
 
-class DuplicateSink(ValueError):
-    pass
-
-
 class SinkRegistry:
     def __init__(self, on_failure: Callable[[str], None] | None = None,
                  on_duration: Callable[[str, str, float], None] | None = None) -> None:
@@ -55,7 +52,7 @@ class SinkRegistry:
         if not isinstance(sink, ResultSink):
             raise TypeError(f"{sink!r} does not implement ResultSink (name + async handle)")
         if sink.name in self._sinks:
-            raise DuplicateSink(f"a sink named {sink.name!r} is already registered ({self._sinks[sink.name]!r})")
+            raise AlreadyRegistered(f"a sink named {sink.name!r} is already registered ({self._sinks[sink.name]!r})")
         self._sinks[sink.name] = sink
         return sink
 

@@ -3,8 +3,9 @@
 A probe kind is a class with a ``kind``, an ``Options`` model (validated from the
 ``probes:`` section of the site config), a ``scope`` that tells the planner what it runs
 against, and ``measure(task) -> Observation``. Network failures are returned as
-observations with status ``failed``; exceptions are for bugs and are turned into
-``error`` results by ``probes.runner``, which also enforces the timeout.
+observations with status ``failed``. A probe that cannot run at all raises ``ProbeError``
+and ``probes.runner`` (which also enforces the timeout) makes it an ``error`` result with
+that text; any other exception is a bug, reported as ``error`` too.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Turn a site config (or a plan from the centre) into the list of probe tasks.
 
-All validation that needs the registry lives here: unknown probe kinds and bad per-kind
+All validation that needs the probe kinds lives here: unknown probe kinds and bad per-kind
 options become one ConfigError naming every offending key.
 """
 
@@ -13,33 +13,33 @@ from netmon.config.site import SiteConfig
 from netmon.contract import ProbeKind
 from netmon.errors import ConfigError
 from netmon.probes.base import ProbeOptions, ProbeTask
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 
 
-def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<config>") -> list[ProbeTask]:
+def build_tasks(config: SiteConfig, kinds: ProbeKinds, source: str = "<config>") -> list[ProbeTask]:
     problems: list[tuple[str, int | None, str]] = []
-    known = registry.kinds()
+    known = kinds.names()
 
     options: dict[str, ProbeOptions] = {}
     for kind in known:
         raw = config.probes.get(kind, {})
         try:
-            options[kind] = registry.get(kind).Options.model_validate(raw)
+            options[kind] = kinds.get(kind).Options.model_validate(raw)
         except ValidationError as exc:
             for key, _, message in validation_problems(exc):
                 problems.append((key_path(("probes", kind)) + (f".{key}" if key else ""), None, message))
     for kind in config.probes:
-        if kind not in registry:
+        if kind not in kinds:
             problems.append((f"probes.{kind}", None, f"unknown probe kind; known kinds: {', '.join(known)}"))
 
     tasks: list[ProbeTask] = []
     for li, link in enumerate(config.links):
         for pi, kind in enumerate(link.probes):
-            if kind not in registry:
+            if kind not in kinds:
                 problems.append((f"links[{li}].probes[{pi}]", None,
                                  f"unknown probe kind {kind!r}; known kinds: {', '.join(known)}"))
                 continue
-            probe = registry.get(kind)
+            probe = kinds.get(kind)
             if probe.scope != "target":
                 problems.append((f"links[{li}].probes[{pi}]", None,
                                  f"{kind!r} is not run per target; configure it with the link's "
@@ -53,7 +53,7 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                     host=target.host, port=target.port, options=options[kind], site=config.site, link=link,
                 ))
         for kind in known:
-            probe = registry.get(kind)
+            probe = kinds.get(kind)
             if probe.scope != "link" or probe.link_section is None or kind not in options:
                 continue
             section = getattr(link, probe.link_section, None)
@@ -66,7 +66,7 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                 options=options[kind], site=config.site, link=link,
             ))
     for kind in known:
-        probe = registry.get(kind)
+        probe = kinds.get(kind)
         if probe.scope != "platform" or kind not in options:
             continue
         for platform in config.platforms:

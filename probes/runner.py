@@ -1,4 +1,9 @@
-"""Run one task: the single place that enforces timeouts and turns crashes into results."""
+"""Run one task: the single place that enforces timeouts and turns exceptions into results.
+
+A ``ProbeError`` (the probe cannot run here: source address, permission, a missing tool) is an
+``error`` result with its own text; any other exception is a bug, logged with its traceback and
+reported as ``error`` "probe crashed"; neither stops the agent.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import logging
 
 from netmon.contract import Observation, Status
+from netmon.errors import ProbeError
 from netmon.probes.base import Probe, ProbeTask
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,8 @@ async def run_task(probe: Probe, task: ProbeTask) -> Observation:
         return task.observe(Status.ERROR, reason=f"probe did not finish within {limit:g} s and was cut off")
     except asyncio.CancelledError:
         raise
+    except ProbeError as exc:
+        return task.observe(Status.ERROR, reason=str(exc) or type(exc).__name__)
     except Exception as exc:  # a probe bug must not stop the agent: report it as a result
         log.exception("probe %s crashed", task.key)
         return task.observe(Status.ERROR, reason=f"probe crashed: {type(exc).__name__}: {exc}")

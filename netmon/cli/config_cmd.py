@@ -17,12 +17,12 @@ def check(file: Annotated[Path, typer.Argument(help="site config (YAML) to valid
     """Validate FILE; print every problem with its line and key, exit 1 if there are any."""
     from netmon.config.loader import load_model
     from netmon.config.site import SiteConfig
+    from netmon.probes.kinds import default_kinds
     from netmon.probes.plan import build_tasks
-    from netmon.probes.registry import default_registry
 
     try:
         config = load_model(file, SiteConfig)
-        tasks = build_tasks(config, default_registry(), source=str(file))
+        tasks = build_tasks(config, default_kinds(), source=str(file))
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(1) from None

@@ -22,26 +22,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from netmon.contract import BatchAck
-from netmon.errors import CollectorRejected, CollectorUnavailable
+from netmon.errors import BatchTooLarge, CollectorRejected, CollectorUnavailable, RetryLater
 from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:
     import httpx
-
-
-class CollectorUnreachable(CollectorUnavailable):
-    """No HTTP answer (connect error, timeout): usually our own line is down."""
-
-
-class RetryLater(CollectorUnavailable):
-    def __init__(self, message: str, retry_after: float, status_code: int) -> None:
-        self.retry_after = retry_after
-        self.status_code = status_code
-        super().__init__(message)
-
-
-class BatchTooLarge(CollectorRejected):
-    pass
 
 
 @dataclasses.dataclass

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from netmon.config.site import CollectorConnection
 from netmon.contract import SCHEMA_VERSION
-from netmon.errors import CollectorRejected
-from netmon.probes.agent.answer import CollectorUnreachable, Outcome, outcome_of
+from netmon.errors import CollectorRejected, CollectorUnreachable
+from netmon.probes.agent.answer import Outcome, outcome_of
 from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from netmon.probes.agent.plan_source import PlanPoller, initial_plan
 from netmon.probes.agent.schedule import ProbeSchedule, new_scheduler
 from netmon.probes.agent.shipper import Shipper
 from netmon.probes.base import Probe, ProbeContext, ProbeTask
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
 log = logging.getLogger("netmon.agent")
@@ -56,10 +56,10 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
 
 
 class Agent:
-    def __init__(self, local: SiteConfig, source: str, registry: ProbeRegistry) -> None:
+    def __init__(self, local: SiteConfig, source: str, kinds: ProbeKinds) -> None:
         self.local = local
         self.source = source
-        self.registry = registry
+        self.kinds = kinds
         self.started = time.monotonic()
         self.probes: dict[str, Probe] = {}
         self.broken: dict[str, str] = {}
@@ -69,7 +69,7 @@ class Agent:
 
     async def run(self) -> int:
         skip_httpx_cli()
-        config, tasks, origin = initial_plan(self.local, self.registry, self.source)
+        config, tasks, origin = initial_plan(self.local, self.kinds, self.source)
         state_dir = Path(config.state_dir)
         lock = lock_state_dir(state_dir)
         self.outbox = await AsyncOutbox.open(state_dir / OUTBOX_FILE, site_id=config.site.id,
@@ -101,7 +101,7 @@ class Agent:
         if config.collector is not None:
             delivery = Delivery(config.collector, site_id=config.site.id, agent_id=config.agent_id)
             self.shipper = Shipper(self.outbox, delivery, config.collector, self.metrics)
-            poller = PlanPoller(delivery, self.local, config.plan(), self.registry, self.apply_plan, self.metrics)
+            poller = PlanPoller(delivery, self.local, config.plan(), self.kinds, self.apply_plan, self.metrics)
             background += [asyncio.create_task(self.shipper.run(self.stop)), asyncio.create_task(poller.run(self.stop))]
         else:
             log.warning("no collector section: results stay in the outbox %s", state_dir / OUTBOX_FILE)
@@ -124,7 +124,7 @@ class Agent:
             await self._close_probe(kind)
         for kind in needed - set(self.probes):
             try:
-                self.probes[kind] = self.registry.get(kind)(self.context)
+                self.probes[kind] = self.kinds.get(kind)(self.context)
                 self.broken.pop(kind, None)
             except Exception as exc:  # reported as error results of its tasks, the rest keep running
                 log.exception("probe kind %s could not start", kind)

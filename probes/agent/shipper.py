@@ -24,8 +24,15 @@ import time
 
 from netmon.config.site import CollectorConnection
 from netmon.contract import ProbeKind
-from netmon.errors import CollectorRejected, CollectorUnavailable, StorageError
-from netmon.probes.agent.answer import BatchTooLarge, CollectorUnreachable, Outcome, RetryLater
+from netmon.errors import (
+    BatchTooLarge,
+    CollectorRejected,
+    CollectorUnavailable,
+    CollectorUnreachable,
+    RetryLater,
+    StorageError,
+)
+from netmon.probes.agent.answer import Outcome
 from netmon.probes.agent.async_outbox import AsyncOutbox
 from netmon.probes.agent.delivery import Delivery
 from netmon.probes.agent.metrics import AgentMetrics

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.probes.addressing import UnresolvableHost, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 

@@ -23,8 +23,9 @@ from pydantic import Field
 from netmon.config.site import SnmpConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import MissingInstance, SnmpCredentialsUnusable, SnmpFailure, UnknownInterface
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from netmon.probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
+from netmon.probes.snmp_if.client import SnmpClient
 from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -50,10 +51,6 @@ class SnmpIfOptions(ProbeOptions):
     # A 64-bit counter that went backwards is a wrap only if the implied rate is at most
     # this multiple of the contracted rate (and at most the interface speed).
     wrap_max_contracted_multiple: float = Field(default=4.0, gt=0)
-
-
-class UnknownInterface(SnmpFailure):
-    pass
 
 
 @dataclasses.dataclass

@@ -21,8 +21,8 @@ from pydantic import Field
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.errors import ProbeError
-from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import bind_source, resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 # Why a connect failed, in the words an operator expects.
@@ -78,10 +78,7 @@ class TcpProbe:
             return task.observe(Status.FAILED, reason=str(exc))
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setblocking(False)
-            try:
-                bind_source(sock, family, task.link.source_address if task.link else None)
-            except ProbeError as exc:
-                return task.observe(Status.ERROR, reason=str(exc))
+            bind_source(sock, family, task.link.source_address if task.link else None)
             started = time.perf_counter()
             try:
                 await asyncio.wait_for(loop.sock_connect(sock, (address, port)), max(0.0, deadline - loop.time()))

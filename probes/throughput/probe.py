@@ -26,16 +26,10 @@ from pydantic import Field
 from netmon.config.site import ThroughputConfig
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import IperfFailure
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from netmon.probes.throughput.guards import ByteBudget, in_quiet_hours
-from netmon.probes.throughput.iperf3 import (
-    FINISH_SECONDS,
-    DirectionResult,
-    IperfFailure,
-    IperfRun,
-    IperfUnavailable,
-    run_direction,
-)
+from netmon.probes.throughput.iperf3 import FINISH_SECONDS, DirectionResult, IperfRun, run_direction
 
 # A TCP test cannot carry more than the line; allow a line a little faster than sold.
 BUDGET_RATE_MARGIN = 1.1
@@ -145,7 +139,7 @@ class ThroughputProbe:
         failure = None
         # a test stopped by its time limit left no report: charge what it may have sent
         unreported_bytes = 0
-        try:
+        try:  # IperfUnavailable (not installed) is a ProbeError: the runner reports it
             for direction, run in runs.items():
                 try:
                     results[direction] = await run_direction(run)
@@ -153,8 +147,6 @@ class ThroughputProbe:
                     failure = f"{direction}: {exc}"
                     unreported_bytes = int((contracted or 0) * BUDGET_RATE_MARGIN / 8 * exc.ran_seconds)
                     break
-        except IperfUnavailable as exc:
-            return task.observe(Status.ERROR, reason=str(exc))
         finally:
             self._last_test_end_ns = time.time_ns()
         bytes_used = sum(result.payload_bytes for result in results.values()) + unreported_bytes

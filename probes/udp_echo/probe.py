@@ -9,8 +9,8 @@ from typing import ClassVar, cast
 from pydantic import Field
 
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.errors import ProbeError
-from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import bind_source, resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from netmon.probes.echo_session import (
     EchoCycleOptions,
@@ -47,10 +47,7 @@ class UdpEchoProbe:
         except UnresolvableHost as exc:
             return task.observe(Status.FAILED, {"loss_ratio": 1.0}, reason=str(exc))
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            try:
-                bind_source(sock, family, task.link.source_address if task.link else None)
-            except ProbeError as exc:
-                return task.observe(Status.ERROR, reason=str(exc))
+            bind_source(sock, family, task.link.source_address if task.link else None)
             try:
                 # Connected: only the reflector's datagrams reach us, and its host's ICMP
                 # "port unreachable" comes back as ECONNREFUSED (no reflector running).

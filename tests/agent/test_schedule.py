@@ -25,7 +25,7 @@ from netmon.probes.agent.outbox import Outbox
 from netmon.probes.agent.runtime import OUTBOX_FILE, Agent
 from netmon.probes.agent.schedule import JOB_PREFIX, GridIntervalTrigger, jitter_for, new_scheduler, start_offset
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 
 RUNS: list[tuple[str, float, float]] = []  # (task key, started, finished) in time.time()
 
@@ -80,11 +80,11 @@ def config(tmp_path: Path, port: int, targets: int, interval: float, timeout: fl
 
 async def run_agent(cfg: SiteConfig, seconds: float, stop_in_flight: bool = False) -> tuple[Agent, float]:
     """Run the agent for ``seconds`` (then until a probe run is in flight); returns it and when it was stopped."""
-    registry = ProbeRegistry()
-    registry.register(LoopbackTcpProbe)
+    kinds = ProbeKinds()
+    kinds.register(LoopbackTcpProbe)
     RUNS.clear()
     LoopbackTcpProbe.running = asyncio.Event()
-    agent = Agent(cfg, "test", registry)
+    agent = Agent(cfg, "test", kinds)
     runner = asyncio.create_task(agent.run())
     await asyncio.sleep(seconds)
     if stop_in_flight:
@@ -160,7 +160,7 @@ async def test_a_probe_slower_than_its_interval_never_overlaps_and_its_last_resu
     assert len(RUNS) >= 3
     for (_, _, end), (_, start, _) in itertools.pairwise(RUNS):
         assert start >= end - 0.01, "a run started while the previous one was still going"
-    skipped = agent.metrics.registry.get_sample_value("netmon_agent_probe_runs_skipped_total", {"probe": "tcp"})
+    skipped = agent.metrics.kinds.get_sample_value("netmon_agent_probe_runs_skipped_total", {"probe": "tcp"})
     assert skipped is not None and skipped >= 2
     # the stop arrived while a run was in flight: the agent let it finish and stored its result
     assert RUNS[-1][1] < stop_at < RUNS[-1][2]

@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from netmon.collectors.app import create_app
 from netmon.collectors.core import CollectorCore
 from netmon.collectors.settings import load_central
-from netmon.collectors.sinks import DuplicateSink, SinkRegistry
+from netmon.collectors.sinks import SinkRegistry
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import AlreadyRegistered
 from netmon.lab.collector import lab_site, sample_batch, write_central, write_registry
 from netmon.lab.netns import wait_until
 
@@ -46,7 +47,7 @@ class Broken:
 def test_registration_is_explicit_and_refuses_duplicates() -> None:
     sinks = SinkRegistry()
     sinks.register(Recorder())
-    with pytest.raises(DuplicateSink, match="a sink named 'recorder' is already registered"):
+    with pytest.raises(AlreadyRegistered, match="a sink named 'recorder' is already registered"):
         sinks.register(Recorder())
     with pytest.raises(TypeError, match="does not implement ResultSink"):
         sinks.register(object())  # type: ignore[arg-type]

@@ -15,9 +15,9 @@ from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.office import GATEWAY_IP as GATEWAY
 from netmon.lab.office import Office, build_office, mac_of
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.lan import LanProbe
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
@@ -39,7 +39,7 @@ def lan_task(gateway: str | None = GATEWAY, interface: str | None = None, **opti
         "links": [{"name": "lan", "kind": "lan", "probes": [], "lan": lan}],
         "probes": {"lan": {"timeout": 5, "rate_pps": 1000, "reply_wait_seconds": 0.5, **options}},
     })
-    [task] = [t for t in build_tasks(config, default_registry()) if t.kind is ProbeKind.LAN]
+    [task] = [t for t in build_tasks(config, default_kinds()) if t.kind is ProbeKind.LAN]
     return task
 
 

@@ -14,9 +14,9 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.path import PathProbe
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
@@ -33,7 +33,7 @@ def path_task(host: str = CENTRE, **options: Any) -> ProbeTask:
                    "targets": [{"host": host, "name": "isp-edge"}]}],
         "probes": {"path": {"timeout": 5, "max_hops": 8, "per_hop_timeout": 0.5, **options}},
     })
-    [task] = [t for t in build_tasks(config, default_registry()) if t.kind is ProbeKind.PATH]
+    [task] = [t for t in build_tasks(config, default_kinds()) if t.kind is ProbeKind.PATH]
     return task
 
 

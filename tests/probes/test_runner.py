@@ -1,4 +1,4 @@
-"""The runner is where hangs and crashes become results."""
+"""The runner is where hangs, crashes and probes that cannot run become results."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import asyncio
 import time
 from typing import ClassVar
 
+import pytest
+
 from netmon.config.site import SiteIdentity
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import ProbeError
 from netmon.probes.base import ProbeOptions, ProbeTask, Scope
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
@@ -26,6 +29,8 @@ class Misbehaving:
     async def measure(self, task: ProbeTask) -> Observation:
         if self.mode == "hang":
             await asyncio.sleep(3600)
+        if self.mode == "cannot run":
+            raise ProbeError("source_address 10.9.9.9 is not configured on this host")
         raise RuntimeError("socket table corrupted")
 
     async def aclose(self) -> None:
@@ -51,3 +56,10 @@ async def test_a_crashing_probe_becomes_an_error_result() -> None:
     assert result.status is Status.ERROR
     assert result.reason == "probe crashed: RuntimeError: socket table corrupted"
     assert result.target == "gw"
+
+
+async def test_a_probe_that_cannot_run_is_an_error_result_with_its_own_reason(caplog: pytest.LogCaptureFixture) -> None:
+    result = await run_task(Misbehaving("cannot run"), task(1))  # type: ignore[arg-type]
+    assert result.status is Status.ERROR
+    assert result.reason == "source_address 10.9.9.9 is not configured on this host"
+    assert not [r for r in caplog.records if r.exc_info]  # a configuration fault, not a bug: no traceback
