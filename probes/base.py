@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from netmon.config.site import LinkConfig, PlatformConfig, SiteIdentity
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import ProbeError
 
 Scope = Literal["target", "link", "platform"]
+OptionsT = TypeVar("OptionsT", bound="ProbeOptions")
 
 
 class ProbeOptions(BaseModel):
@@ -58,6 +60,15 @@ class ProbeTask:
     link: LinkConfig | None = None
     platform: PlatformConfig | None = None
     port: int | None = None
+
+    def options_as(self, options_class: type[OptionsT]) -> OptionsT:
+        """The options as the kind's own model, the one way a kind reads them: ``build_tasks``
+        validated them with that kind's ``Options``, so anything else is a task planned for
+        another kind (a ``ProbeError``, reported as an ``error`` result)."""
+        if not isinstance(self.options, options_class):
+            raise ProbeError(f"task {self.key} carries {type(self.options).__name__}, "
+                             f"not the {options_class.__name__} its probe kind reads")
+        return self.options
 
     def observe(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
@@ -56,7 +56,7 @@ class DnsProbe:
         import dns.rcode
         import dns.rdatatype
 
-        options = cast(DnsOptions, task.options)
+        options = task.options_as(DnsOptions)
         server = options.server or task.host
         port = task.port or options.port
         loop = asyncio.get_running_loop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -32,7 +32,7 @@ class IcmpProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(IcmpOptions, task.options)
+        options = task.options_as(IcmpOptions)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout
         try:

@@ -76,8 +76,7 @@ class SnmpIfProbe:
         return self._client
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options
-        assert isinstance(options, SnmpIfOptions)
+        options = task.options_as(SnmpIfOptions)
         if task.link is None or task.link.snmp is None:
             return task.observe(Status.ERROR, reason="snmp_if task without a link snmp section")
         cfg = task.link.snmp

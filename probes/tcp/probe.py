@@ -15,7 +15,7 @@ import errno
 import socket
 import struct
 import time
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -68,7 +68,7 @@ class TcpProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(TcpOptions, task.options)
+        options = task.options_as(TcpOptions)
         port = task.port or options.port
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout

@@ -64,8 +64,7 @@ class ThroughputProbe:
         return dt.datetime.now()
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options
-        assert isinstance(options, ThroughputOptions)
+        options = task.options_as(ThroughputOptions)
         if task.link is None or task.link.throughput is None:
             return task.observe(Status.ERROR, reason="throughput task without a link throughput section")
         cfg = task.link.throughput

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -38,7 +38,7 @@ class UdpEchoProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(UdpEchoOptions, task.options)
+        options = task.options_as(UdpEchoOptions)
         port = task.port or options.port
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout

@@ -10,6 +10,7 @@ names the wire contract defines for the kind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -60,6 +61,25 @@ def test_declares_the_shared_shape(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_sample_config_plans_at_least_one_task(kind: str) -> None:
     assert sample_tasks(kind), f"probes/{kind}/sample.yaml plans no {kind} task"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reads_its_options_as_its_own_model_and_refuses_others(kind: str, tmp_path: Path) -> None:
+    """Every kind narrows ``task.options`` with ``options_as``: a task carrying another model
+    (planned for another kind) is an error result naming both, before anything is sent."""
+    task = dataclasses.replace(sample_tasks(kind)[0], options=ProbeOptions(timeout=2))
+
+    async def measure() -> Observation:
+        probe = PROBE_KINDS.get(kind)(ProbeContext(state_dir=tmp_path))
+        try:
+            return await run_task(probe, task)
+        finally:
+            await probe.aclose()
+
+    observation = asyncio.run(measure())
+    assert observation.status is Status.ERROR
+    assert observation.reason == (f"task {task.key} carries ProbeOptions, not the "
+                                  f"{PROBE_KINDS.get(kind).Options.__name__} its probe kind reads")
 
 
 @pytest.mark.netns
