@@ -40,7 +40,7 @@ from netmon.probes.scapy_loader import MODULES
 
 REPO = Path(__file__).resolve().parents[1]
 SITE: dict[str, Any] = {"site": {"id": "26734", "name": "bench", "province": "bench"}}
-# Each row: a fresh interpreter that has started the agent's side (kinds built, config
+# Each row: a fresh interpreter that has started the agent's side (probe kinds built, config
 # models loaded), then times one import statement: what the agent pays at a probe's first run.
 IMPORTS = {
     "nothing more (agent started, no scapy)": "pass",

@@ -9,7 +9,7 @@ HTTP statuses become ``netmon.errors`` types here, at the boundary:
 - 401/403/other 4xx: ``CollectorRejected`` — keep the data, do not resend the same bytes at once;
 - 413: ``BatchTooLarge`` — the shipper splits the batch;
 - 429, and 503 with ``Retry-After`` (journal full): ``RetryLater`` after that many seconds;
-- 5xx: ``CollectorUnavailable``; no answer at all (``delivery``): ``CollectorUnreachable``.
+- 5xx: ``CollectorUnavailable``; no answer at all (``collector_client``): ``CollectorUnreachable``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass
-class Outcome:
+class Settlement:
+    """What becomes of the rows of one batch sent: deleted as delivered, or dropped for good."""
+
     acked: set[int]
     rejected: dict[int, str]  # seq -> why the collector refused it
 
@@ -74,7 +76,7 @@ def _rejections(data: Any, items: list[Queued]) -> dict[int, str]:
     return out
 
 
-def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
+def settlement_of(response: httpx.Response, items: list[Queued]) -> Settlement:
     sent = {q.seq for q in items}
     status = response.status_code
     if 200 <= status < 300:
@@ -89,7 +91,7 @@ def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
             acked = sent - set(rejected)
         else:  # cannot tell which rows are safe: keep them all, the resend only makes duplicates
             acked = set()
-        return Outcome(acked=acked - set(rejected), rejected=rejected)
+        return Settlement(acked=acked - set(rejected), rejected=rejected)
     if status == 422:
         try:
             data = response.json()
@@ -99,7 +101,7 @@ def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
         if not rejected:
             raise CollectorRejected(status, _detail(response))
         acked = set(data.get("acked_seqs") or []) & sent if isinstance(data, dict) else set()
-        return Outcome(acked=acked - set(rejected), rejected=rejected)
+        return Settlement(acked=acked - set(rejected), rejected=rejected)
     if status == 413:
         raise BatchTooLarge(status, _detail(response))
     if status == 429 or (status == 503 and "retry-after" in response.headers):

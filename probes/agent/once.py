@@ -14,7 +14,7 @@ from pathlib import Path
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ResultRecord, Status
-from netmon.probes.agent.delivery import skip_httpx_cli
+from netmon.probes.agent.collector_client import skip_httpx_cli
 from netmon.probes.base import Probe, ProbeContext, ProbeTask
 from netmon.probes.kinds import ProbeKinds
 from netmon.probes.runner import run_task

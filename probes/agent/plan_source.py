@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from netmon.config.loader import validation_problems
 from netmon.config.site import ProbePlan, SiteConfig
 from netmon.errors import ConfigError, DeliveryError
-from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.collector_client import CollectorClient
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.base import ProbeTask
 from netmon.probes.kinds import ProbeKinds
@@ -85,9 +85,9 @@ def initial_plan(local: SiteConfig, kinds: ProbeKinds, local_source: str
 
 
 class PlanPoller:
-    def __init__(self, delivery: Delivery, local: SiteConfig, current: ProbePlan, kinds: ProbeKinds,
+    def __init__(self, client: CollectorClient, local: SiteConfig, current: ProbePlan, kinds: ProbeKinds,
                  apply: ApplyPlan, metrics: AgentMetrics) -> None:
-        self.delivery = delivery
+        self.client = client
         self.local = local
         self.current = canonical(current)
         self.kinds = kinds
@@ -105,7 +105,7 @@ class PlanPoller:
     async def _poll(self) -> str:
         headers = {"If-None-Match": self.etag} if self.etag else {}
         try:
-            response = await self.delivery.request("GET", self.path, headers=headers)
+            response = await self.client.request("GET", self.path, headers=headers)
         except DeliveryError as exc:
             log.info("plan poll: centre unreachable (%s); keeping the current plan", exc)
             return "unreachable"
@@ -118,7 +118,7 @@ class PlanPoller:
             log.warning("plan poll: centre answered %d (%s); keeping the current plan",
                         response.status_code, response.text[:200])
             return "error"
-        source = f"plan from {self.delivery.connection.url}{self.path}"
+        source = f"plan from {self.client.connection.url}{self.path}"
         try:
             plan, config, tasks = validate_plan(response.content, self.local, self.kinds, source)
         except ConfigError as exc:
@@ -137,7 +137,7 @@ class PlanPoller:
         return "applied"
 
     async def run(self, stop: asyncio.Event) -> None:
-        interval = self.delivery.connection.config_poll_interval
+        interval = self.client.connection.config_poll_interval
         while not stop.is_set():
             await self.poll_once()
             with contextlib.suppress(TimeoutError):

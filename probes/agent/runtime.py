@@ -25,7 +25,7 @@ from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.errors import ConfigError, StorageError
 from netmon.probes.agent.async_outbox import AsyncOutbox
-from netmon.probes.agent.delivery import Delivery, skip_httpx_cli
+from netmon.probes.agent.collector_client import CollectorClient, skip_httpx_cli
 from netmon.probes.agent.heartbeat import heartbeat
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.agent.plan_source import PlanPoller, initial_plan
@@ -97,11 +97,11 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         background: list[asyncio.Task[None]] = []
-        delivery = None
+        client = None
         if config.collector is not None:
-            delivery = Delivery(config.collector, site_id=config.site.id, agent_id=config.agent_id)
-            self.shipper = Shipper(self.outbox, delivery, config.collector, self.metrics)
-            poller = PlanPoller(delivery, self.local, config.plan(), self.kinds, self.apply_plan, self.metrics)
+            client = CollectorClient(config.collector, site_id=config.site.id, agent_id=config.agent_id)
+            self.shipper = Shipper(self.outbox, client, config.collector, self.metrics)
+            poller = PlanPoller(client, self.local, config.plan(), self.kinds, self.apply_plan, self.metrics)
             background += [asyncio.create_task(self.shipper.run(self.stop)), asyncio.create_task(poller.run(self.stop))]
         else:
             log.warning("no collector section: results stay in the outbox %s", state_dir / OUTBOX_FILE)
@@ -109,7 +109,7 @@ class Agent:
         await self.stop.wait()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        await self._shutdown(background, delivery)
+        await self._shutdown(background, client)
         lock.close()
         return 0
 
@@ -169,7 +169,7 @@ class Agent:
         if self.shipper is not None and collector and self.outbox.snapshot.queued >= collector.batch_max_results:
             self.shipper.wake.set()
 
-    async def _shutdown(self, background: list[asyncio.Task[None]], delivery: Delivery | None) -> None:
+    async def _shutdown(self, background: list[asyncio.Task[None]], client: CollectorClient | None) -> None:
         self.scheduler.pause()
         if self.inflight:
             grace = min(SHUTDOWN_GRACE_MAX_SECONDS, TIMEOUT_GRACE_SECONDS + max(
@@ -184,8 +184,8 @@ class Agent:
         self.scheduler.shutdown(wait=False)
         for kind in list(self.probes):
             await self._close_probe(kind)
-        if delivery is not None:
-            await delivery.aclose()
+        if client is not None:
+            await client.aclose()
         self.metrics.close()
         stats = self.outbox.snapshot
         await self.outbox.close()

@@ -160,7 +160,7 @@ async def test_a_probe_slower_than_its_interval_never_overlaps_and_its_last_resu
     assert len(RUNS) >= 3
     for (_, _, end), (_, start, _) in itertools.pairwise(RUNS):
         assert start >= end - 0.01, "a run started while the previous one was still going"
-    skipped = agent.metrics.kinds.get_sample_value("netmon_agent_probe_runs_skipped_total", {"probe": "tcp"})
+    skipped = agent.metrics.registry.get_sample_value("netmon_agent_probe_runs_skipped_total", {"probe": "tcp"})
     assert skipped is not None and skipped >= 2
     # the stop arrived while a run was in flight: the agent let it finish and stored its result
     assert RUNS[-1][1] < stop_at < RUNS[-1][2]
