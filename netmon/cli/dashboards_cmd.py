@@ -40,7 +40,7 @@ def _options(central: CentralConfig | None, config_path: Path | None) -> dict[st
     """Dashboard settings from central.yaml: silence after 6 shipping intervals, the readiness
     requirements, and the thresholds of the alert rules the collector runs with."""
     from netmon.alerting.rules import load_rules
-    from netmon.dashboards.thresholds import from_alert_rules
+    from netmon.dashboards.thresholds import limits_from_rules
 
     if central is None or config_path is None:
         return {"silent_after_seconds": SILENT_AFTER_INTERVALS * 10.0}
@@ -48,7 +48,7 @@ def _options(central: CentralConfig | None, config_path: Path | None) -> dict[st
     if rules_file is not None and not Path(rules_file).is_absolute():
         rules_file = str(config_path.resolve().parent / rules_file)
     return {"silent_after_seconds": SILENT_AFTER_INTERVALS * central.expected_ship_interval,
-            "readiness": central.readiness, "thresholds": from_alert_rules(load_rules(rules_file))}
+            "readiness": central.readiness, "limits": limits_from_rules(load_rules(rules_file))}
 
 
 @app.command("build")
