@@ -108,9 +108,9 @@ def _limits(rules: Mapping[str, Rule], fallback: DashboardLimits | None) -> Dash
 
     def kind_limits(kind: LinkKind) -> LinkKindLimits:
         base = fallback.for_kind(kind) if fallback is not None else None
-        return LinkKindLimits(rtt_seconds=limit(RTT_RULE, kind, base.rtt_seconds if base is not None else None),
-                              jitter_seconds=limit(JITTER_RULE, kind, base.jitter_seconds if base is not None else None),
-                              loss_ratio=limit(LOSS_RULE, kind, base.loss_ratio if base is not None else None))
+        return LinkKindLimits(rtt_seconds=limit(RTT_RULE, kind, base.rtt_seconds if base else None),
+                              jitter_seconds=limit(JITTER_RULE, kind, base.jitter_seconds if base else None),
+                              loss_ratio=limit(LOSS_RULE, kind, base.loss_ratio if base else None))
 
     return DashboardLimits(
         utilisation_ratio=limit(UTILISATION_RULE, None, fallback.utilisation_ratio if fallback is not None else None),

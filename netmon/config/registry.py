@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from netmon.config.loader import load_model, validation_problems
-from netmon.config.site import LinkConfig, ProbePlan, SiteIdentity, Strict
+from netmon.config.site import ProbePlan, SiteIdentity, Strict
 from netmon.contract import Identifier, LinkKind
 from netmon.errors import ConfigError
 
@@ -92,12 +92,6 @@ class Registry(Strict):
     def province(self, name: str) -> Province | None:
         return next((p for p in self.provinces if p.name == name), None)
 
-    def team_for(self, site: RegistrySite) -> str | None:
-        if site.team:
-            return site.team
-        province = self.province(site.province)
-        return province.default_team if province else None
-
 
 CSV_COLUMNS = [
     "site_id", "name", "province", "district", "upstream", "team", "agent_host", "lan_subnet",
@@ -160,7 +154,3 @@ def _csv_key(key: str, row: dict[str, Any]) -> str:
         column = {"contracted_mbps": "_mbps", "if_name": "_if", None: "_mbps"}.get(match.group(2))
         return f"{link}{column}" if column else key
     return {"id": "site_id"}.get(key, key)
-
-
-def registry_link_config(link: RegistryLink) -> LinkConfig:
-    return LinkConfig(name=link.name, kind=link.kind, contracted_mbps=link.contracted_mbps)

@@ -9,7 +9,8 @@ from typing import Any
 
 from netmon.dashboards.datasources import INFLUX_UID
 from netmon.dashboards.influx import InfluxQLClient, Series
-from netmon.dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
+from netmon.dashboards.templating import Variable, interpolate
+from netmon.lab.grafana_interval import duration_seconds, panel_interval_seconds
 
 _LEFTOVER = re.compile(r"\$\w|\$\{|\[\[")
 

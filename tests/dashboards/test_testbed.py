@@ -30,7 +30,7 @@ from netmon.dashboards.datasources import PROMETHEUS_UID
 from netmon.dashboards.influx import InfluxQLClient, Series
 from netmon.dashboards.readiness.model import ReadinessReport
 from netmon.dashboards.readiness.report import build_report
-from netmon.dashboards.templating import Variable, panel_interval_seconds
+from netmon.dashboards.templating import Variable
 from netmon.lab.collector import (
     CollectorProcess,
     influx_settings,
@@ -39,6 +39,7 @@ from netmon.lab.collector import (
     write_central,
     write_registry,
 )
+from netmon.lab.grafana_interval import panel_interval_seconds
 from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
 from netmon.lab.netns import Lab, LabError, Namespace, Proc, call_in_namespace, wait_until
 from netmon.lab.platforms import start_platforms
@@ -48,6 +49,7 @@ from tests.agent.helpers import start_agent, write_config
 from tests.conftest import require_netns
 from tests.dashboards import prometheus_run as prom
 from tests.dashboards.grafana_run import panels, run_panel
+from tests.dashboards.selections import all_selected
 
 pytestmark = pytest.mark.netns
 
@@ -367,9 +369,9 @@ def test_every_influx_panel_on_real_probe_data(testbed: ProvinceBed) -> None:
                        readiness=ReadinessConfig.model_validate(READINESS))
     province = Variable.single(PROVINCE)
     runs = [("netmon-province-overview", {"province": province}, overview_expectations()),
-            ("netmon-site-detail", {"province": province, "site": Variable.single("48003"), "link": Variable.all()},
+            ("netmon-site-detail", {"province": province, "site": Variable.single("48003"), "link": all_selected()},
              site_expectations(testbed.reference_bps["48003"])),
-            ("netmon-capacity", {"province": province, "site": Variable.all(), "link": Variable.all()},
+            ("netmon-capacity", {"province": province, "site": all_selected(), "link": all_selected()},
              capacity_expectations()),
             ("netmon-stack-health", {"province": province}, stack_expectations())]
     now_ms = time.time_ns() // 1_000_000
