@@ -90,7 +90,7 @@ async def run_agent(cfg: SiteConfig, seconds: float, stop_in_flight: bool = Fals
     if stop_in_flight:
         await LoopbackTcpProbe.running.wait()
     stop_at = time.time()
-    agent.stop.set()
+    agent.stop_requested.set()
     assert await asyncio.wait_for(runner, 10) == 0
     return agent, stop_at
 
