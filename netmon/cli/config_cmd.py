@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from netmon.errors import ConfigError
+from netmon.cli.failures import exit_on_error
 
 app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 
@@ -20,11 +20,8 @@ def check(file: Annotated[Path, typer.Argument(help="site config (YAML) to valid
     from netmon.probes.kinds import default_kinds
     from netmon.probes.plan import build_tasks
 
-    try:
+    with exit_on_error():
         config = load_model(file, SiteConfig)
         tasks = build_tasks(config, default_kinds(), source=str(file))
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"{file}: ok — site {config.site.id} ({config.site.name}, {config.site.province}), "
                f"{len(config.links)} link(s), {len(config.platforms)} platform(s), {len(tasks)} probe task(s)")

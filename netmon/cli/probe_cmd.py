@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netmon.cli.failures import exit_on_error
 from netmon.cli.logsetup import configure_logging
-from netmon.errors import ConfigError, NetmonError
 
 if TYPE_CHECKING:
     from netmon.config.site import SiteConfig
@@ -40,11 +40,8 @@ def once(config_file: ConfigOption,
 
     from netmon.probes.agent.once import run_once
 
-    try:
+    with exit_on_error():
         config, tasks, kinds = _load(config_file)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
     records = asyncio.run(run_once(config, tasks, kinds))
     if json_lines:
         for record in records:
@@ -67,13 +64,7 @@ def run(config_file: ConfigOption,
     configure_logging(log_level)
     from netmon.probes.agent.runtime import Agent
 
-    try:
+    with exit_on_error("netmon probe run"):
         config, _, kinds = _load(config_file)
         code = asyncio.run(Agent(config, str(config_file), kinds).run())
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    except NetmonError as exc:
-        typer.echo(f"netmon probe run: {exc}", err=True)
-        raise typer.Exit(1) from None
     raise typer.Exit(code)
