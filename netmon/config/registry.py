@@ -21,28 +21,15 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from netmon.config.loader import load_model, validation_problems
-from netmon.config.site import ProbePlan, SiteIdentity, Strict
-from netmon.contract import Identifier, LinkKind
+from netmon.config.site import ContractedLink, ProbePlan, SiteIdentity, Strict
+from netmon.contract import Identifier
 from netmon.errors import ConfigError
 
 
-class RegistryLink(Strict):
-    name: Identifier
-    kind: LinkKind
-    contracted_mbps: float | None = Field(default=None, gt=0, le=100_000)
+class RegistryLink(ContractedLink):
     # Where the site router exposes this link over SNMP (secrets come from Ansible Vault / files).
     snmp_host: str | None = None
     if_name: str | None = None
-
-    @property
-    def contracted_bps(self) -> float | None:
-        return self.contracted_mbps * 1e6 if self.contracted_mbps is not None else None
-
-    @model_validator(mode="after")
-    def _rate(self) -> RegistryLink:
-        if self.kind is not LinkKind.LAN and self.contracted_mbps is None:
-            raise ValueError(f"a {self.kind.value} link needs contracted_mbps")
-        return self
 
 
 class RegistrySite(SiteIdentity):
