@@ -12,7 +12,7 @@ user reads one sentence, never a traceback. The tree::
     ├── ProbeError                  a probe cannot run at all (source address, permission, key file):
     │   │                           the runner reports it as an ``error`` result with this text
     │   ├── IperfUnavailable        the iperf3 binary is not installed
-    │   └── SnmpCredentialsUnusable an SNMPv3 key is not configured, or its file is unreadable or empty
+    │   └── SnmpCredentialsUnusable  an SNMPv3 key is not configured, or its file is unreadable or empty
     ├── MeasurementFailure          what was measured did not answer usefully: the probe kind returns a
     │   │                           ``failed`` result with this text as reason (it never leaves the kind)
     │   ├── UnresolvableHost        the target's name does not resolve
@@ -41,8 +41,10 @@ user reads one sentence, never a traceback. The tree::
 
 A network failure seen by a probe is a *result* (status ``failed``), not an exception that
 reaches the agent: ``MeasurementFailure`` exists only so a probe kind's helpers can say why.
-The three registration errors are also a ``ValueError`` / ``KeyError``, and the incident
-errors a ``KeyError`` / ``ValueError``, as the built-in they stand for.
+A branch (``DeliveryError``, ``MeasurementFailure``, ...) is raised through its leaves and
+caught as a family. The registration errors are also a ``ValueError`` / ``KeyError``, and the
+incident errors a ``KeyError`` / ``ValueError``, as the built-in they stand for.
+``tests/test_errors.py`` keeps this docstring the tree of the classes below.
 """
 
 from __future__ import annotations
