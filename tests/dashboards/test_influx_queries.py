@@ -12,13 +12,13 @@ import pytest
 
 from netmon.config.central import InfluxConfig
 from netmon.dashboards.build import build_all
-from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.templating import Variable, interpolate
 from tests.dashboards import dataset as d
 from tests.dashboards.grafana_run import influx_panels, run_panel
 from tests.dashboards.selections import all_selected, several
 
-Results = dict[str, list[Series]]
+Results = dict[str, list[QuerySeries]]
 HOUR = 3600.0
 
 
@@ -28,13 +28,13 @@ def one_value(results: Results, column: str) -> float:
     return float(row[column])
 
 
-def by_tags(results: Results, *keys: str) -> dict[tuple[str, ...], Series]:
+def by_tags(results: Results, *keys: str) -> dict[tuple[str, ...], QuerySeries]:
     out = {tuple(s.tags[k] for k in keys): s for s in results["A"]}
     assert len(out) == len(results["A"]), "series repeated"
     return out
 
 
-def column_values(series: Series, column: str) -> set[float]:
+def column_values(series: QuerySeries, column: str) -> set[float]:
     return {round(float(r[column]), 6) for r in series.rows() if r[column] is not None}
 
 
@@ -118,7 +118,7 @@ def overview_checks() -> dict[str, Callable[[Results], None]]:
     }
 
 
-def one(series: Series, column: str) -> float:
+def one(series: QuerySeries, column: str) -> float:
     (row,) = series.rows()
     return float(row[column])
 

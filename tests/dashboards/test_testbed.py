@@ -27,7 +27,7 @@ from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import load_registry
 from netmon.dashboards.build import build_all
 from netmon.dashboards.datasources import PROMETHEUS_UID
-from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.readiness.model import ReadinessReport
 from netmon.dashboards.readiness.report import build_report
 from netmon.dashboards.templating import Variable
@@ -267,15 +267,15 @@ def test_the_collector_api_gives_the_same_verdicts(testbed: ProvinceBed) -> None
 
 # -- every dashboard panel on the real data ------------------------------------------------------
 
-def tags(results: dict[str, list[Series]], *keys: str) -> set[tuple[str, ...]]:
+def tags(results: dict[str, list[QuerySeries]], *keys: str) -> set[tuple[str, ...]]:
     return {tuple(s.tags[k] for k in keys) for s in results["A"]}
 
 
-def table_keys(results: dict[str, list[Series]], *keys: str) -> set[tuple[str, ...]]:
+def table_keys(results: dict[str, list[QuerySeries]], *keys: str) -> set[tuple[str, ...]]:
     return {tuple(row[k] for k in keys) for s in results["A"] for row in s.rows()}
 
 
-def empty(results: dict[str, list[Series]]) -> None:
+def empty(results: dict[str, list[QuerySeries]]) -> None:
     assert results["A"] == [], "this testbed has no SNMP: the panel must be empty"
 
 
@@ -283,20 +283,20 @@ SITE_SET = {(s,) for s in SITES}
 LINKS = {"tslcd", "leased"}
 
 
-def overview_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def counts_sum(results: dict[str, list[Series]]) -> int:
+def overview_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def counts_sum(results: dict[str, list[QuerySeries]]) -> int:
         return sum(int(row["sites"]) for s in results["A"] for row in s.rows())
 
-    def site_rows(results: dict[str, list[Series]]) -> None:
+    def site_rows(results: dict[str, list[QuerySeries]]) -> None:
         assert table_keys(results, "site") == SITE_SET
 
-    def top_kind(results: dict[str, list[Series]], link: str) -> None:
+    def top_kind(results: dict[str, list[QuerySeries]], link: str) -> None:
         assert table_keys(results, "site", "link") == {(s, link) for s in SITES}
 
     seen: dict[str, int] = {}
 
-    def count(name: str) -> Callable[[dict[str, list[Series]]], None]:
-        def check(results: dict[str, list[Series]]) -> None:
+    def count(name: str) -> Callable[[dict[str, list[QuerySeries]]], None]:
+        def check(results: dict[str, list[QuerySeries]]) -> None:
             seen[name] = counts_sum(results)
             if len(seen) == 3:  # every reporting commune is in exactly one of the three
                 assert sum(seen.values()) == len(SITES), seen
@@ -324,10 +324,10 @@ def _eq(actual: Any, expected: Any) -> None:
     assert actual == expected
 
 
-def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, list[Series]]], None]]:
+def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
     """Site detail of commune 3 (data network shaped to 4 Mbit/s), every link."""
 
-    def throughput(results: dict[str, list[Series]]) -> None:
+    def throughput(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         assert series.tags == {"link": "tslcd"}
         downloads = [row["download"] for row in series.rows() if row["download"] is not None]
@@ -341,8 +341,8 @@ def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, lis
             "Lỗi và gói bị loại trên cổng": empty, "Thời gian phản hồi nền tảng": per_platform}
 
 
-def capacity_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def lowest(results: dict[str, list[Series]]) -> None:
+def capacity_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def lowest(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         ratios = {row["site"]: row["download_ratio"] for row in series.rows()}
         assert set(ratios) == set(SITES)
@@ -353,8 +353,8 @@ def capacity_expectations() -> dict[str, Callable[[dict[str, list[Series]]], Non
             "Phân vị 95 theo tuần": empty, "Thông lượng đo được thấp nhất so với cam kết": lowest}
 
 
-def stack_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def outbox_total(results: dict[str, list[Series]]) -> None:
+def stack_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def outbox_total(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         assert series.values
 

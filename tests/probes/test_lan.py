@@ -132,7 +132,7 @@ def test_a_silent_gateway_fails_the_probe_and_a_missing_interface_is_an_error(of
 
 async def test_a_sweep_that_cannot_finish_within_the_timeout_is_refused_before_sending(tmp_path: Path) -> None:
     # Refused from the numbers alone, before any socket is opened: safe in any namespace.
-    result = await LanProbe(ProbeContext(state_dir=tmp_path)).measure(lan_task(rate_pps=10))
+    result = await run_task(LanProbe(ProbeContext(state_dir=tmp_path)), lan_task(rate_pps=10))
     assert result.status is Status.ERROR
     assert result.reason == ("sweeping 254 addresses at 10/s needs 25.9 s, more than the 5 s timeout: "
                              "raise probes.lan.timeout or rate_pps")

@@ -146,7 +146,7 @@ def test_a_target_the_router_cannot_reach_fails_with_the_router_s_answer(site_to
 
 
 def test_an_ipv6_target_is_refused_with_a_reason(tmp_path: Path) -> None:
-    result = asyncio.run(PathProbe(ProbeContext(state_dir=tmp_path)).measure(path_task("fd77:2::2")))
+    result = asyncio.run(run_task(PathProbe(ProbeContext(state_dir=tmp_path)), path_task("fd77:2::2")))
     assert result.status is Status.ERROR
     assert result.reason == "fd77:2::2 is IPv6; the path probe traces IPv4 targets only"
 
