@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from netmon.alerting.auth import AdminToken
-from netmon.alerting.engine import AlertEngine, IncidentClosed, IncidentNotFound
+from netmon.alerting.engine import AlertEngine
 from netmon.alerting.model import Incident, Silence
 from netmon.config.units import PositiveSeconds
+from netmon.errors import IncidentClosed, IncidentNotFound
 
 StateFilter = Literal["open", "firing", "pending", "resolved", "all"]
 # SQLite row ids are signed 64-bit: a larger number in the path is a 422, not a storage error.

@@ -1,4 +1,4 @@
-"""Delivery: outbox rows to channels, with one retry policy and one rate limit per channel.
+"""Sending: queued notifications to channels, with one retry policy and one rate limit per channel.
 
 Per channel, rows go out in order and one at a time; channels run side by side. A
 ``ChannelRateLimited`` answer parks the channel until ``retry_after``; a transient error
@@ -13,11 +13,11 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 
-from netmon.alerting import outbox
+from netmon.alerting import notifications
 from netmon.alerting.channels.base import Channel
 from netmon.alerting.message import Message
 from netmon.alerting.model import Notice
-from netmon.alerting.outbox import Delivery
+from netmon.alerting.notifications import PendingNotification
 from netmon.alerting.routing import Router
 from netmon.alerting.store import AlertStore
 from netmon.errors import ChannelError, ChannelRateLimited, ChannelRejected
@@ -56,16 +56,16 @@ class Dispatcher:
 
     async def deliver(self, now: float) -> int:
         """Send what is due; returns how many deliveries succeeded."""
-        due = outbox.pending(self.store, now)
+        due = notifications.pending(self.store, now)
         results = await asyncio.gather(*(self._channel(name, rows, now) for name, rows in due.items()))
         return sum(results)
 
-    async def _channel(self, name: str, rows: list[Delivery], now: float) -> int:
+    async def _channel(self, name: str, rows: list[PendingNotification], now: float) -> int:
         channel = self.channels.get(name)
         sent = 0
         for row in rows:
             if channel is None:
-                outbox.give_up(self.store, row.id, now, f"no channel named {name!r} is configured")
+                notifications.give_up(self.store, row.id, now, f"no channel named {name!r} is configured")
                 continue
             if not self.buckets[name].take(now):
                 break  # over this channel's rate: the row stays queued for a later pass
@@ -73,23 +73,23 @@ class Dispatcher:
                 await asyncio.wait_for(channel.send(row.message), timeout=channel.config.timeout + 5.0)
             except ChannelRateLimited as exc:
                 log.warning("%s; retrying in %.0f s", exc, exc.retry_after)
-                outbox.retry_at(self.store, row.id, now + exc.retry_after, str(exc))
+                notifications.retry_at(self.store, row.id, now + exc.retry_after, str(exc))
                 break
             except ChannelRejected as exc:
                 log.error("delivery %s given up: %s", row.id, exc)
-                outbox.give_up(self.store, row.id, now, str(exc))
+                notifications.give_up(self.store, row.id, now, str(exc))
             except (ChannelError, TimeoutError) as exc:
                 error = str(exc) or type(exc).__name__
                 if now - row.created_at >= channel.config.give_up_after:
                     log.error("delivery %s given up after %d attempts: %s", row.id, row.attempts + 1, error)
-                    outbox.give_up(self.store, row.id, now, error)
+                    notifications.give_up(self.store, row.id, now, error)
                     continue
                 delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** row.attempts)
                 log.warning("delivery %s to %s failed (%s); retrying in %.0f s", row.id, name, error, delay)
-                outbox.retry_at(self.store, row.id, now + delay, error)
+                notifications.retry_at(self.store, row.id, now + delay, error)
                 break
             else:
-                outbox.delivered(self.store, row.id, now)
+                notifications.delivered(self.store, row.id, now)
                 sent += 1
         return sent
 

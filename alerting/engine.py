@@ -20,7 +20,7 @@ from pathlib import Path
 
 from netmon.alerting import storm
 from netmon.alerting.channels.base import Channel
-from netmon.alerting.channels.registry import ChannelRegistry, default_channel_registry
+from netmon.alerting.channels.kinds import ChannelKinds, default_channel_kinds
 from netmon.alerting.dispatch import Dispatcher
 from netmon.alerting.evaluator import Evaluator
 from netmon.alerting.incidents import IncidentWriter, restore
@@ -33,25 +33,18 @@ from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import IncidentClosed, IncidentNotFound
 
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
 RECHECK_SECONDS = 10.0
 
 
-class IncidentNotFound(KeyError):
-    pass
-
-
-class IncidentClosed(ValueError):
-    pass
-
-
 class AlertEngine:
     def __init__(self, config: AlertingConfig, *, state_path: str | Path, registry: Registry | None = None,
                  ship_interval_seconds: float = 10.0, grafana_url: str | None = None,
                  rules: Sequence[Rule] | None = None, channels: Mapping[str, Channel] | None = None,
-                 channel_registry: ChannelRegistry | None = None, now: float | None = None) -> None:
+                 channel_kinds: ChannelKinds | None = None, now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.config = config
         self.rules = list(rules) if rules is not None else load_rules(config.rules_file)
@@ -67,7 +60,7 @@ class AlertEngine:
             log.info("alerting: %d open alert(s) restored from %s", restored, self.store.path)
         self.planner = Planner(self.store, self.router, config, self.evaluator.rules, grafana_url)
         if channels is None:
-            channels = (channel_registry or default_channel_registry()).build_all(config.channels)
+            channels = (channel_kinds or default_channel_kinds()).build_all(config.channels)
         self.dispatcher = Dispatcher(self.store, channels, self.router)
         self._persisted_at = now
         # Storm control and planning read every open incident: run them when something

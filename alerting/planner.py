@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from urllib.parse import quote
 
-from netmon.alerting import outbox
+from netmon.alerting import notifications
 from netmon.alerting.message import Message
 from netmon.alerting.model import Event, Incident, Member, Notice
 from netmon.alerting.routing import Router
@@ -150,7 +150,7 @@ class Planner:
         for channel, notices in per_channel.items():
             message = Message(notices=tuple(notices), team=team, language=language, timezone=self.config.timezone,
                               external_url=self.config.external_url, created_at=now)
-            outbox.enqueue(self.store, channel, message, now)
+            notifications.enqueue(self.store, channel, message, now)
         return len(per_channel)
 
     def _members(self, inc: Incident) -> list[Member]:

@@ -1,7 +1,7 @@
-"""Alert state in SQLite (WAL): incidents, silences, the delivery outbox, baselines, last-seen times.
+"""Alert state in SQLite (WAL): incidents, silences, queued notifications, baselines, last-seen times.
 
 A firing alert and the fact that it was announced are rows here, written in the same
-transaction as the delivery that announces it; so a restart neither loses a firing alert
+transaction as the notification that announces it; so a restart neither loses a firing alert
 nor announces it twice. sqlite3 errors become ``StorageError`` here.
 """
 

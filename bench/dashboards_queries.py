@@ -38,7 +38,8 @@ from netmon.dashboards import province_overview
 from netmon.dashboards.datasources import INFLUX_UID
 from netmon.dashboards.influx import InfluxQLClient
 from netmon.dashboards.readiness.report import build_report
-from netmon.dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
+from netmon.dashboards.templating import Variable, interpolate
+from netmon.lab.grafana_interval import duration_seconds, panel_interval_seconds
 from netmon.lab.services import start_influxdb
 
 LINKS = (("lan", "lan", "gateway"), ("leased", "leased_line", "isp-edge"), ("tslcd", "data_network", "provincial-dc"))

@@ -6,7 +6,7 @@ httpcore calls ``current_async_library()`` four times a request, and that functi
 ``sniffio``; recent anyio no longer depends on it, so without it each call is a failing import
 that searches ``sys.path``. The agent (one batch every ``ship_interval``) barely notices; a
 collector's load generator or a box that drains a week of backlog does. Both variants POST the
-same gzip'd body with ``httpx.AsyncClient`` (as ``probes/agent/delivery.py`` does) to a minimal
+same gzip'd body with ``httpx.AsyncClient`` (as ``probes/agent/collector_client.py`` does) to a minimal
 HTTP/1.1 server on loopback in another process, so only the client's CPU is counted.
 """
 

@@ -1,5 +1,5 @@
 """Scale: 3,321 simulated commune agents drive the real collector, through the agent's own outbox,
-shipper and delivery code (``probes/agent``), over the real wire contract, on loopback.
+shipper and client code (``probes/agent``), over the real wire contract, on loopback.
 
     python bench/scale.py                      # 3,321 sites, 240 s
     python bench/scale.py --soak 1800          # the 30-minute soak: RSS must stay flat, errors 0
@@ -10,7 +10,7 @@ every 60 s) into its own SQLite outbox (``probes.agent.outbox.Outbox``, WAL, syn
 on tmpfs: the agents' disks are not what is measured) and ships it with
 ``probes.agent.shipper.Shipper`` every ``--ship-interval`` (default 10 s, the agent's
 default). A fraction of the sites saturates (utilisation ~1, loss, high RTT) and a fraction
-goes silent for the middle third of the run (its delivery raises ``CollectorUnreachable``, as a
+goes silent for the middle third of the run (its client raises ``CollectorUnreachable``, as a
 dead line does; the real shipper backs off and drains its backlog when the line returns).
 
 The collector is the real ``netmon collector serve`` process (embedded SQLite journal; InfluxDB
@@ -98,10 +98,9 @@ def observations(tick: int, saturated: bool, rng: random.Random) -> list[Any]:
 async def run_site(site: str, token_file: Path, url: str, state: Path,
                    args: argparse.Namespace, t0: float, stats: dict[str, Any]) -> None:
     from netmon.config.site import CollectorConnection, SiteIdentity
-    from netmon.errors import CollectorUnavailable
-    from netmon.probes.agent.answer import CollectorUnreachable
+    from netmon.errors import CollectorUnavailable, CollectorUnreachable
     from netmon.probes.agent.async_outbox import AsyncOutbox
-    from netmon.probes.agent.delivery import Delivery
+    from netmon.probes.agent.collector_client import CollectorClient
     from netmon.probes.agent.heartbeat import heartbeat
     from netmon.probes.agent.metrics import AgentMetrics
     from netmon.probes.agent.outbox import Outbox
@@ -124,8 +123,8 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     outbox = AsyncOutbox(executor, store)
     latencies: list[float] = stats["latencies"]
 
-    class SimulatedLine(Delivery):
-        """The agent's delivery with the line cut for silent sites, and the POST timed."""
+    class SimulatedLine(CollectorClient):
+        """The agent's client with the line cut for silent sites, and the POST timed."""
         async def post(self, items: Any, dropped_total: int) -> Any:
             if silent and down_from <= time.monotonic() < down_until:
                 raise CollectorUnreachable("line down (simulated)")
@@ -143,10 +142,10 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
             stats["results_sent"] += len(items)
             return outcome
 
-    delivery = SimulatedLine(connection, site_id=site, agent_id=agent_id)
+    client = SimulatedLine(connection, site_id=site, agent_id=agent_id)
     identity = SiteIdentity(id=site, name=f"Xã {site}", province="Bench")
     metrics = AgentMetrics(identity, agent_id, lambda: outbox.snapshot)
-    shipper = Shipper(outbox, delivery, connection, metrics, rng=rng)
+    shipper = Shipper(outbox, client, connection, metrics, rng=rng)
     stop = asyncio.Event()
     await asyncio.sleep(rng.uniform(0, TICK_SECONDS))  # agents are spread over the interval
     ship_task = asyncio.create_task(shipper.run(stop))
@@ -168,7 +167,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
         await ship_task
         stats["queued_at_end"] += outbox.snapshot.queued
         await loop.run_in_executor(executor, store.close)  # not outbox.close(): the thread is shared
-        await delivery.aclose()
+        await client.aclose()
 
 
 async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[str, Any]:

@@ -34,13 +34,13 @@ from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.office import build_office
 from netmon.lab.topology import build_site
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.scapy_loader import MODULES
 
 REPO = Path(__file__).resolve().parents[1]
 SITE: dict[str, Any] = {"site": {"id": "26734", "name": "bench", "province": "bench"}}
-# Each row: a fresh interpreter that has started the agent's side (registry built, config
+# Each row: a fresh interpreter that has started the agent's side (probe kinds built, config
 # models loaded), then times one import statement: what the agent pays at a probe's first run.
 IMPORTS = {
     "nothing more (agent started, no scapy)": "pass",
@@ -51,8 +51,8 @@ IMPORTS = {
 IMPORT_SCRIPT = """
 import json, re, time
 from pathlib import Path
-import netmon.probes.registry
-netmon.probes.registry.default_registry()
+import netmon.probes.kinds
+netmon.probes.kinds.default_kinds()
 def rss_mb(field):  # of this process image only (ru_maxrss would include the parent's, kept over exec)
     return int(re.search(field + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
 before = rss_mb("VmRSS")
@@ -79,11 +79,11 @@ def import_costs(runs: int) -> None:
 
 def task(fragment: dict[str, Any], kind: str) -> ProbeTask:
     config = SiteConfig.model_validate({**SITE, **fragment})
-    return next(t for t in build_tasks(config, default_registry()) if t.kind.value == kind)
+    return next(t for t in build_tasks(config, default_kinds()) if t.kind.value == kind)
 
 
 def timed(ns: Namespace, state_dir: Path, the_task: ProbeTask) -> tuple[Observation, float, float]:
-    probe_class = default_registry().get(the_task.kind.value)
+    probe_class = default_kinds().get(the_task.kind.value)
 
     def once() -> tuple[Observation, float, float]:
         probe = probe_class(ProbeContext(state_dir=state_dir))

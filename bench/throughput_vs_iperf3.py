@@ -25,8 +25,8 @@ from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
 from netmon.lab.netns import Lab, call_in_namespace
 from netmon.lab.topology import build_site
 from netmon.probes.base import ProbeContext
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from netmon.probes.throughput import ThroughputProbe
 
 SERVER = "10.77.2.2"
@@ -37,8 +37,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    registry = ProbeRegistry()
-    registry.register(ThroughputProbe)
+    kinds = ProbeKinds()
+    kinds.register(ThroughputProbe)
     rows = []
     with Lab() as lab, TemporaryDirectory() as state:
         topo = build_site(lab)
@@ -53,7 +53,7 @@ def main() -> None:
                                           "when_load_unknown": "test"}}],
                 "probes": {"throughput": {"timeout": 2 * (args.seconds + 8)}},
             })
-            (task,) = build_tasks(config, registry)
+            (task,) = build_tasks(config, kinds)
             probe = ThroughputProbe(ProbeContext(state_dir=Path(state)))
             probe_up, probe_down, ref_up, ref_down = [], [], [], []
             for _ in range(args.runs):

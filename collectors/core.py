@@ -36,7 +36,7 @@ from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tsdb import make_writer
 from netmon.config.central import CentralConfig, SurgeConfig, load_central
 from netmon.config.registry import Registry
-from netmon.errors import ConfigError
+from netmon.errors import AlreadyRegistered, ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("netmon.collector")
 MAINTAIN_EVERY_SECONDS = 60.0
-
-
-class DuplicateExtension(ValueError):
-    pass
 
 
 class CollectorCore:
@@ -103,7 +99,7 @@ class CollectorCore:
         names = [e.name for e in self._extensions]
         for extension in extensions:
             if extension.name in names:
-                raise DuplicateExtension(f"an extension named {extension.name!r} is already installed")
+                raise AlreadyRegistered(f"an extension named {extension.name!r} is already installed")
             names.append(extension.name)
         for extension in extensions:
             extension.install(self, app)

@@ -20,8 +20,8 @@ import time
 from netmon.collectors.journal import Journal
 from netmon.collectors.journal_db import StoredBatch, read_pending
 from netmon.collectors.lineproto import line
-from netmon.collectors.tsdb import TSDBRejected, TsdbWriter
-from netmon.errors import TSDBUnavailable
+from netmon.collectors.tsdb import TsdbWriter
+from netmon.errors import TSDBRejected, TSDBUnavailable
 
 log = logging.getLogger("netmon.collector.tsdb")
 MAX_BACKOFF_SECONDS = 30.0

@@ -17,12 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 from netmon.collectors.abc import ClosingSink, ResultSink, TickingSink
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import AlreadyRegistered
 
 log = logging.getLogger("netmon.collector.sinks")
-
-
-class DuplicateSink(ValueError):
-    pass
 
 
 class Sinks:
@@ -37,7 +34,7 @@ class Sinks:
         if not isinstance(sink, ResultSink):
             raise TypeError(f"{sink!r} does not implement ResultSink (name + async handle)")
         if sink.name in self._sinks:
-            raise DuplicateSink(f"a sink named {sink.name!r} is already registered ({self._sinks[sink.name]!r})")
+            raise AlreadyRegistered(f"a sink named {sink.name!r} is already registered ({self._sinks[sink.name]!r})")
         self._sinks[sink.name] = sink
         return sink
 

@@ -16,16 +16,10 @@ from typing import Protocol
 import httpx
 
 from netmon.config.central import InfluxConfig
-from netmon.errors import StorageError, TSDBUnavailable
+from netmon.errors import StorageError, TSDBRejected, TSDBUnavailable
 
 log = logging.getLogger("netmon.collector.tsdb")
 RETRYABLE = {401, 403, 404, 408, 429}
-
-
-class TSDBRejected(StorageError):
-    def __init__(self, message: str, dropped: int) -> None:
-        super().__init__(message)
-        self.dropped = dropped
 
 
 class TsdbWriter(Protocol):

@@ -19,20 +19,20 @@ import yaml
 from netmon.config.central import InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.dashboards import capacity, datasources, province_overview, site_detail, stack_health
-from netmon.dashboards.thresholds import Thresholds
+from netmon.dashboards.thresholds import DashboardLimits
 
 FOLDER_UID = "netmon"
 FOLDER_TITLE = "netmon"
 DASHBOARD_UIDS = (province_overview.UID, site_detail.UID, capacity.UID, stack_health.UID)
 
 
-def build_all(thresholds: Thresholds | None = None, silent_after_seconds: float = 60.0,
+def build_all(limits: DashboardLimits | None = None, silent_after_seconds: float = 60.0,
               readiness: ReadinessConfig | None = None) -> dict[str, dict[str, Any]]:
     """uid -> dashboard JSON, in the order NOC staff open them."""
     builders: list[Callable[[], dict[str, Any]]] = [
-        lambda: province_overview.build(thresholds, silent_after_seconds, readiness),
-        lambda: site_detail.build(thresholds),
-        lambda: capacity.build(thresholds),
+        lambda: province_overview.build(limits, silent_after_seconds, readiness),
+        lambda: site_detail.build(limits),
+        lambda: capacity.build(limits),
         lambda: stack_health.build(silent_after_seconds),
     ]
     built = [build() for build in builders]
@@ -49,7 +49,7 @@ def dashboards_provider(dashboards_path: str) -> dict[str, Any]:
 
 
 def write(out_dir: Path, influx: InfluxConfig, prometheus_url: str, *, dashboards_path: str | None = None,
-          thresholds: Thresholds | None = None, silent_after_seconds: float = 60.0,
+          limits: DashboardLimits | None = None, silent_after_seconds: float = 60.0,
           readiness: ReadinessConfig | None = None) -> list[Path]:
     """Write the dashboards and provisioning files under ``out_dir``; return the files written."""
     boards_dir = out_dir / "dashboards"
@@ -58,7 +58,7 @@ def write(out_dir: Path, influx: InfluxConfig, prometheus_url: str, *, dashboard
     for directory in (boards_dir, dash_prov, ds_prov):
         directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for uid, board in build_all(thresholds, silent_after_seconds, readiness).items():
+    for uid, board in build_all(limits, silent_after_seconds, readiness).items():
         path = boards_dir / f"{uid}.json"
         path.write_text(json.dumps(board, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)

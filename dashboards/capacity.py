@@ -33,7 +33,7 @@ from netmon.dashboards.common import (
 )
 from netmon.dashboards.datasources import influx_ref
 from netmon.dashboards.influxql import InfluxQL
-from netmon.dashboards.thresholds import Thresholds
+from netmon.dashboards.thresholds import DashboardLimits, default_limits
 
 UID = "netmon-capacity"
 CLOSEST_N = 20
@@ -79,7 +79,7 @@ def _count(title: str, limit: float, colour: str) -> stat.Panel:
             .graph_mode(c.BigValueGraphMode.NONE).height(4).span(12))
 
 
-def _trend(title: str, bucket: str, limits: Thresholds) -> timeseries.Panel:
+def _trend(title: str, bucket: str, limits: DashboardLimits) -> timeseries.Panel:
     return (timeseries.Panel().title(title).datasource(influx_ref()).unit("percentunit").min(0).axis_soft_max(1.0)
             .with_target(InfluxQL(p95_trend_query(bucket)).ref_id("A").alias("$tag_site $tag_link"))
             .thresholds(limit_thresholds(limits.utilisation_ratio))
@@ -87,8 +87,8 @@ def _trend(title: str, bucket: str, limits: Thresholds) -> timeseries.Panel:
             .draw_style(c.GraphDrawStyle.BARS).fill_opacity(60).height(9).span(12))
 
 
-def build(thresholds: Thresholds | None = None) -> dict[str, Any]:
-    limits = thresholds or Thresholds()
+def build(limits: DashboardLimits | None = None) -> dict[str, Any]:
+    limits = limits or default_limits()
     utilisation = limits.utilisation_ratio
     dash = (base_dashboard(UID, "netmon — Dung lượng đường truyền", refresh="15m", time_from="now-30d")
             .with_variable(province_variable()).with_variable(site_variable(multi=True)).with_variable(link_variable())

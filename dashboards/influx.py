@@ -20,7 +20,9 @@ from netmon.errors import StorageError, TSDBUnavailable
 
 
 @dataclasses.dataclass(frozen=True)
-class Series:
+class QuerySeries:
+    """One series of an InfluxQL answer (not alerting's per-series alert state, ``alerting.series``)."""
+
     name: str
     tags: dict[str, str]
     columns: list[str]
@@ -67,7 +69,7 @@ class InfluxQLClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def query(self, statement: str) -> list[Series]:
+    def query(self, statement: str) -> list[QuerySeries]:
         """Run one InfluxQL statement; its series (empty when nothing matched)."""
         try:
             response = self._client.post("/query", data={**self._params, "q": statement})
@@ -86,7 +88,7 @@ class InfluxQLClient:
         result = results[0]
         if "error" in result:
             raise StorageError(f"InfluxDB query failed: {result['error']} — query: {statement}")
-        return [Series(name=s.get("name", ""), tags=dict(s.get("tags") or {}), columns=list(s["columns"]),
+        return [QuerySeries(name=s.get("name", ""), tags=dict(s.get("tags") or {}), columns=list(s["columns"]),
                        values=[list(v) for v in s.get("values", [])])
                 for s in result.get("series", [])]
 

@@ -36,7 +36,7 @@ from netmon.dashboards.common import (
 from netmon.dashboards.datasources import influx_ref, prometheus_ref
 from netmon.dashboards.influxql import InfluxQL
 from netmon.dashboards.readiness import queries as readiness_queries
-from netmon.dashboards.thresholds import LINK_KIND_VI, Limit, Thresholds
+from netmon.dashboards.thresholds import LINK_KIND_VI, DashboardLimits, Limit, default_limits
 
 UID = "netmon-province-overview"
 TOP_N = 10
@@ -167,9 +167,9 @@ def _readiness_row(config: ReadinessConfig) -> list[table.Panel]:
     ]
 
 
-def build(thresholds: Thresholds | None = None, silent_after_seconds: float = 60.0,
+def build(limits: DashboardLimits | None = None, silent_after_seconds: float = 60.0,
           readiness: ReadinessConfig | None = None) -> dict[str, Any]:
-    limits = thresholds or Thresholds()
+    limits = limits or default_limits()
     dash = (base_dashboard(UID, "netmon — Tổng quan tỉnh").with_variable(province_variable())
             .with_row(Row("Tình trạng hiện tại"))
             .with_panel(_count_panel("Xã tốt", '"worst" = 0', "green",

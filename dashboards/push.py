@@ -20,13 +20,9 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from netmon.dashboards.build import FOLDER_TITLE, FOLDER_UID
-from netmon.errors import NetmonError
+from netmon.errors import GrafanaPushError
 
 MANAGED_KEYS = ("id", "version")
-
-
-class GrafanaPushError(NetmonError):
-    """Grafana refused a call or could not be reached."""
 
 
 @dataclasses.dataclass

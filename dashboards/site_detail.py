@@ -31,7 +31,7 @@ from netmon.dashboards.common import (
 )
 from netmon.dashboards.datasources import influx_ref
 from netmon.dashboards.influxql import InfluxQL
-from netmon.dashboards.thresholds import Thresholds
+from netmon.dashboards.thresholds import DashboardLimits, default_limits
 
 UID = "netmon-site-detail"
 _LINK_FILTER = where(SITE, LINK, TIME)
@@ -64,8 +64,8 @@ def _prop(name: str, value: Any) -> DynamicConfigValue:
     return DynamicConfigValue(id_val=name, value=value)
 
 
-def build(thresholds: Thresholds | None = None) -> dict[str, Any]:
-    limits = thresholds or Thresholds()
+def build(limits: DashboardLimits | None = None) -> dict[str, Any]:
+    limits = limits or default_limits()
     dashed = {"fill": "dash", "dash": [10, 10]}
     dash = (base_dashboard(UID, "netmon — Chi tiết xã", time_from="now-24h")
             .with_variable(province_variable()).with_variable(site_variable(multi=False))

@@ -1,20 +1,30 @@
-"""The limits dashboards colour by: the same warning/critical values the alert rules use.
+"""The limits dashboards colour by, read from the alert rules — never a copy of their numbers.
 
-A panel that turns red where no alert fires (or the reverse) teaches NOC staff to ignore
-one of them, so the defaults here are the alerting defaults (utilisation 80 % / 95 % of the
-contracted rate; RTT, jitter and loss per link kind — a test keeps them equal to
-``alerting/default_rules.yaml``), and ``netmon dashboards build --config`` colours by the rules
-file the collector actually alerts with (``from_alert_rules``).
+A panel that turns red where no alert fires (or the reverse) teaches NOC staff to ignore one
+of them, so the warning/critical values are defined once, in the rules: alerting's go-live
+rules (``alerting/default_rules.yaml``: utilisation 80 % / 95 % of the contracted rate; RTT,
+jitter and loss per link kind; platform response time) for ``default_limits()``, and the rules
+file the collector actually alerts with for ``netmon dashboards build --config``
+(``limits_from_rules``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from netmon.alerting.rules import DEFAULT_RULES_FILE, Rule, load_rules
 from netmon.contract import LinkKind, Status
+from netmon.errors import ConfigError
+
+# The rules whose thresholds the panels show.
+UTILISATION_RULE = "LinkUtilisationHigh"
+RTT_RULE = "LinkRttHigh"
+JITTER_RULE = "LinkJitterHigh"
+LOSS_RULE = "LinkLossHigh"
+PLATFORM_RULE = "PlatformSlow"
 
 
 class Limit(BaseModel):
@@ -38,30 +48,18 @@ class LinkKindLimits(BaseModel):
     loss_ratio: Limit
 
 
-class Thresholds(BaseModel):
+class DashboardLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    utilisation_ratio: Limit = Limit(warning=0.80, critical=0.95)
+    utilisation_ratio: Limit
     # Normal values differ by an order of magnitude between an office LAN, a leased Internet
     # line and the provincial data network, so each kind has its own limits.
-    link_kinds: dict[LinkKind, LinkKindLimits] = Field(default_factory=lambda: dict(DEFAULT_LINK_KIND_LIMITS))
-    platform_response_seconds: Limit = Limit(warning=3.0, critical=10.0)
+    link_kinds: dict[LinkKind, LinkKindLimits]
+    platform_response_seconds: Limit
 
     def for_kind(self, kind: LinkKind) -> LinkKindLimits:
-        return self.link_kinds.get(kind, DEFAULT_LINK_KIND_LIMITS[kind])
+        return self.link_kinds[kind]
 
-
-DEFAULT_LINK_KIND_LIMITS: dict[LinkKind, LinkKindLimits] = {
-    LinkKind.LAN: LinkKindLimits(rtt_seconds=Limit(warning=0.020, critical=0.100),
-                                 jitter_seconds=Limit(warning=0.010, critical=0.030),
-                                 loss_ratio=Limit(warning=0.01, critical=0.05)),
-    LinkKind.LEASED_LINE: LinkKindLimits(rtt_seconds=Limit(warning=0.080, critical=0.200),
-                                         jitter_seconds=Limit(warning=0.030, critical=0.060),
-                                         loss_ratio=Limit(warning=0.02, critical=0.10)),
-    LinkKind.DATA_NETWORK: LinkKindLimits(rtt_seconds=Limit(warning=0.050, critical=0.150),
-                                          jitter_seconds=Limit(warning=0.020, critical=0.050),
-                                          loss_ratio=Limit(warning=0.01, critical=0.05)),
-}
 
 # How a status_level (schema: 0 ok, 1 degraded, 2 failed, 3 error) reads and is coloured.
 STATUS_TEXT_VI: dict[Status, str] = {
@@ -85,29 +83,49 @@ LINK_KIND_VI: dict[LinkKind, str] = {
 }
 
 
-def _limit(rule: Any, kind: LinkKind | None, fallback: Limit) -> Limit:
+def _rule_limit(rule: Rule | None, kind: LinkKind | None) -> Limit | None:
+    """The rule's (warning, critical) for ``kind``; a rule with only one of them colours both at it."""
     found = rule.thresholds_for(kind) if rule is not None else None
-    if found is None or (found.warning is None and found.critical is None):
-        return fallback
+    if found is None:
+        return None
     warning = found.warning if found.warning is not None else found.critical
     critical = found.critical if found.critical is not None else found.warning
+    if warning is None or critical is None:
+        return None
     return Limit(warning=warning, critical=critical)
 
 
-def from_alert_rules(rules: Iterable[Any]) -> Thresholds:
-    """The dashboards' limits taken from the alert rules in force (``alerting.rules.load_rules``):
-    LinkUtilisationHigh, LinkRttHigh, LinkJitterHigh, LinkLossHigh, PlatformSlow. A rule that
-    is disabled or missing keeps the default."""
-    by_name = {rule.name: rule for rule in rules}
-    defaults = Thresholds()
-    kinds = {}
-    for kind in LinkKind:
-        base = defaults.for_kind(kind)
-        kinds[kind] = LinkKindLimits(
-            rtt_seconds=_limit(by_name.get("LinkRttHigh"), kind, base.rtt_seconds),
-            jitter_seconds=_limit(by_name.get("LinkJitterHigh"), kind, base.jitter_seconds),
-            loss_ratio=_limit(by_name.get("LinkLossHigh"), kind, base.loss_ratio))
-    return Thresholds(
-        utilisation_ratio=_limit(by_name.get("LinkUtilisationHigh"), None, defaults.utilisation_ratio),
-        link_kinds=kinds,
-        platform_response_seconds=_limit(by_name.get("PlatformSlow"), None, defaults.platform_response_seconds))
+def _limits(rules: Mapping[str, Rule], fallback: DashboardLimits | None) -> DashboardLimits:
+    def limit(rule: str, kind: LinkKind | None, default: Limit | None) -> Limit:
+        found = _rule_limit(rules.get(rule), kind)
+        if found is not None:
+            return found
+        if default is None:
+            where = f"{rule} ({kind.value})" if kind else rule
+            raise ConfigError(str(DEFAULT_RULES_FILE), [(where, None, "the dashboards colour by this rule's "
+                                                                     "thresholds; the go-live rules must give them")])
+        return default
+
+    def kind_limits(kind: LinkKind) -> LinkKindLimits:
+        base = fallback.for_kind(kind) if fallback is not None else None
+        return LinkKindLimits(rtt_seconds=limit(RTT_RULE, kind, base.rtt_seconds if base else None),
+                              jitter_seconds=limit(JITTER_RULE, kind, base.jitter_seconds if base else None),
+                              loss_ratio=limit(LOSS_RULE, kind, base.loss_ratio if base else None))
+
+    return DashboardLimits(
+        utilisation_ratio=limit(UTILISATION_RULE, None, fallback.utilisation_ratio if fallback is not None else None),
+        link_kinds={kind: kind_limits(kind) for kind in LinkKind},
+        platform_response_seconds=limit(PLATFORM_RULE, None,
+                                        fallback.platform_response_seconds if fallback is not None else None))
+
+
+@functools.cache
+def default_limits() -> DashboardLimits:
+    """The limits of alerting's go-live rules."""
+    return _limits({rule.name: rule for rule in load_rules(DEFAULT_RULES_FILE)}, None)
+
+
+def limits_from_rules(rules: Iterable[Rule]) -> DashboardLimits:
+    """The limits of the rules in force (``alerting.rules.load_rules``). A rule that is
+    disabled or missing, or has no thresholds for a link kind, keeps the go-live rule's."""
+    return _limits({rule.name: rule for rule in rules}, default_limits())

@@ -6,10 +6,9 @@ directory, a do-nothing receiver: what matters is what it holds (``amtool alert 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from netmon.lab.netns import LabError
+from netmon.lab.netns import debian_binary
 from netmon.lab.services import Server, _ready, spawn
 from netmon.lab.topology import free_port
 
@@ -24,11 +23,7 @@ receivers:
 
 
 def alertmanager_binary() -> str:
-    for name in ("prometheus-alertmanager", "alertmanager"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise LabError("alertmanager not found: install Debian's 'prometheus-alertmanager'")
+    return debian_binary("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
 
 
 def start_alertmanager(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> Server:

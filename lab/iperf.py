@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import socket
 from collections.abc import Sequence
 from typing import Any
 
-from netmon.lab.netns import LabError, Namespace, Proc
+from netmon.lab.netns import LabError, Namespace, Proc, debian_binary
 
 IPERF3 = "iperf3"
 
@@ -48,8 +47,7 @@ def start_iperf3(ns: Namespace, address: str, port: int = 5201, ready_timeout: f
     connect as an aborted test, and a real client arriving while it resets from that was
     answered with "connection reset by peer" on a loaded machine.
     """
-    if shutil.which(IPERF3) is None:
-        raise LabError("iperf3 not found: install Debian's 'iperf3' (scripts/install-system-deps.sh)")
+    debian_binary(IPERF3, package="iperf3")
     proc = ns.start([IPERF3, "-s", "-B", address, "-p", str(port)], name=f"iperf3-{port}",
                     ready=lambda: _listening(ns, port),
                     ready_timeout=ready_timeout)

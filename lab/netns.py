@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -31,6 +32,15 @@ _counter = itertools.count(1)
 
 class LabError(RuntimeError):
     pass
+
+
+def debian_binary(*names: str, package: str) -> str:
+    """The path of the first of ``names`` on PATH, else a LabError naming the Debian package."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise LabError(f"{names[0]} not found: install Debian's {package!r} (scripts/install-system-deps.sh)")
 
 
 def run(cmd: Sequence[str], *, check: bool = True, timeout: float = 30, input: str | None = None

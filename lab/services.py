@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -17,7 +16,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace
+from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace, debian_binary
 from netmon.lab.topology import free_port
 
 
@@ -83,9 +82,7 @@ class Server:
 def start_influxdb(data_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                    ns: Namespace | None = None) -> Server:
     """Debian's ``influxd`` (1.x API: ``/write``, ``/query``). Restartable on the same ``data_dir``."""
-    binary = shutil.which("influxd")
-    if binary is None:
-        raise LabError("influxd not found: install Debian's 'influxdb' (scripts/install-system-deps.sh)")
+    binary = debian_binary("influxd", package="influxdb")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     rpc_port = free_port(host)
@@ -119,9 +116,7 @@ bind-address = "{host}:{rpc_port}"
 def start_victoriametrics(data_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                           ns: Namespace | None = None) -> Server:
     """Debian's ``victoria-metrics``: accepts InfluxDB line protocol on ``/api/v2/write`` (and ``/write``)."""
-    binary = shutil.which("victoria-metrics")
-    if binary is None:
-        raise LabError("victoria-metrics not found: install Debian's 'victoria-metrics'")
+    binary = debian_binary("victoria-metrics", package="victoria-metrics")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     url = f"http://{host}:{port}"

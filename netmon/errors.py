@@ -1,24 +1,61 @@
-"""The project's error tree, in one place (docs/errors.md explains when each is raised).
+"""Every error netmon raises on purpose, in one module (docs/errors.md gives the rules).
 
-Third-party exceptions (socket, pysnmp, httpx, sqlite3, influxdb-client, SMTP) are
-converted into these where they enter our code, so callers handle one family.
+Third-party exceptions (socket, pysnmp, httpx, sqlite3, influxdb-client, SMTP, grafana-client)
+are converted into these where they enter our code, so a caller handles one family and a
+user reads one sentence, never a traceback. The tree::
 
     NetmonError
-    ├── ConfigError            a config/rules/registry file is wrong (file, line, key, expected)
-    ├── ProbeError             a probe could not run at all (not: the network failed)
-    │   └── ProbeTimeout       cut off at its timeout
-    ├── DeliveryError          agent -> collector
-    │   ├── CollectorUnavailable   network/5xx: retry with backoff
-    │   └── CollectorRejected      4xx: retrying the same bytes will not help
-    ├── StorageError           SQLite/outbox/journal/TSDB
-    │   └── TSDBUnavailable    InfluxDB down: keep in journal, retry
-    ├── AuthError              bad/missing/revoked token, wrong site
-    └── ChannelError           an alert channel failed to deliver
-        ├── ChannelRateLimited     retry after ``retry_after`` seconds
-        └── ChannelRejected        permanent (bad chat id, bad address)
+    ├── ConfigError                 a config, rules or site registry file is wrong: file, line, key, message
+    ├── AlreadyRegistered           a probe kind, channel kind, result sink or collector extension registered twice
+    ├── NotRegistered               no probe kind or channel kind of that name is registered
+    │
+    ├── ProbeError                  a probe cannot run at all (source address, permission, key file):
+    │   │                           the runner reports it as an ``error`` result with this text
+    │   ├── IperfUnavailable        the iperf3 binary is not installed
+    │   └── SnmpCredentialsUnusable  an SNMPv3 key is not configured, or its file is unreadable or empty
+    ├── MeasurementFailure          what was measured did not answer usefully: the probe kind returns a
+    │   │                           ``failed`` result with this text as reason (it never leaves the kind)
+    │   ├── UnresolvableHost        the target's name does not resolve
+    │   ├── IperfFailure            iperf3 ran but the test did not happen (refused, stopped at its limit)
+    │   │   └── IperfServerBusy     the iperf3 server is running another test
+    │   └── SnmpFailure             the SNMP agent could not be asked, or did not answer usefully
+    │       ├── MissingInstance     an OID asked for does not exist (the ifIndex went away)
+    │       └── UnknownInterface    no interface has the configured ifName/ifDescr, ifAlias or ifIndex
+    │
+    ├── DeliveryError               agent -> collector
+    │   ├── CollectorUnavailable    5xx, or an unreadable acknowledgement: retry with backoff
+    │   │   ├── CollectorUnreachable    no HTTP answer at all (connect error, timeout): our line is down
+    │   │   └── RetryLater          429, or 503 with Retry-After: wait ``retry_after`` seconds
+    │   └── CollectorRejected       4xx (and an unusable token file): resending the same bytes will not help
+    │       └── BatchTooLarge       413: the shipper splits the batch
+    ├── StorageError                SQLite (outbox, journal, site and alert state) or the TSDB
+    │   ├── TSDBUnavailable         network, 5xx, auth: writes stay in the journal and are retried
+    │   └── TSDBRejected            400, bad points (InfluxDB wrote the rest): retrying cannot help
+    │
+    ├── ChannelError                an alert channel failed to deliver (transient: retry with backoff)
+    │   ├── ChannelRateLimited      retry after ``retry_after`` seconds
+    │   └── ChannelRejected         permanent (bad chat id, bad address, bad token): give the row up
+    ├── RequestRefused              the collector refuses a request; nothing from it was stored (``reason``)
+    │   ├── Unauthenticated         no site token, or an unknown or revoked one
+    │   ├── Forbidden               the token's site may not do this (another site's data)
+    │   ├── NoProbePlan             the registry holds no probe plan for the site
+    │   ├── MalformedBody           not JSON, corrupt or truncated gzip, bad Content-Length
+    │   ├── BodyTooLarge            over limits.max_body_bytes (on the wire or decompressed)
+    │   ├── UnsupportedEncoding     a Content-Encoding other than gzip
+    │   ├── InvalidBatch            the batch breaks the wire contract (``errors``: field paths)
+    │   │   └── RecordsRejected     some records do (``rejected``: every one, with its paths)
+    │   ├── SiteRateLimited         over limits.site_results_per_minute (``retry_after``)
+    │   └── CollectorBusy           journal full or storage failing: resend after ``retry_after``
+    ├── IncidentNotFound            no incident with that id (the API answers 404)
+    ├── IncidentClosed              the incident is resolved and cannot be acknowledged (409)
+    └── GrafanaPushError            Grafana refused a provisioning call, or did not answer
 
-A network failure seen by a probe is *not* an exception: it is a result with status
-``failed`` and a reason.
+A network failure seen by a probe is a *result* (status ``failed``), not an exception that
+reaches the agent: ``MeasurementFailure`` exists only so a probe kind's helpers can say why.
+A branch (``DeliveryError``, ``MeasurementFailure``, ...) is raised through its leaves and
+caught as a family. The registration errors are also a ``ValueError`` / ``KeyError``, and the
+incident errors a ``KeyError`` / ``ValueError``, as the built-in they stand for.
+``tests/test_errors.py`` keeps this docstring the tree of the classes below.
 """
 
 from __future__ import annotations
@@ -32,6 +69,9 @@ if TYPE_CHECKING:
 
 class NetmonError(Exception):
     """Base of every error netmon raises on purpose."""
+
+
+# -- configuration and registration --------------------------------------------------------
 
 
 class ConfigError(NetmonError):
@@ -49,12 +89,66 @@ class ConfigError(NetmonError):
         return "\n".join(lines)
 
 
+class AlreadyRegistered(NetmonError, ValueError):
+    """Registering a second plug-in under a name already taken: a programming error."""
+
+
+class NotRegistered(NetmonError, KeyError):
+    """Asking for a plug-in name nobody registered."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted, as a key
+        return str(self.args[0])
+
+
+# -- probes ----------------------------------------------------------------------------------
+
+
 class ProbeError(NetmonError):
+    """The probe cannot run at all on this agent; ``probes.runner`` makes it an ``error`` result."""
+
+
+class IperfUnavailable(ProbeError):
+    """iperf3 could not be started at all (not installed)."""
+
+
+class SnmpCredentialsUnusable(ProbeError):
+    """The configured SNMPv3 credentials cannot be used (key missing, file unreadable or empty)."""
+
+
+class MeasurementFailure(NetmonError):
+    """The target or the path to it failed the measurement; the text is the result's reason."""
+
+
+class UnresolvableHost(MeasurementFailure):
     pass
 
 
-class ProbeTimeout(ProbeError):
-    pass
+class IperfFailure(MeasurementFailure):
+    """iperf3 ran but the test did not happen (refused, busy, timed out)."""
+
+    def __init__(self, message: str, ran_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        # how long traffic may have flowed before it was stopped (0: it never started)
+        self.ran_seconds = ran_seconds
+
+
+class IperfServerBusy(IperfFailure):
+    """iperf3 -s runs one test at a time: another site's, or still tearing down our previous direction."""
+
+
+class SnmpFailure(MeasurementFailure):
+    """The agent could not be asked or did not answer usefully."""
+
+
+class MissingInstance(SnmpFailure):
+    """The agent answered, but an OID asked for does not exist (e.g. the ifIndex went away)."""
+
+
+class UnknownInterface(SnmpFailure):
+    """No interface of the agent has the configured ifName/ifDescr, ifAlias or ifIndex."""
+
+
+# -- agent -> collector ----------------------------------------------------------------------
 
 
 class DeliveryError(NetmonError):
@@ -65,10 +159,28 @@ class CollectorUnavailable(DeliveryError):
     pass
 
 
+class CollectorUnreachable(CollectorUnavailable):
+    """No HTTP answer (connect error, timeout): usually our own line is down."""
+
+
+class RetryLater(CollectorUnavailable):
+    def __init__(self, message: str, retry_after: float, status_code: int) -> None:
+        self.retry_after = retry_after
+        self.status_code = status_code
+        super().__init__(message)
+
+
 class CollectorRejected(DeliveryError):
     def __init__(self, status_code: int, message: str) -> None:
         self.status_code = status_code
         super().__init__(f"collector answered {status_code}: {message}")
+
+
+class BatchTooLarge(CollectorRejected):
+    pass
+
+
+# -- storage -----------------------------------------------------------------------------------
 
 
 class StorageError(NetmonError):
@@ -79,8 +191,14 @@ class TSDBUnavailable(StorageError):
     pass
 
 
-class AuthError(NetmonError):
-    pass
+class TSDBRejected(StorageError):
+    def __init__(self, message: str, dropped: int) -> None:
+        super().__init__(message)
+        # points the TSDB refused (InfluxDB's "dropped=N"; all lines sent when it does not say)
+        self.dropped = dropped
+
+
+# -- alerting ----------------------------------------------------------------------------------
 
 
 class ChannelError(NetmonError):
@@ -97,24 +215,23 @@ class ChannelRejected(ChannelError):
     pass
 
 
-# --- The collector's refusals -------------------------------------------------------------------
-# (block kept apart from the tree above so parallel edits merge; fold into the docstring's tree)
-#
-#   NetmonError
-#   └── RequestRefused          the collector refuses a request; nothing from it was stored
-#       ├── Unauthenticated         no site token, or an unknown or revoked one
-#       ├── Forbidden               the token's site may not do this (another site's data)
-#       ├── NoProbePlan             the registry holds no probe plan for the site
-#       ├── MalformedBody           not JSON, corrupt or truncated gzip, bad Content-Length
-#       ├── BodyTooLarge            over limits.max_body_bytes (on the wire or decompressed)
-#       ├── UnsupportedEncoding     a Content-Encoding other than gzip
-#       ├── InvalidBatch            the batch breaks the wire contract (``errors``: field paths)
-#       │   └── RecordsRejected         some records do (``rejected``: every one, with its paths)
-#       ├── SiteRateLimited         over limits.site_results_per_minute (``retry_after``)
-#       └── CollectorBusy           journal full or storage failing: resend after ``retry_after``
-#
-# Raised by the collector's services (collectors/ingest.py, auth.py, surge.py, validate.py,
-# body.py); the HTTP status of each is decided in one place, collectors/http_errors.py.
+class IncidentNotFound(NetmonError, KeyError):
+    pass
+
+
+class IncidentClosed(NetmonError, ValueError):
+    pass
+
+
+# -- dashboards --------------------------------------------------------------------------------
+
+
+class GrafanaPushError(NetmonError):
+    """Grafana refused a call or could not be reached."""
+
+
+# -- the collector's refusals (raised by its services; HTTP status in collectors/http_errors.py) --
+
 
 class RequestRefused(NetmonError):
     """A request the collector refuses. ``reason`` is the short label counted in

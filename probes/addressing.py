@@ -11,11 +11,7 @@ import errno
 import ipaddress
 import socket
 
-from netmon.errors import ProbeError
-
-
-class UnresolvableHost(Exception):
-    pass
+from netmon.errors import ProbeError, UnresolvableHost
 
 
 def literal_family(host: str) -> tuple[int, str] | None:

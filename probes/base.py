@@ -3,8 +3,9 @@
 A probe kind is a class with a ``kind``, an ``Options`` model (validated from the
 ``probes:`` section of the site config), a ``scope`` that tells the planner what it runs
 against, and ``measure(task) -> Observation``. Network failures are returned as
-observations with status ``failed``; exceptions are for bugs and are turned into
-``error`` results by ``probes.runner``, which also enforces the timeout.
+observations with status ``failed``. A probe that cannot run at all raises ``ProbeError``
+and ``probes.runner`` (which also enforces the timeout) makes it an ``error`` result with
+that text; any other exception is a bug, reported as ``error`` too.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from netmon.config.site import LinkConfig, PlatformConfig, SiteIdentity
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import ProbeError
 
 Scope = Literal["target", "link", "platform"]
+OptionsT = TypeVar("OptionsT", bound="ProbeOptions")
 
 
 class ProbeOptions(BaseModel):
@@ -57,6 +60,15 @@ class ProbeTask:
     link: LinkConfig | None = None
     platform: PlatformConfig | None = None
     port: int | None = None
+
+    def options_as(self, options_class: type[OptionsT]) -> OptionsT:
+        """The options as the kind's own model, the one way a kind reads them: ``build_tasks``
+        validated them with that kind's ``Options``, so anything else is a task planned for
+        another kind (a ``ProbeError``, reported as an ``error`` result)."""
+        if not isinstance(self.options, options_class):
+            raise ProbeError(f"task {self.key} carries {type(self.options).__name__}, "
+                             f"not the {options_class.__name__} its probe kind reads")
+        return self.options
 
     def observe(
         self,

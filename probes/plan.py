@@ -1,6 +1,6 @@
 """Turn a site config (or a plan from the centre) into the list of probe tasks.
 
-All validation that needs the registry lives here: unknown probe kinds and bad per-kind
+All validation that needs the probe kinds lives here: unknown probe kinds and bad per-kind
 options become one ConfigError naming every offending key.
 """
 
@@ -13,33 +13,33 @@ from netmon.config.site import SiteConfig
 from netmon.contract import ProbeKind
 from netmon.errors import ConfigError
 from netmon.probes.base import ChecksTasks, ProbeOptions, ProbeTask
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 
 
-def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<config>") -> list[ProbeTask]:
+def build_tasks(config: SiteConfig, kinds: ProbeKinds, source: str = "<config>") -> list[ProbeTask]:
     problems: list[tuple[str, int | None, str]] = []
-    known = registry.kinds()
+    known = kinds.names()
 
     options: dict[str, ProbeOptions] = {}
     for kind in known:
         raw = config.probes.get(kind, {})
         try:
-            options[kind] = registry.get(kind).Options.model_validate(raw)
+            options[kind] = kinds.get(kind).Options.model_validate(raw)
         except ValidationError as exc:
             for key, _, message in validation_problems(exc):
                 problems.append((key_path(("probes", kind)) + (f".{key}" if key else ""), None, message))
     for kind in config.probes:
-        if kind not in registry:
+        if kind not in kinds:
             problems.append((f"probes.{kind}", None, f"unknown probe kind; known kinds: {', '.join(known)}"))
 
     tasks: list[ProbeTask] = []
     for li, link in enumerate(config.links):
         for pi, kind in enumerate(link.probes):
-            if kind not in registry:
+            if kind not in kinds:
                 problems.append((f"links[{li}].probes[{pi}]", None,
                                  f"unknown probe kind {kind!r}; known kinds: {', '.join(known)}"))
                 continue
-            probe = registry.get(kind)
+            probe = kinds.get(kind)
             if probe.scope != "target":
                 problems.append((f"links[{li}].probes[{pi}]", None,
                                  f"{kind!r} is not run per target; configure it with the link's "
@@ -53,7 +53,7 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                     host=target.host, port=target.port, options=options[kind], site=config.site, link=link,
                 ))
         for kind in known:
-            probe = registry.get(kind)
+            probe = kinds.get(kind)
             if probe.scope != "link" or probe.link_section is None or kind not in options:
                 continue
             section = getattr(link, probe.link_section, None)
@@ -66,7 +66,7 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                 options=options[kind], site=config.site, link=link,
             ))
     for kind in known:
-        probe = registry.get(kind)
+        probe = kinds.get(kind)
         if probe.scope != "platform" or kind not in options:
             continue
         for platform in config.platforms:
@@ -74,19 +74,19 @@ def build_tasks(config: SiteConfig, registry: ProbeRegistry, source: str = "<con
                 kind=ProbeKind(kind), key=f"{kind}/{platform.name}", target=platform.name,
                 host=platform.url, options=options[kind], site=config.site, platform=platform,
             ))
-    problems += [(key, None, message) for key, message, fatal in task_problems(config, tasks, registry) if fatal]
+    problems += [(key, None, message) for key, message, fatal in task_problems(config, tasks, kinds) if fatal]
     if problems:
         raise ConfigError(source, problems)
     return tasks
 
 
 def task_problems(config: SiteConfig, tasks: list[ProbeTask],
-                  registry: ProbeRegistry) -> list[tuple[str, str, bool]]:
+                  kinds: ProbeKinds) -> list[tuple[str, str, bool]]:
     """(key path, message, fatal) from the kinds that check whole tasks (``ChecksTasks``)."""
     link_index = {link.name: i for i, link in enumerate(config.links)}
     out: list[tuple[str, str, bool]] = []
     for task in tasks:
-        probe = registry.get(task.kind.value)
+        probe = kinds.get(task.kind.value)
         if not isinstance(probe, ChecksTasks):
             continue
         for problem in probe.check_task(task):

@@ -1,9 +1,10 @@
-"""Run one task: the single place that enforces timeouts and turns crashes into results.
+"""Run one task: the single place that enforces timeouts and turns exceptions into results.
 
-A probe that crashes (a bug: network failures are results, not exceptions) gives an
-``error`` result every time, but is logged once per distinct crash — kind, exception type
-and where it was raised — as one line, not a traceback per poll: a bug that hits every
-60 s on 300 tasks must not bury the log. The traceback is logged once at DEBUG.
+A ``ProbeError`` (the probe cannot run here: source address, permission, a missing tool) is an
+``error`` result with its own text. Any other exception is a bug: it gives an ``error`` result
+every time, but is logged once per distinct crash — kind, exception type and where it was
+raised — as one line, not a traceback per poll: a bug that hits every 60 s on 300 tasks must not
+bury the log. The traceback is logged once at DEBUG. Neither stops the agent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import traceback
 
 from netmon.contract import Observation, Status
+from netmon.errors import ProbeError
 from netmon.probes.base import Probe, ProbeTask
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ async def run_task(probe: Probe, task: ProbeTask) -> Observation:
         return task.observe(Status.ERROR, reason=f"probe did not finish within {limit:g} s and was cut off")
     except asyncio.CancelledError:
         raise
+    except ProbeError as exc:
+        return task.observe(Status.ERROR, reason=str(exc) or type(exc).__name__)
     except Exception as exc:  # a probe bug must not stop the agent: report it as a result
         _log_crash(task, exc)
         return task.observe(Status.ERROR, reason=f"probe crashed: {type(exc).__name__}: {exc}")

@@ -37,6 +37,8 @@ INTERFACES: dict[tuple[str, str], tuple[str, ...]] = {
     # the collector's extension interface: what alerting and readiness may use of the host
     ("alerting", "collectors"): ("netmon.collectors.abc",),
     ("dashboards", "collectors"): ("netmon.collectors.abc",),
+    # thresholds are defined once, in the alert rules; the dashboards draw the same numbers
+    ("dashboards", "alerting"): ("netmon.alerting.rules",),
 }
 LEGACY_TOP_LEVEL = {"probes", "collectors", "alerting", "dashboards", "lab"}
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from netmon.alerting.routing import Router
+from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import load_registry
 from netmon.errors import ConfigError
 
@@ -53,4 +55,8 @@ sites:
 """, encoding="utf-8")
     registry = load_registry(path)
     site = registry.site("26734")
-    assert site is not None and registry.team_for(site) == "rrt-dong-nai"
+    assert site is not None and site.team is None
+    # which team answers is alerting's one question, Router.team_for_site: the province's default team
+    alerting = AlertingConfig.model_validate({"channels": [{"name": "log", "type": "console"}],
+                                              "teams": [{"name": "rrt-dong-nai", "channels": ["log"]}]})
+    assert Router(alerting, registry).team_for_site(site) == "rrt-dong-nai"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netmon.config.readiness import ReadinessConfig
-from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.readiness import queries
 from netmon.dashboards.templating import Variable, interpolate
 
@@ -52,7 +52,7 @@ class Window:
         return max(1, (self.end_ms - self.start_ms) // round(config.reporting.bucket * 1000))
 
 
-def _first(series: Series) -> dict[str, Any]:
+def _first(series: QuerySeries) -> dict[str, Any]:
     rows = series.rows()
     return rows[0] if rows else {}
 
@@ -66,33 +66,33 @@ def measure(client: InfluxQLClient, province: str, config: ReadinessConfig, wind
     """Site id -> what it measured. Sites with no data at all are absent."""
     variables = {"province": Variable.single(province)}
 
-    def run(query: str) -> list[Series]:
+    def run(query: str) -> list[QuerySeries]:
         # The window end is exclusive: a bucket starting at end_ms belongs to the next report.
         return client.query(interpolate(query, variables, time_from_ms=window.start_ms,
                                         time_to_ms=window.end_ms - 1, interval_seconds=config.reporting.bucket))
 
     sites: dict[str, SiteMeasurements] = {}
 
-    def site(series: Series) -> SiteMeasurements:
+    def site(series: QuerySeries) -> SiteMeasurements:
         return sites.setdefault(series.tags.get("site", ""), SiteMeasurements())
 
-    def each(query: str, apply: Callable[[SiteMeasurements, Series, dict[str, Any]], None]) -> None:
+    def each(query: str, apply: Callable[[SiteMeasurements, QuerySeries, dict[str, Any]], None]) -> None:
         for series in run(query):
             apply(site(series), series, _first(series))
 
-    def data_network(m: SiteMeasurements, _: Series, row: dict[str, Any]) -> None:
+    def data_network(m: SiteMeasurements, _: QuerySeries, row: dict[str, Any]) -> None:
         m.rtt_seconds, m.jitter_seconds = _float(row.get("rtt_seconds")), _float(row.get("jitter_seconds"))
         m.loss_ratio = _float(row.get("loss_ratio"))
 
-    def throughput(m: SiteMeasurements, _: Series, row: dict[str, Any]) -> None:
+    def throughput(m: SiteMeasurements, _: QuerySeries, row: dict[str, Any]) -> None:
         m.download_bps, m.upload_bps = _float(row.get("download_bps")), _float(row.get("upload_bps"))
 
-    def response(m: SiteMeasurements, s: Series, row: dict[str, Any]) -> None:
+    def response(m: SiteMeasurements, s: QuerySeries, row: dict[str, Any]) -> None:
         platform = m.platforms.setdefault(s.tags.get("target", ""), PlatformMeasurement())
         platform.probes = int(row.get("probes") or 0)
         platform.response_seconds = _float(row.get("response_seconds"))
 
-    def ok(m: SiteMeasurements, s: Series, row: dict[str, Any]) -> None:
+    def ok(m: SiteMeasurements, s: QuerySeries, row: dict[str, Any]) -> None:
         m.platforms.setdefault(s.tags.get("target", ""), PlatformMeasurement()).ok = int(row.get("ok") or 0)
 
     each(queries.data_network(config), data_network)

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from netmon.cli.failures import exit_on_error
+
 app = typer.Typer(help="Alert incidents: list, acknowledge, silence.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -144,13 +146,9 @@ def rules_check(file: Annotated[Path | None, typer.Argument(help="rules file; no
                 ) -> None:
     """Validate a rules file; print the rules it gives, or every problem with its line and key."""
     from netmon.alerting.rules import load_rules
-    from netmon.errors import ConfigError
 
-    try:
+    with exit_on_error():
         rules = load_rules(file)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
     for rule in rules:
         what = ",".join(rule.value) or ",".join(s.value for s in rule.status) or rule.type
         limits = " ".join(f"{k}={v}" for k, v in (("warning", rule.warning), ("critical", rule.critical),

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from netmon.errors import ConfigError
-
 app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 
 
@@ -20,17 +18,18 @@ def check(file: Annotated[Path, typer.Argument(help="site config (YAML) to valid
     32-bit counters) are printed the same way and do not fail the check."""
     from netmon.config.loader import line_of, load_model, with_lines
     from netmon.config.site import SiteConfig
+    from netmon.errors import ConfigError
+    from netmon.probes.kinds import default_kinds
     from netmon.probes.plan import build_tasks, task_problems
-    from netmon.probes.registry import default_registry
 
-    registry = default_registry()
+    kinds = default_kinds()
     try:
         config = load_model(file, SiteConfig)
-        tasks = build_tasks(config, registry, source=str(file))
+        tasks = build_tasks(config, kinds, source=str(file))
     except ConfigError as exc:
         typer.echo(with_lines(exc, file).render(), err=True)
         raise typer.Exit(1) from None
-    for key, message, fatal in task_problems(config, tasks, registry):
+    for key, message, fatal in task_problems(config, tasks, kinds):
         if not fatal:
             line = line_of(file, key)
             typer.echo(f"  {file}:{line}: warning: {key}: {message}" if line else

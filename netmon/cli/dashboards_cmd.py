@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from netmon.errors import ConfigError, NetmonError
+from netmon.cli.failures import exit_on_error
+from netmon.errors import ConfigError
 
 if TYPE_CHECKING:
     from netmon.config.central import CentralConfig, InfluxConfig
@@ -39,7 +40,7 @@ def _options(central: CentralConfig | None, config_path: Path | None) -> dict[st
     """Dashboard settings from central.yaml: silence after 6 shipping intervals, the readiness
     requirements, and the thresholds of the alert rules the collector runs with."""
     from netmon.alerting.rules import load_rules
-    from netmon.dashboards.thresholds import from_alert_rules
+    from netmon.dashboards.thresholds import limits_from_rules
 
     if central is None or config_path is None:
         return {"silent_after_seconds": SILENT_AFTER_INTERVALS * 10.0}
@@ -47,7 +48,7 @@ def _options(central: CentralConfig | None, config_path: Path | None) -> dict[st
     if rules_file is not None and not Path(rules_file).is_absolute():
         rules_file = str(config_path.resolve().parent / rules_file)
     return {"silent_after_seconds": SILENT_AFTER_INTERVALS * central.expected_ship_interval,
-            "readiness": central.readiness, "thresholds": from_alert_rules(load_rules(rules_file))}
+            "readiness": central.readiness, "limits": limits_from_rules(load_rules(rules_file))}
 
 
 @app.command("build")
@@ -63,12 +64,9 @@ def build(
     """Write every dashboard as JSON plus Grafana file-provisioning YAML (dashboards and datasources)."""
     from netmon.dashboards.build import write
 
-    try:
+    with exit_on_error():
         influx, central = _central(config, influx_url, influx_database)
         options = _options(central, config)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
     written = write(out, influx, prometheus_url, dashboards_path=dashboards_path, **options)
     for path in written:
         typer.echo(str(path))
@@ -92,16 +90,10 @@ def push(
     if not token:
         typer.echo(f"{token_file}: the token file is empty", err=True)
         raise typer.Exit(1)
-    try:
+    with exit_on_error():
         central = _central(config, None, None)[1] if config is not None else None
         options = _options(central, config)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    try:
+    with exit_on_error("push failed"):
         report = push_dashboards(url, token, build_all(**options))
-    except NetmonError as exc:
-        typer.echo(f"push failed: {exc}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"folder: {report.folder}; created: {', '.join(report.created) or '-'}; "
                f"updated: {', '.join(report.updated) or '-'}; unchanged: {', '.join(report.unchanged) or '-'}")

@@ -7,28 +7,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netmon.cli.failures import exit_on_error
 from netmon.cli.logsetup import configure_logging
-from netmon.errors import ConfigError, NetmonError
 
 if TYPE_CHECKING:
     from netmon.config.site import SiteConfig
     from netmon.probes.base import ProbeTask
-    from netmon.probes.registry import ProbeRegistry
+    from netmon.probes.kinds import ProbeKinds
 
 app = typer.Typer(help="Run the probe agent.", no_args_is_help=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="site config (YAML)")]
 
 
-def _load(file: Path) -> tuple[SiteConfig, list[ProbeTask], ProbeRegistry]:
+def _load(file: Path) -> tuple[SiteConfig, list[ProbeTask], ProbeKinds]:
     from netmon.config.loader import load_model
     from netmon.config.site import SiteConfig
+    from netmon.probes.kinds import default_kinds
     from netmon.probes.plan import build_tasks
-    from netmon.probes.registry import default_registry
 
-    registry = default_registry()
+    kinds = default_kinds()
     config = load_model(file, SiteConfig)
-    return config, build_tasks(config, registry, source=str(file)), registry
+    return config, build_tasks(config, kinds, source=str(file)), kinds
 
 
 @app.command("once")
@@ -40,12 +40,9 @@ def once(config_file: ConfigOption,
 
     from netmon.probes.agent.once import run_once
 
-    try:
-        config, tasks, registry = _load(config_file)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    records = asyncio.run(run_once(config, tasks, registry))
+    with exit_on_error():
+        config, tasks, kinds = _load(config_file)
+    records = asyncio.run(run_once(config, tasks, kinds))
     if json_lines:
         for record in records:
             typer.echo(record.model_dump_json(exclude_none=True))
@@ -67,13 +64,7 @@ def run(config_file: ConfigOption,
     configure_logging(log_level)
     from netmon.probes.agent.runtime import Agent
 
-    try:
-        config, _, registry = _load(config_file)
-        code = asyncio.run(Agent(config, str(config_file), registry).run())
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    except NetmonError as exc:
-        typer.echo(f"netmon probe run: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with exit_on_error("netmon probe run"):
+        config, _, kinds = _load(config_file)
+        code = asyncio.run(Agent(config, str(config_file), kinds).run())
     raise typer.Exit(code)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from netmon.errors import ConfigError, NetmonError
+from netmon.cli.failures import exit_on_error
 
 app = typer.Typer(help="Go-live readiness of a province's communes.", no_args_is_help=True)
 
@@ -33,15 +33,9 @@ def report(
     from netmon.dashboards.readiness.render import render
     from netmon.dashboards.readiness.report import build_from_central
 
-    try:
+    with exit_on_error("readiness report failed"):
         central = load_central(config)
         result = build_from_central(central, province, config_dir=config.parent)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    except NetmonError as exc:
-        typer.echo(f"readiness report failed: {exc}", err=True)
-        raise typer.Exit(1) from None
     text = render(result, fmt.value)
     if out is None:
         typer.echo(text, nl=False)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from netmon.cli.collector_cmd import ConfigOption
+from netmon.cli.failures import exit_on_error
 
 if TYPE_CHECKING:
     from netmon.collectors.sitestore import RegistryStore
@@ -24,20 +25,14 @@ def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
     from netmon.config.central import load_central
-    from netmon.errors import ConfigError, StorageError
+    from netmon.errors import StorageError
 
-    try:
+    with exit_on_error(f"{config}: state_dir", only=StorageError):
         central = load_central(config)
         conn = connect(Path(central.state_dir) / SITES_DB)
         sites = RegistryStore(central.registry, conn)
         sites.load()
         return sites, TokenStore(conn)
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    except StorageError as exc:
-        typer.echo(f"{config}: state_dir: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command("enrol")

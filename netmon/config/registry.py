@@ -21,28 +21,15 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from netmon.config.loader import load_model, validation_problems
-from netmon.config.site import LinkConfig, ProbePlan, SiteIdentity, Strict
-from netmon.contract import Identifier, LinkKind
+from netmon.config.site import ContractedLink, ProbePlan, SiteIdentity, Strict
+from netmon.contract import Identifier
 from netmon.errors import ConfigError
 
 
-class RegistryLink(Strict):
-    name: Identifier
-    kind: LinkKind
-    contracted_mbps: float | None = Field(default=None, gt=0, le=100_000)
+class RegistryLink(ContractedLink):
     # Where the site router exposes this link over SNMP (secrets come from Ansible Vault / files).
     snmp_host: str | None = None
     if_name: str | None = None
-
-    @property
-    def contracted_bps(self) -> float | None:
-        return self.contracted_mbps * 1e6 if self.contracted_mbps is not None else None
-
-    @model_validator(mode="after")
-    def _rate(self) -> RegistryLink:
-        if self.kind is not LinkKind.LAN and self.contracted_mbps is None:
-            raise ValueError(f"a {self.kind.value} link needs contracted_mbps")
-        return self
 
 
 class RegistrySite(SiteIdentity):
@@ -91,12 +78,6 @@ class Registry(Strict):
 
     def province(self, name: str) -> Province | None:
         return next((p for p in self.provinces if p.name == name), None)
-
-    def team_for(self, site: RegistrySite) -> str | None:
-        if site.team:
-            return site.team
-        province = self.province(site.province)
-        return province.default_team if province else None
 
 
 CSV_COLUMNS = [
@@ -160,7 +141,3 @@ def _csv_key(key: str, row: dict[str, Any]) -> str:
         column = {"contracted_mbps": "_mbps", "if_name": "_if", None: "_mbps"}.get(match.group(2))
         return f"{link}{column}" if column else key
     return {"id": "site_id"}.get(key, key)
-
-
-def registry_link_config(link: RegistryLink) -> LinkConfig:
-    return LinkConfig(name=link.name, kind=link.kind, contracted_mbps=link.contracted_mbps)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -147,10 +147,26 @@ class LanConfig(Strict):
         return str(net)
 
 
-class LinkConfig(Strict):
+class ContractedLink(Strict):
+    """A link as it was sold: its name, its kind and the rate utilisation is measured against
+    (the site config's links and the site registry's share it)."""
+
     name: Identifier
     kind: LinkKind
     contracted_mbps: float | None = Field(default=None, gt=0, le=100_000)
+
+    @property
+    def contracted_bps(self) -> float | None:
+        return self.contracted_mbps * 1e6 if self.contracted_mbps is not None else None
+
+    @model_validator(mode="after")
+    def _rate_where_needed(self) -> Self:
+        if self.kind is not LinkKind.LAN and self.contracted_mbps is None:
+            raise ValueError(f"a {self.kind.value} link needs contracted_mbps (utilisation is measured against it)")
+        return self
+
+
+class LinkConfig(ContractedLink):
     # Address to send this link's probes from (multi-homed boxes); routing does the rest.
     source_address: str | None = None
     targets: list[Target] = Field(default_factory=list)
@@ -159,16 +175,6 @@ class LinkConfig(Strict):
     snmp: SnmpConfig | None = None
     throughput: ThroughputConfig | None = None
     lan: LanConfig | None = None
-
-    @property
-    def contracted_bps(self) -> float | None:
-        return self.contracted_mbps * 1e6 if self.contracted_mbps is not None else None
-
-    @model_validator(mode="after")
-    def _rate_where_needed(self) -> LinkConfig:
-        if self.kind is not LinkKind.LAN and self.contracted_mbps is None:
-            raise ValueError(f"a {self.kind.value} link needs contracted_mbps (utilisation is measured against it)")
-        return self
 
 
 class PlatformSystem(StrEnum):

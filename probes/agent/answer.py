@@ -9,7 +9,7 @@ HTTP statuses become ``netmon.errors`` types here, at the boundary:
 - 401/403/other 4xx: ``CollectorRejected`` — keep the data, do not resend the same bytes at once;
 - 413: ``BatchTooLarge`` — the shipper splits the batch;
 - 429, and 503 with ``Retry-After`` (journal full): ``RetryLater`` after that many seconds;
-- 5xx: ``CollectorUnavailable``; no answer at all (``delivery``): ``CollectorUnreachable``.
+- 5xx: ``CollectorUnavailable``; no answer at all (``collector_client``): ``CollectorUnreachable``.
 """
 
 from __future__ import annotations
@@ -22,30 +22,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from netmon.contract import BatchAck
-from netmon.errors import CollectorRejected, CollectorUnavailable
+from netmon.errors import BatchTooLarge, CollectorRejected, CollectorUnavailable, RetryLater
 from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:
     import httpx
 
 
-class CollectorUnreachable(CollectorUnavailable):
-    """No HTTP answer (connect error, timeout): usually our own line is down."""
-
-
-class RetryLater(CollectorUnavailable):
-    def __init__(self, message: str, retry_after: float, status_code: int) -> None:
-        self.retry_after = retry_after
-        self.status_code = status_code
-        super().__init__(message)
-
-
-class BatchTooLarge(CollectorRejected):
-    pass
-
-
 @dataclasses.dataclass
-class Outcome:
+class Settlement:
+    """What becomes of the rows of one batch sent: deleted as delivered, or dropped for good."""
+
     acked: set[int]
     rejected: dict[int, str]  # seq -> why the collector refused it
 
@@ -89,7 +76,7 @@ def _rejections(data: Any, items: list[Queued]) -> dict[int, str]:
     return out
 
 
-def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
+def settlement_of(response: httpx.Response, items: list[Queued]) -> Settlement:
     sent = {q.seq for q in items}
     status = response.status_code
     if 200 <= status < 300:
@@ -104,7 +91,7 @@ def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
             acked = sent - set(rejected)
         else:  # cannot tell which rows are safe: keep them all, the resend only makes duplicates
             acked = set()
-        return Outcome(acked=acked - set(rejected), rejected=rejected)
+        return Settlement(acked=acked - set(rejected), rejected=rejected)
     if status == 422:
         try:
             data = response.json()
@@ -114,7 +101,7 @@ def outcome_of(response: httpx.Response, items: list[Queued]) -> Outcome:
         if not rejected:
             raise CollectorRejected(status, _detail(response))
         acked = set(data.get("acked_seqs") or []) & sent if isinstance(data, dict) else set()
-        return Outcome(acked=acked - set(rejected), rejected=rejected)
+        return Settlement(acked=acked - set(rejected), rejected=rejected)
     if status == 413:
         raise BatchTooLarge(status, _detail(response))
     if status == 429 or (status == 503 and "retry-after" in response.headers):

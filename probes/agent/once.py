@@ -14,9 +14,9 @@ from pathlib import Path
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, ResultRecord, Status
-from netmon.probes.agent.delivery import skip_httpx_cli
+from netmon.probes.agent.collector_client import skip_httpx_cli
 from netmon.probes.base import Probe, ProbeContext, ProbeTask
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.runner import run_task
 
 
@@ -27,7 +27,7 @@ def _state_dir(config: SiteConfig) -> Path:
     return state_dir
 
 
-async def run_once(config: SiteConfig, tasks: list[ProbeTask], registry: ProbeRegistry) -> list[ResultRecord]:
+async def run_once(config: SiteConfig, tasks: list[ProbeTask], kinds: ProbeKinds) -> list[ResultRecord]:
     skip_httpx_cli()
     context = ProbeContext(state_dir=_state_dir(config))
     probes: dict[str, Probe] = {}
@@ -38,7 +38,7 @@ async def run_once(config: SiteConfig, tasks: list[ProbeTask], registry: ProbeRe
             kind = task.kind.value
             if kind not in probes:
                 try:
-                    probes[kind] = registry.get(kind)(context)
+                    probes[kind] = kinds.get(kind)(context)
                 except Exception as exc:
                     return task.observe(Status.ERROR, reason=f"probe kind {kind} could not start: {exc}")
             observation = await run_task(probes[kind], task)

@@ -9,7 +9,7 @@ Precedence at start:
 Identity, the collector connection, paths and bounds always come from the local file.
 While running, the agent polls ``GET /api/v1/agents/{site_id}/config`` every
 ``config_poll_interval``; a plan that validates (``ProbePlan`` and ``build_tasks`` with this
-agent's registry) and differs from the current one is applied at once and cached. An
+agent's kinds) and differs from the current one is applied at once and cached. An
 invalid plan, an error answer or an unreachable centre leave the current plan in place.
 """
 
@@ -28,11 +28,11 @@ from pydantic import ValidationError
 from netmon.config.loader import validation_problems
 from netmon.config.site import ProbePlan, SiteConfig
 from netmon.errors import ConfigError, DeliveryError
-from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.collector_client import CollectorClient
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.base import ProbeTask
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 
 log = logging.getLogger(__name__)
 PLAN_CACHE = "plan.json"
@@ -43,7 +43,7 @@ def canonical(plan: ProbePlan) -> str:
     return json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
-def validate_plan(raw: bytes | str, local: SiteConfig, registry: ProbeRegistry, source: str
+def validate_plan(raw: bytes | str, local: SiteConfig, kinds: ProbeKinds, source: str
                   ) -> tuple[ProbePlan, SiteConfig, list[ProbeTask]]:
     """Parse and plan ``raw`` against the local identity; ConfigError naming the keys if it is not usable."""
     try:
@@ -51,7 +51,7 @@ def validate_plan(raw: bytes | str, local: SiteConfig, registry: ProbeRegistry, 
     except ValidationError as exc:
         raise ConfigError(source, validation_problems(exc)) from None
     config = local.with_plan(plan)
-    return plan, config, build_tasks(config, registry, source=source)
+    return plan, config, build_tasks(config, kinds, source=source)
 
 
 def cache_path(local: SiteConfig) -> Path:
@@ -68,29 +68,29 @@ def save_plan(path: Path, plan: ProbePlan) -> None:
     os.replace(tmp, path)
 
 
-def initial_plan(local: SiteConfig, registry: ProbeRegistry, local_source: str
+def initial_plan(local: SiteConfig, kinds: ProbeKinds, local_source: str
                  ) -> tuple[SiteConfig, list[ProbeTask], str]:
     """The config to start with, its tasks, and where its plan came from. Raises ConfigError
     only when the local file itself is unusable (a bad cache is logged and ignored)."""
     path = cache_path(local)
     if local.collector is not None and path.exists():
         try:
-            _, config, tasks = validate_plan(path.read_bytes(), local, registry, str(path))
+            _, config, tasks = validate_plan(path.read_bytes(), local, kinds, str(path))
             return config, tasks, f"centre (cached in {path})"
         except ConfigError as exc:
             log.warning("ignoring the cached plan from the centre:\n%s", exc.render())
         except OSError as exc:
             log.warning("cannot read the cached plan %s: %s", path, exc)
-    return local, build_tasks(local, registry, source=local_source), f"local file {local_source}"
+    return local, build_tasks(local, kinds, source=local_source), f"local file {local_source}"
 
 
 class PlanPoller:
-    def __init__(self, delivery: Delivery, local: SiteConfig, current: ProbePlan, registry: ProbeRegistry,
+    def __init__(self, client: CollectorClient, local: SiteConfig, current: ProbePlan, kinds: ProbeKinds,
                  apply: ApplyPlan, metrics: AgentMetrics) -> None:
-        self.delivery = delivery
+        self.client = client
         self.local = local
         self.current = canonical(current)
-        self.registry = registry
+        self.kinds = kinds
         self.apply = apply
         self.metrics = metrics
         self.path = f"/api/v1/agents/{local.site.id}/config"
@@ -105,7 +105,7 @@ class PlanPoller:
     async def _poll(self) -> str:
         headers = {"If-None-Match": self.etag} if self.etag else {}
         try:
-            response = await self.delivery.request("GET", self.path, headers=headers)
+            response = await self.client.request("GET", self.path, headers=headers)
         except DeliveryError as exc:
             log.info("plan poll: centre unreachable (%s); keeping the current plan", exc)
             return "unreachable"
@@ -118,9 +118,9 @@ class PlanPoller:
             log.warning("plan poll: centre answered %d (%s); keeping the current plan",
                         response.status_code, response.text[:200])
             return "error"
-        source = f"plan from {self.delivery.connection.url}{self.path}"
+        source = f"plan from {self.client.connection.url}{self.path}"
         try:
-            plan, config, tasks = validate_plan(response.content, self.local, self.registry, source)
+            plan, config, tasks = validate_plan(response.content, self.local, self.kinds, source)
         except ConfigError as exc:
             log.error("the centre served an invalid plan; keeping the current one:\n%s", exc.render())
             return "invalid"
@@ -137,7 +137,7 @@ class PlanPoller:
         return "applied"
 
     async def run(self, stop: asyncio.Event) -> None:
-        interval = self.delivery.connection.config_poll_interval
+        interval = self.client.connection.config_poll_interval
         while not stop.is_set():
             await self.poll_once()
             with contextlib.suppress(TimeoutError):

@@ -25,14 +25,15 @@ from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.errors import ConfigError, StorageError
 from netmon.probes.agent.async_outbox import AsyncOutbox
-from netmon.probes.agent.delivery import Delivery, skip_httpx_cli
+from netmon.probes.agent.collector_client import CollectorClient, skip_httpx_cli
 from netmon.probes.agent.heartbeat import heartbeat
 from netmon.probes.agent.metrics import AgentMetrics
+from netmon.probes.agent.outbox import OutboxStats
 from netmon.probes.agent.plan_source import PlanPoller, initial_plan
 from netmon.probes.agent.schedule import ProbeSchedule, new_scheduler
 from netmon.probes.agent.shipper import Shipper
 from netmon.probes.base import Probe, ProbeContext, ProbeTask
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
 log = logging.getLogger("netmon.agent")
@@ -56,68 +57,97 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
 
 
 class Agent:
-    def __init__(self, local: SiteConfig, source: str, registry: ProbeRegistry) -> None:
+    """One agent process. Everything it holds is made here, from the plan it starts with;
+    ``start`` acquires what needs the state directory or a port (the state_dir lock, the
+    outbox, /metrics) and starts measuring and shipping; ``stop`` ends them in reverse
+    order. ``run`` is start, wait for SIGTERM/SIGINT (or ``stop_requested``), stop."""
+
+    def __init__(self, local: SiteConfig, source: str, kinds: ProbeKinds) -> None:
+        skip_httpx_cli()
         self.local = local
         self.source = source
-        self.registry = registry
+        self.kinds = kinds
         self.started = time.monotonic()
-        self.probes: dict[str, Probe] = {}
-        self.broken: dict[str, str] = {}
-        self.inflight: set[asyncio.Task[None]] = set()
+        # the plan in force: the centre's cached one or the local file's; replaced by apply_plan
+        self.config, self._first_tasks, self._plan_origin = initial_plan(local, kinds, source)
+        self.state_dir = Path(self.config.state_dir)
+        self.context = ProbeContext(state_dir=self.state_dir)
+        # held between start and stop (declared before AgentMetrics, which reads the outbox's stats at once)
+        self._lock: IO[str] | None = None
+        self._outbox: AsyncOutbox | None = None
         self.shipper: Shipper | None = None
-        self.stop = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self.tasks: list[ProbeTask] = []  # the tasks in force (apply_plan)
+        self.metrics = AgentMetrics(self.config.site, self.config.agent_id, self._outbox_stats, self.budgets)
+        self.scheduler = new_scheduler()
+        self.schedule = ProbeSchedule(self.scheduler, self.config.agent_id, self.run_probe, self.metrics)
+        self.probes: dict[str, Probe] = {}
+        self.broken: dict[str, str] = {}  # kind -> why its instance could not start
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.stop_requested = asyncio.Event()
+        # Without a collector section the agent still measures and keeps everything in its outbox.
+        connection = self.config.collector
+        self.client = (CollectorClient(connection, site_id=self.config.site.id, agent_id=self.config.agent_id)
+                       if connection is not None else None)
+        self.poller = (PlanPoller(self.client, local, self.config.plan(), kinds, self.apply_plan, self.metrics)
+                       if self.client is not None else None)
+
+    @property
+    def outbox(self) -> AsyncOutbox:
+        if self._outbox is None:
+            raise RuntimeError("the agent's outbox is open only between start() and stop()")
+        return self._outbox
+
+    def _outbox_stats(self) -> OutboxStats | None:
+        return self._outbox.snapshot if self._outbox is not None else None
 
     async def run(self) -> int:
-        skip_httpx_cli()
-        config, tasks, origin = initial_plan(self.local, self.registry, self.source)
-        state_dir = Path(config.state_dir)
-        lock = lock_state_dir(state_dir)
-        self.outbox = await AsyncOutbox.open(state_dir / OUTBOX_FILE, site_id=config.site.id,
-                                             agent_id=config.agent_id, max_results=config.outbox.max_results,
-                                             max_age_seconds=config.outbox.max_age)
-        self.tasks: list[ProbeTask] = []
-        self.metrics = AgentMetrics(config.site, config.agent_id, lambda: self.outbox.snapshot,
-                                    lambda: self.budgets(state_dir))
-        try:
-            port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
-        except OSError as exc:
-            await self.outbox.close()
-            where = f"{config.agent.metrics_host}:{config.agent.metrics_port}"
-            raise ConfigError(self.source, [("agent.metrics_port", None, f"cannot listen on {where}: "
-                                             f"{exc.strerror or exc}")]) from None
-        log.info("metrics listening on http://%s:%d/metrics", config.agent.metrics_host, port)
-        self.context = ProbeContext(state_dir=state_dir)
-        self.scheduler = new_scheduler()
-        self.schedule = ProbeSchedule(self.scheduler, config.agent_id, self.run_probe, self.metrics)
-        await self.apply_plan(config, tasks)
-        log.info("site %s, agent %s: %d probe task(s), plan from %s, next seq %d", config.site.id, config.agent_id,
-                 len(tasks), origin, self.outbox.snapshot.last_seq + 1)
-        self.schedule.add("agent:heartbeat", config.agent.heartbeat_interval, self.record_heartbeat, (),
-                          now=dt.datetime.now(dt.UTC))
-        self.scheduler.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        background: list[asyncio.Task[None]] = []
-        delivery = None
-        if config.collector is not None:
-            delivery = Delivery(config.collector, site_id=config.site.id, agent_id=config.agent_id)
-            self.shipper = Shipper(self.outbox, delivery, config.collector, self.metrics)
-            poller = PlanPoller(delivery, self.local, config.plan(), self.registry, self.apply_plan, self.metrics)
-            background += [asyncio.create_task(self.shipper.run(self.stop)), asyncio.create_task(poller.run(self.stop))]
-        else:
-            log.warning("no collector section: results stay in the outbox %s", state_dir / OUTBOX_FILE)
-        await self.record_heartbeat()  # the centre learns at once that the agent (re)started
-        await self.stop.wait()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await self._shutdown(background, delivery)
-        lock.close()
+        try:
+            await self.start()
+            await self.stop_requested.wait()
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
         return 0
+
+    async def start(self) -> None:
+        config = self.config
+        self._lock = lock_state_dir(self.state_dir)
+        try:
+            self._outbox = await AsyncOutbox.open(self.state_dir / OUTBOX_FILE, site_id=config.site.id,
+                                                  agent_id=config.agent_id, max_results=config.outbox.max_results,
+                                                  max_age_seconds=config.outbox.max_age)
+            try:
+                port = self.metrics.serve(config.agent.metrics_host, config.agent.metrics_port)
+            except OSError as exc:
+                where = f"{config.agent.metrics_host}:{config.agent.metrics_port}"
+                raise ConfigError(self.source, [("agent.metrics_port", None, f"cannot listen on {where}: "
+                                                 f"{exc.strerror or exc}")]) from None
+        except BaseException:
+            await self._release()  # nothing else has started yet
+            raise
+        log.info("metrics listening on http://%s:%d/metrics", config.agent.metrics_host, port)
+        await self.apply_plan(config, self._first_tasks)
+        log.info("site %s, agent %s: %d probe task(s), plan from %s, next seq %d", config.site.id, config.agent_id,
+                 len(self._first_tasks), self._plan_origin, self.outbox.snapshot.last_seq + 1)
+        self.schedule.add("agent:heartbeat", config.agent.heartbeat_interval, self.record_heartbeat, (),
+                          now=dt.datetime.now(dt.UTC))
+        self.scheduler.start()
+        if self.client is not None and self.poller is not None and config.collector is not None:
+            self.shipper = Shipper(self.outbox, self.client, config.collector, self.metrics)
+            self._background = [asyncio.create_task(self.shipper.run(self.stop_requested)),
+                                asyncio.create_task(self.poller.run(self.stop_requested))]
+        else:
+            log.warning("no collector section: results stay in the outbox %s", self.state_dir / OUTBOX_FILE)
+        await self.record_heartbeat()  # the centre learns at once that the agent (re)started
 
     def _on_signal(self, sig: int) -> None:
         log.info("received %s: stopping", signal.Signals(sig).name)
-        self.stop.set()
+        self.stop_requested.set()
 
     async def apply_plan(self, config: SiteConfig, tasks: list[ProbeTask]) -> None:
         """Start the probe instances the tasks need, close the others, reschedule."""
@@ -126,7 +156,7 @@ class Agent:
             await self._close_probe(kind)
         for kind in needed - set(self.probes):
             try:
-                self.probes[kind] = self.registry.get(kind)(self.context)
+                self.probes[kind] = self.kinds.get(kind)(self.context)
                 self.broken.pop(kind, None)
             except Exception as exc:  # reported as error results of its tasks, the rest keep running
                 log.exception("probe kind %s could not start", kind)
@@ -138,11 +168,11 @@ class Agent:
         self.tasks = tasks
         self.schedule.apply(tasks)
 
-    def budgets(self, state_dir: Path) -> dict[str, float]:
+    def budgets(self) -> dict[str, float]:
         """Per throughput link, the bytes today's budget still allows (for /metrics)."""
         from netmon.probes.throughput.guards import ByteBudget
 
-        budget, today = ByteBudget(state_dir), dt.date.today()
+        budget, today = ByteBudget(self.state_dir), dt.date.today()
         return {task.link.name: float(max(0, task.link.throughput.max_bytes_per_day - budget.used(task.key, today)))
                 for task in self.tasks if task.link is not None and task.link.throughput is not None}
 
@@ -180,27 +210,42 @@ class Agent:
         if self.shipper is not None and collector and self.outbox.snapshot.queued >= collector.batch_max_results:
             self.shipper.wake.set()
 
-    async def _shutdown(self, background: list[asyncio.Task[None]], delivery: Delivery | None) -> None:
-        self.scheduler.pause()
+    async def stop(self) -> None:
+        """Stop scheduling, let running probes finish (bounded) so their results reach the outbox,
+        stop shipping (unacknowledged rows simply stay queued), close probes, outbox and lock."""
+        self.stop_requested.set()
+        if self.scheduler.running:
+            self.scheduler.pause()
         if self.inflight:
             grace = min(SHUTDOWN_GRACE_MAX_SECONDS, TIMEOUT_GRACE_SECONDS + max(
                 (t.options.timeout for t in self._tasks()), default=0.0))
             log.info("waiting up to %.0f s for %d running probe(s)", grace, len(self.inflight))
             await asyncio.wait(set(self.inflight), timeout=grace)
+        background, self._background = self._background, []
         if background and self.config.collector is not None:  # a batch on the wire gets its answer
             await asyncio.wait(background, timeout=self.config.collector.request_timeout + 1)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for kind in list(self.probes):
             await self._close_probe(kind)
-        if delivery is not None:
-            await delivery.aclose()
+        if self.client is not None:
+            await self.client.aclose()
+        stats = self._outbox_stats()  # None: start() failed before the outbox was open
+        await self._release()
+        if stats is not None:
+            log.info("stopped: %d result(s) queued in the outbox, last seq %d", stats.queued, stats.last_seq)
+
+    async def _release(self) -> None:
         self.metrics.close()
-        stats = self.outbox.snapshot
-        await self.outbox.close()
-        log.info("stopped: %d result(s) queued in the outbox, last seq %d", stats.queued, stats.last_seq)
+        if self._outbox is not None:
+            await self._outbox.close()
+            self._outbox = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _tasks(self) -> list[ProbeTask]:
         return [job.args[0] for job in self.scheduler.get_jobs() if job.args]

@@ -24,10 +24,17 @@ import time
 
 from netmon.config.site import CollectorConnection
 from netmon.contract import ProbeKind
-from netmon.errors import CollectorRejected, CollectorUnavailable, StorageError
-from netmon.probes.agent.answer import BatchTooLarge, CollectorUnreachable, Outcome, RetryLater
+from netmon.errors import (
+    BatchTooLarge,
+    CollectorRejected,
+    CollectorUnavailable,
+    CollectorUnreachable,
+    RetryLater,
+    StorageError,
+)
+from netmon.probes.agent.answer import Settlement
 from netmon.probes.agent.async_outbox import AsyncOutbox
-from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.collector_client import CollectorClient
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.agent.outbox import Queued
 
@@ -40,10 +47,10 @@ def full_jitter(failures: int, cap: float, rng: random.Random, base: float = BAC
 
 
 class Shipper:
-    def __init__(self, outbox: AsyncOutbox, delivery: Delivery, connection: CollectorConnection,
+    def __init__(self, outbox: AsyncOutbox, client: CollectorClient, connection: CollectorConnection,
                  metrics: AgentMetrics, rng: random.Random | None = None) -> None:
         self.outbox = outbox
-        self.delivery = delivery
+        self.client = client
         self.connection = connection
         self.metrics = metrics
         self.rng = rng or random.Random()
@@ -116,13 +123,13 @@ class Shipper:
             log.debug("sending %d result(s), seqs %d..%d", len(items), items[0].seq, items[-1].seq)
             await self.outbox.set_in_flight(q.seq for q in items)
             try:  # rows stay "on the wire" until the answer is settled: see Outbox.set_in_flight
-                outcome = await self._post(items)
-                if outcome is None:
+                settlement = await self._post(items)
+                if settlement is None:
                     limit = max(1, len(items) // 2)
                     log.info("collector said the batch is too large; sending %d at a time", limit)
                     continue
                 self.recovering = False
-                await self._settle(outcome, len(items))
+                await self._settle(settlement, len(items))
             finally:
                 await self.outbox.set_in_flight(())
             if len(items) < limit:
@@ -131,28 +138,29 @@ class Shipper:
             if pause > 0:
                 await _wait(self.stop, None, pause)
 
-    async def _post(self, items: list[Queued]) -> Outcome | None:
+    async def _post(self, items: list[Queued]) -> Settlement | None:
         """The collector's answer; None when the batch must be split (413)."""
         try:
-            return await self.delivery.post(items, dropped_total=self.outbox.snapshot.dropped_total)
+            return await self.client.post(items, dropped_total=self.outbox.snapshot.dropped_total)
         except BatchTooLarge as exc:
             if len(items) > 1:
                 return None
-            return Outcome(acked=set(), rejected={items[0].seq: f"too large for the collector: {exc}"})
+            return Settlement(acked=set(), rejected={items[0].seq: f"too large for the collector: {exc}"})
 
-    async def _settle(self, outcome: Outcome, sent: int) -> None:
-        if outcome.acked:
-            acknowledged = await self.outbox.acknowledge(outcome.acked)
+    async def _settle(self, settlement: Settlement, sent: int) -> None:
+        if settlement.acked:
+            acknowledged = await self.outbox.acknowledge(settlement.acked)
             log.debug("collector acknowledged %d result(s)", acknowledged)
             self.metrics.acknowledged.inc(acknowledged)
             self.metrics.batches.inc()
             self.metrics.last_ship.set(time.time())
-        if outcome.rejected:
-            dropped = await self.outbox.reject(outcome.rejected)
+        if settlement.rejected:
+            dropped = await self.outbox.reject(settlement.rejected)
             self.metrics.rejected.inc(dropped)
-            sample = "; ".join(f"seq {s}: {r}" for s, r in sorted(outcome.rejected.items())[:3])
-            log.warning("collector rejected %d result(s), dropped from the outbox: %s", len(outcome.rejected), sample)
-        if not outcome.acked and not outcome.rejected:
+            sample = "; ".join(f"seq {s}: {r}" for s, r in sorted(settlement.rejected.items())[:3])
+            log.warning("collector rejected %d result(s), dropped from the outbox: %s",
+                        len(settlement.rejected), sample)
+        if not settlement.acked and not settlement.rejected:
             raise CollectorUnavailable(f"collector acknowledged none of the {sent} results sent")
 
 

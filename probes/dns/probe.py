@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.probes.addressing import UnresolvableHost, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 
@@ -55,7 +56,7 @@ class DnsProbe:
         import dns.rcode
         import dns.rdatatype
 
-        options = cast(DnsOptions, task.options)
+        options = task.options_as(DnsOptions)
         server = options.server or task.host
         port = task.port or options.port
         loop = asyncio.get_running_loop()

@@ -84,8 +84,7 @@ class HttpProbe:
         return context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options
-        assert isinstance(options, HttpOptions)
+        options = task.options_as(HttpOptions)
         if task.platform is None:
             return task.observe(Status.ERROR, reason="http task without a platform")
         platform = task.platform

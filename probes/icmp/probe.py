@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.errors import ProbeError
-from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import bind_source, resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from netmon.probes.echo_session import EchoCycleOptions, echo_status, echo_values, run_cycle, send_stamps_label
 from netmon.probes.icmp.sockets import MIN_PAYLOAD_BYTES, IcmpEchoCodec, SocketMode, open_socket
@@ -32,22 +32,16 @@ class IcmpProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(IcmpOptions, task.options)
+        options = task.options_as(IcmpOptions)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout
         try:
             family, address = await resolve(task.host)
         except UnresolvableHost as exc:
             return task.observe(Status.FAILED, {"loss_ratio": 1.0}, reason=str(exc))
-        try:
-            sock, raw = open_socket(family, options.socket)
-        except ProbeError as exc:
-            return task.observe(Status.ERROR, reason=str(exc))
+        sock, raw = open_socket(family, options.socket)
         with sock:
-            try:
-                bind_source(sock, family, task.link.source_address if task.link else None)
-            except ProbeError as exc:
-                return task.observe(Status.ERROR, reason=str(exc))
+            bind_source(sock, family, task.link.source_address if task.link else None)
             codec = IcmpEchoCodec(family, raw, random.getrandbits(16), options.size)
             destination = (address, 0, 0, 0) if family == socket.AF_INET6 else (address, 0)
             outcome = await run_cycle(sock, codec, destination, count=options.count,

@@ -51,11 +51,8 @@ class LanProbe:
         lan = task.link.lan if task.link is not None else None
         if lan is None:
             return task.observe(Status.ERROR, reason="lan probe planned for a link without a 'lan' section")
-        options = task.options if isinstance(task.options, LanOptions) else LanOptions()
-        try:
-            return await asyncio.to_thread(self._measure, task, lan, options)
-        except ProbeError as exc:
-            return task.observe(Status.ERROR, reason=str(exc))
+        options = task.options_as(LanOptions)
+        return await asyncio.to_thread(self._measure, task, lan, options)
 
     async def aclose(self) -> None:
         pass

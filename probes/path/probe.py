@@ -55,11 +55,8 @@ class PathProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options if isinstance(task.options, PathOptions) else PathOptions()
-        try:
-            return await asyncio.to_thread(self._measure, task, options, time.monotonic() + options.timeout)
-        except ProbeError as exc:
-            return task.observe(Status.ERROR, reason=str(exc))
+        options = task.options_as(PathOptions)
+        return await asyncio.to_thread(self._measure, task, options, time.monotonic() + options.timeout)
 
     async def aclose(self) -> None:
         pass

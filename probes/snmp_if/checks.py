@@ -21,8 +21,7 @@ WINDOW_MARGIN = 0.8
 def check_task(task: ProbeTask) -> list[TaskProblem]:
     from netmon.probes.snmp_if.probe import SnmpIfOptions
 
-    options = task.options
-    assert isinstance(options, SnmpIfOptions)
+    options = task.options_as(SnmpIfOptions)
     if task.link is None or task.link.snmp is None:
         return []
     cfg, name = task.link.snmp, task.link.name

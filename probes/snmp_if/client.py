@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netmon.config.site import SnmpConfig, SnmpVersion
-from netmon.errors import NetmonError
+from netmon.errors import MissingInstance, SnmpCredentialsUnusable, SnmpFailure
 
 _AUTH = {
     "md5": "USM_AUTH_HMAC96_MD5", "sha": "USM_AUTH_HMAC96_SHA", "sha224": "USM_AUTH_HMAC128_SHA224",
@@ -31,18 +31,6 @@ _AUTH = {
 }
 _PRIV = {"des": "USM_PRIV_CBC56_DES", "aes": "USM_PRIV_CFB128_AES", "aes192": "USM_PRIV_CFB192_AES",
          "aes256": "USM_PRIV_CFB256_AES"}
-
-
-class SnmpFailure(NetmonError):
-    """The agent could not be asked or did not answer usefully; the text is the result's reason."""
-
-
-class SnmpCredentialsUnusable(SnmpFailure):
-    """The configured credentials cannot be used (key file missing or empty): a config problem."""
-
-
-class MissingInstance(SnmpFailure):
-    """The agent answered, but an OID asked for does not exist (e.g. the ifIndex went away)."""
 
 
 def _read_key(inline: str | None, path: str | None, what: str) -> str:

@@ -16,7 +16,8 @@ import dataclasses
 from typing import Any
 
 from netmon.config.site import SnmpConfig, SnmpVersion
-from netmon.probes.snmp_if.client import SnmpClient, SnmpFailure
+from netmon.errors import UnknownInterface
+from netmon.probes.snmp_if.client import SnmpClient
 from netmon.probes.snmp_if.names import interface_key
 from netmon.probes.snmp_if.oids import (
     COUNTERS_32,
@@ -33,10 +34,6 @@ from netmon.probes.snmp_if.oids import (
 
 # names listed in an "unknown interface" reason, at most
 SHOWN_NAMES = 40
-
-
-class UnknownInterface(SnmpFailure):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,11 +23,12 @@ from pydantic import Field
 from netmon.config.site import SnmpConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import MissingInstance, SnmpCredentialsUnusable, SnmpFailure, UnknownInterface
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope, TaskProblem
 from netmon.probes.snmp_if import checks
-from netmon.probes.snmp_if.client import MissingInstance, SnmpClient, SnmpCredentialsUnusable, SnmpFailure
+from netmon.probes.snmp_if.client import SnmpClient
 from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
-from netmon.probes.snmp_if.interfaces import Binding, UnknownInterface, resolve
+from netmon.probes.snmp_if.interfaces import Binding, resolve
 from netmon.probes.snmp_if.oids import OPER_STATUS
 from netmon.probes.snmp_if.sampling import Reading, aligned
 
@@ -90,8 +91,7 @@ class SnmpIfProbe:
         return self._client
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options
-        assert isinstance(options, SnmpIfOptions)
+        options = task.options_as(SnmpIfOptions)
         if task.link is None or task.link.snmp is None:
             return task.observe(Status.ERROR, reason="snmp_if task without a link snmp section")
         cfg = task.link.snmp

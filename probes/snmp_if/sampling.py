@@ -23,7 +23,8 @@ from typing import Any
 from pysnmp.proto.rfc1902 import Counter64
 
 from netmon.config.site import SnmpConfig
-from netmon.probes.snmp_if.client import MissingInstance, SnmpClient
+from netmon.errors import MissingInstance
+from netmon.probes.snmp_if.client import SnmpClient
 from netmon.probes.snmp_if.counters import Sample
 from netmon.probes.snmp_if.interfaces import Binding, text
 from netmon.probes.snmp_if.oids import SYS_UPTIME

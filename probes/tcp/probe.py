@@ -15,14 +15,14 @@ import errno
 import socket
 import struct
 import time
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
 from netmon.config.units import PositiveSeconds
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.errors import ProbeError
-from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import bind_source, resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 
 # Why a connect failed, in the words an operator expects.
@@ -68,7 +68,7 @@ class TcpProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(TcpOptions, task.options)
+        options = task.options_as(TcpOptions)
         port = task.port or options.port
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout
@@ -78,10 +78,7 @@ class TcpProbe:
             return task.observe(Status.FAILED, reason=str(exc))
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setblocking(False)
-            try:
-                bind_source(sock, family, task.link.source_address if task.link else None)
-            except ProbeError as exc:
-                return task.observe(Status.ERROR, reason=str(exc))
+            bind_source(sock, family, task.link.source_address if task.link else None)
             started = time.perf_counter()
             try:
                 await asyncio.wait_for(loop.sock_connect(sock, (address, port)), max(0.0, deadline - loop.time()))

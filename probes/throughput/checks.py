@@ -39,8 +39,7 @@ def snmp_seconds(task: ProbeTask, options: ThroughputOptions) -> float:
 def check_task(task: ProbeTask) -> list[TaskProblem]:
     from netmon.probes.throughput.probe import ThroughputOptions
 
-    options = task.options
-    assert isinstance(options, ThroughputOptions)
+    options = task.options_as(ThroughputOptions)
     if task.link is None or task.link.throughput is None:
         return []
     if not task.link.contracted_bps:

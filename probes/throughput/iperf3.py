@@ -17,7 +17,7 @@ import dataclasses
 import json
 from typing import Any
 
-from netmon.errors import NetmonError
+from netmon.errors import IperfFailure, IperfServerBusy, IperfUnavailable
 
 # time allowed after the test for iperf3's results exchange and exit
 FINISH_SECONDS = 3.0
@@ -25,26 +25,9 @@ FINISH_SECONDS = 3.0
 TCP_WRITE_BYTES = 128 * 1024
 
 
-class IperfFailure(NetmonError):
-    """iperf3 ran but the test did not happen (refused, busy, timed out); text is the reason."""
-
-    def __init__(self, message: str, ran_seconds: float = 0.0) -> None:
-        super().__init__(message)
-        # how long traffic may have flowed before it was stopped (0: it never started)
-        self.ran_seconds = ran_seconds
-
-
-class ServerBusy(IperfFailure):
-    """iperf3 -s runs one test at a time: another site's, or still tearing down our previous direction."""
-
-
 # Pauses before trying a busy server again: a server finishing a test frees up within about
 # a second; a longer test of another site is reported as busy rather than waited for.
 BUSY_RETRY_PAUSES_SECONDS = (0.5, 1.5)
-
-
-class IperfUnavailable(NetmonError):
-    """iperf3 could not be started at all (not installed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +92,7 @@ def parse_report(text: str) -> DirectionResult:
     error = report.get("error")
     if error:
         # "the server is busy running a test. try again later", "unable to connect to server: ..."
-        raise (ServerBusy if "busy" in str(error) else IperfFailure)(f"iperf3: {error}")
+        raise (IperfServerBusy if "busy" in str(error) else IperfFailure)(f"iperf3: {error}")
     try:
         received = report["end"]["sum_received"]
         payload = sum(int(interval["sum"]["bytes"]) for interval in report.get("intervals", []))
@@ -123,7 +106,7 @@ async def run_direction(run: IperfRun) -> DirectionResult:
     for pause in (*BUSY_RETRY_PAUSES_SECONDS, None):
         try:
             return await _run_once(run)
-        except ServerBusy:
+        except IperfServerBusy:
             if pause is None:
                 raise
             await asyncio.sleep(pause)

@@ -16,7 +16,8 @@ import dataclasses
 import time
 
 from netmon.config.site import SnmpConfig
-from netmon.probes.snmp_if.client import SnmpClient, SnmpFailure
+from netmon.errors import SnmpFailure
+from netmon.probes.snmp_if.client import SnmpClient
 from netmon.probes.snmp_if.counters import Rebaseline, Sample, compute_rates
 from netmon.probes.snmp_if.interfaces import Binding, resolve
 from netmon.probes.snmp_if.sampling import aligned

@@ -32,11 +32,11 @@ from pydantic import Field
 from netmon.config.site import ThroughputConfig
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import IperfFailure, SnmpFailure
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope, TaskProblem
-from netmon.probes.snmp_if.client import SnmpFailure
 from netmon.probes.throughput import checks
 from netmon.probes.throughput.guards import ByteBudget, in_quiet_hours
-from netmon.probes.throughput.iperf3 import DirectionResult, IperfFailure, IperfRun, IperfUnavailable, run_direction
+from netmon.probes.throughput.iperf3 import DirectionResult, IperfRun, run_direction
 from netmon.probes.throughput.load import LinkLoad, LoadMeter, others_during
 
 
@@ -83,8 +83,7 @@ class ThroughputProbe:
         return dt.datetime.now()
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = task.options
-        assert isinstance(options, ThroughputOptions)
+        options = task.options_as(ThroughputOptions)
         if task.link is None or task.link.throughput is None:
             return task.observe(Status.ERROR, reason="throughput task without a link throughput section")
         cfg, contracted = task.link.throughput, task.link.contracted_bps
@@ -164,7 +163,7 @@ class ThroughputProbe:
         failure = None
         # a test stopped by its time limit left no report: charge what it may have sent
         unreported_bytes = 0
-        try:
+        try:  # IperfUnavailable (not installed) is a ProbeError: the runner reports it
             for direction, run in runs.items():
                 try:
                     results[direction] = await run_direction(run)
@@ -172,8 +171,6 @@ class ThroughputProbe:
                     failure = f"{direction}: {exc}"
                     unreported_bytes = int(min(run.byte_bound or 0, (run.rate_cap_bps or 0) / 8 * exc.ran_seconds))
                     break
-        except IperfUnavailable as exc:
-            return task.observe(Status.ERROR, reason=str(exc))
         finally:
             self._last_test_end_ns = time.time_ns()
         bytes_used = sum(result.payload_bytes for result in results.values()) + unreported_bytes

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from pydantic import Field
 
 from netmon.contract import Observation, ProbeKind, Status
-from netmon.errors import ProbeError
-from netmon.probes.addressing import UnresolvableHost, bind_source, resolve
+from netmon.errors import UnresolvableHost
+from netmon.probes.addressing import bind_source, resolve
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from netmon.probes.echo_session import (
     EchoCycleOptions,
@@ -38,7 +38,7 @@ class UdpEchoProbe:
         self.context = context
 
     async def measure(self, task: ProbeTask) -> Observation:
-        options = cast(UdpEchoOptions, task.options)
+        options = task.options_as(UdpEchoOptions)
         port = task.port or options.port
         loop = asyncio.get_running_loop()
         deadline = loop.time() + options.timeout
@@ -47,10 +47,7 @@ class UdpEchoProbe:
         except UnresolvableHost as exc:
             return task.observe(Status.FAILED, {"loss_ratio": 1.0}, reason=str(exc))
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            try:
-                bind_source(sock, family, task.link.source_address if task.link else None)
-            except ProbeError as exc:
-                return task.observe(Status.ERROR, reason=str(exc))
+            bind_source(sock, family, task.link.source_address if task.link else None)
             try:
                 # Connected: only the reflector's datagrams reach us, and its host's ICMP
                 # "port unreachable" comes back as ECONNREFUSED (no reflector running).

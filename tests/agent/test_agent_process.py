@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from netmon.contract import RECORD_ADAPTER, Status
 from netmon.lab.netns import Lab, wait_until
 from netmon.lab.topology import SiteTopology
-from netmon.probes.registry import default_registry
+from netmon.probes.kinds import default_kinds
 from tests.agent.helpers import fetch, metrics_url, outbox_rows, start_agent, stored_seqs_logged, write_config
 from tests.conftest import netmon_argv, netmon_env
 
@@ -93,7 +93,7 @@ def test_an_unknown_probe_kind_is_refused_with_the_known_kinds(tmp_path: Path) -
         {"name": "lan", "kind": "lan", "probes": ["icmpp"], "targets": [{"host": "10.77.1.1", "name": "gw"}]}])
     proc = subprocess.run(netmon_argv("probe", "once", "--config", str(config)), capture_output=True, text=True,
                           env=netmon_env(), timeout=60)
-    known = ", ".join(default_registry().kinds())
+    known = ", ".join(default_kinds().names())
     assert proc.returncode == 1
     assert f"links[0].probes[0]: unknown probe kind 'icmpp'; known kinds: {known}" in proc.stderr
 

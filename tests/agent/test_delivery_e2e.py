@@ -40,7 +40,7 @@ from netmon.lab.services import Server, start_influxdb
 from netmon.lab.topology import SiteTopology
 from netmon.lab.tsdbquery import influxql
 from netmon.probes.agent.async_outbox import AsyncOutbox
-from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.collector_client import CollectorClient
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.agent.outbox import Outbox, OutboxStats
 from netmon.probes.agent.shipper import Shipper
@@ -228,7 +228,7 @@ def test_a_full_outbox_drops_oldest_first_and_the_centre_shows_the_count(stack: 
     # batch the collector stored but whose answer the outage swallowed would be dropped later,
     # counted as lost though it arrived, and the counts below could not be exact. A batch sent into the
     # dead line on the kept-alive connection is withdrawn when the agent gives up on it (RST,
-    # probes/agent/delivery.py ABORT_ON_CLOSE); without that the kernel delivered it after the
+    # probes/agent/collector_client.py ABORT_ON_CLOSE); without that the kernel delivered it after the
     # outage (1 run in 3).
     acked = agent_metrics(stack, agent)["netmon_agent_batches_acknowledged_total"]
     wait_until(lambda: agent_metrics(stack, agent)["netmon_agent_batches_acknowledged_total"] > acked, 5,
@@ -327,8 +327,8 @@ def test_each_refusal_of_the_collector_is_handled_and_nothing_else_is_lost(
                                         max_age_seconds=86400)
         metrics = AgentMetrics(SiteIdentity(id=SITE_ID, name="x", province="y"), f"{SITE_ID}-agent",
                                lambda: outbox.snapshot)
-        delivery = Delivery(connection, site_id=SITE_ID, agent_id=f"{SITE_ID}-agent")
-        shipper = Shipper(outbox, delivery, connection, metrics)
+        client = CollectorClient(connection, site_id=SITE_ID, agent_id=f"{SITE_ID}-agent")
+        shipper = Shipper(outbox, client, connection, metrics)
         waits = [await shipper.cycle()]  # 401
         assert outbox.snapshot.queued == 1261 and collector_accepted() == 0
         token_file.write_text(collector.enrol(SITE_ID) + "\n")  # the operator fixes the token
@@ -338,7 +338,7 @@ def test_each_refusal_of_the_collector_is_handled_and_nothing_else_is_lost(
             if outbox.snapshot.queued:
                 slept += waits[-1]
                 await asyncio.sleep(waits[-1])
-        await delivery.aclose()
+        await client.aclose()
         stats = outbox.snapshot
         await outbox.close()
         return [str(w) for w in waits], stats, metrics, slept

@@ -25,7 +25,7 @@ from netmon.probes.agent.outbox import Outbox
 from netmon.probes.agent.runtime import OUTBOX_FILE, Agent
 from netmon.probes.agent.schedule import JOB_PREFIX, GridIntervalTrigger, jitter_for, new_scheduler, start_offset
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
-from netmon.probes.registry import ProbeRegistry
+from netmon.probes.kinds import ProbeKinds
 
 RUNS: list[tuple[str, float, float]] = []  # (task key, started, finished) in time.time()
 
@@ -80,17 +80,17 @@ def config(tmp_path: Path, port: int, targets: int, interval: float, timeout: fl
 
 async def run_agent(cfg: SiteConfig, seconds: float, stop_in_flight: bool = False) -> tuple[Agent, float]:
     """Run the agent for ``seconds`` (then until a probe run is in flight); returns it and when it was stopped."""
-    registry = ProbeRegistry()
-    registry.register(LoopbackTcpProbe)
+    kinds = ProbeKinds()
+    kinds.register(LoopbackTcpProbe)
     RUNS.clear()
     LoopbackTcpProbe.running = asyncio.Event()
-    agent = Agent(cfg, "test", registry)
+    agent = Agent(cfg, "test", kinds)
     runner = asyncio.create_task(agent.run())
     await asyncio.sleep(seconds)
     if stop_in_flight:
         await LoopbackTcpProbe.running.wait()
     stop_at = time.time()
-    agent.stop.set()
+    agent.stop_requested.set()
     assert await asyncio.wait_for(runner, 10) == 0
     return agent, stop_at
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.rules import Rule
+from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import LinkKind, ProbeKind, ResultRecord, Status
@@ -72,3 +73,9 @@ async def step(eng: AlertEngine, now: float) -> int:
     """One pass of what the service loop does every second."""
     eng.tick(now)
     return await eng.deliver(now)
+
+
+def notification_rows(store: AlertStore, channel: str | None = None) -> list[dict[str, object]]:
+    """Every queued notification row, delivered or not, oldest first (what the tests inspect)."""
+    where, params = ("channel = ?", (channel,)) if channel else ("1", ())
+    return [dict(row) for row in store.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)]

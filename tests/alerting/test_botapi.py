@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from netmon.alerting import outbox
-from netmon.alerting.channels.registry import default_channel_registry
+from netmon.alerting import notifications
+from netmon.alerting.channels.kinds import default_channel_kinds
 from netmon.alerting.dispatch import Dispatcher
 from netmon.alerting.routing import Router
 from netmon.alerting.store import AlertStore
@@ -18,7 +18,7 @@ from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRateLimited, ChannelRejected
 from netmon.lab.standins import BotApiStandin
 from tests.alerting.harness import BOT_TOKEN, message
-from tests.alerting.helpers import T0
+from tests.alerting.helpers import T0, notification_rows
 
 CHAT = "-1001234567890"
 
@@ -42,7 +42,7 @@ def config(bot: tuple[str, BotApiStandin, Path], **extra: object) -> AlertingCon
 
 
 async def test_rate_limit_answer_carries_retry_after(bot: tuple[str, BotApiStandin, Path]) -> None:
-    channel = default_channel_registry().build(config(bot).channels[0])
+    channel = default_channel_kinds().build(config(bot).channels[0])
     bot[1].limit_next(1, retry_after=5)
     try:
         with pytest.raises(ChannelRateLimited) as info:
@@ -56,13 +56,13 @@ async def test_rate_limit_answer_carries_retry_after(bot: tuple[str, BotApiStand
 
 async def test_bad_chat_id_and_bad_token_are_rejected(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
     _, server, token_file = bot
-    registry = default_channel_registry()
-    channel = registry.build(config(bot, chat_id="-100999").channels[0])
+    kinds = default_channel_kinds()
+    channel = kinds.build(config(bot, chat_id="-100999").channels[0])
     with pytest.raises(ChannelRejected, match="chat not found"):
         await channel.send(message(1))
     await channel.aclose()
     token_file.write_text("987654:wrong-token")
-    channel = registry.build(config(bot).channels[0])
+    channel = kinds.build(config(bot).channels[0])
     with pytest.raises(ChannelRejected, match="Unauthorized") as info:
         await channel.send(message(1))
     await channel.aclose()
@@ -74,12 +74,12 @@ async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tup
                                                                       tmp_path: Path) -> None:
     store = AlertStore(tmp_path / "a.db")
     cfg = config(bot)
-    good = default_channel_registry().build(cfg.channels[0])
+    good = default_channel_kinds().build(cfg.channels[0])
     dispatcher = Dispatcher(store, {"bot": good}, Router(cfg, None))
     server = bot[1]
     server.limit_next(1, retry_after=20)
     for i in range(3):
-        outbox.enqueue(store, "bot", message(1, first=1 + i), T0)
+        notifications.enqueue(store, "bot", message(1, first=1 + i), T0)
     assert await dispatcher.deliver(T0) == 0  # 429: parked for 20 s, later rows wait behind it (order kept)
     assert await dispatcher.deliver(T0 + 19) == 0
     assert await dispatcher.deliver(T0 + 20) == 3
@@ -87,12 +87,12 @@ async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tup
         f"Xã/phường: Phường Tân Phong {i} (26{i:03d}) — Biên Hòa, Đồng Nai" for i in (1, 2, 3)]
     # a bad chat id is permanent: given up at once, the next message still goes out
     server.chats.clear()
-    outbox.enqueue(store, "bot", message(4), T0 + 30)
+    notifications.enqueue(store, "bot", message(4), T0 + 30)
     assert await dispatcher.deliver(T0 + 30) == 0
     server.chats.add(CHAT)
-    outbox.enqueue(store, "bot", message(5), T0 + 31)
+    notifications.enqueue(store, "bot", message(5), T0 + 31)
     assert await dispatcher.deliver(T0 + 31) == 1
-    rows = outbox.history(store)
+    rows = notification_rows(store)
     assert [(r["delivered_at"] is not None, r["gave_up_at"] is not None) for r in rows] == [
         (True, False), (True, False), (True, False), (False, True), (True, False)]
     assert "chat not found" in str(rows[3]["last_error"])
@@ -103,9 +103,9 @@ async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tup
 async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
     store = AlertStore(tmp_path / "a.db")
     cfg = config(bot, rate_per_minute=6, burst=2)  # one message every 10 s, two at once at most
-    dispatcher = Dispatcher(store, default_channel_registry().build_all(cfg.channels), Router(cfg, None))
+    dispatcher = Dispatcher(store, default_channel_kinds().build_all(cfg.channels), Router(cfg, None))
     for i in range(5):
-        outbox.enqueue(store, "bot", message(1 + i), T0)
+        notifications.enqueue(store, "bot", message(1 + i), T0)
     sent = [await dispatcher.deliver(T0 + dt) for dt in (0, 1, 10, 15, 20, 30)]
     assert sent == [2, 0, 1, 0, 1, 1]
     await dispatcher.aclose()

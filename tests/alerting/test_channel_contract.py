@@ -11,21 +11,21 @@ from pathlib import Path
 import pytest
 
 from netmon.alerting.channels.base import Channel
-from netmon.alerting.channels.registry import ChannelRegistry, DuplicateChannelType, default_channel_registry
+from netmon.alerting.channels.kinds import ChannelKinds, default_channel_kinds
 from netmon.config.alerting import AlertingConfig
-from netmon.errors import ChannelError, ChannelRejected, ConfigError
+from netmon.errors import AlreadyRegistered, ChannelError, ChannelRejected, ConfigError
 from tests.alerting.harness import BOT_TOKEN, Harness, harness, message
 
-REGISTRY = default_channel_registry()
-KINDS = REGISTRY.types()
+CHANNEL_KINDS = default_channel_kinds()
+KINDS = CHANNEL_KINDS.names()
 
 
 def test_every_channel_type_of_the_issue_is_registered_once() -> None:
     assert KINDS == ["alertmanager", "console", "smtp", "telegram", "webhook", "zalo"]
-    again = ChannelRegistry()
-    again.register(REGISTRY.get("zalo"))
-    with pytest.raises(DuplicateChannelType, match="'zalo' is already registered by ZaloChannel"):
-        again.register(REGISTRY.get("zalo"))
+    again = ChannelKinds()
+    again.register(CHANNEL_KINDS.get("zalo"))
+    with pytest.raises(AlreadyRegistered, match="'zalo' is already registered by ZaloChannel"):
+        again.register(CHANNEL_KINDS.get("zalo"))
 
 
 @pytest.fixture(params=KINDS)
@@ -37,7 +37,7 @@ def channel_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 def build(config: dict[str, object]) -> Channel:
     parsed = AlertingConfig.model_validate({"channels": [config]}).channels[0]
-    channel = REGISTRY.build(parsed)
+    channel = CHANNEL_KINDS.build(parsed)
     assert channel.kind == parsed.type and isinstance(parsed, channel.config_model)
     return channel
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from netmon.alerting.engine import IncidentClosed, IncidentNotFound
 from netmon.alerting.routing import Router
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry
 from netmon.contract import ProbeKind
+from netmon.errors import IncidentClosed, IncidentNotFound
 from netmon.lab.standins import WebhookReceiver
 from tests.alerting.helpers import (
     T0,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netmon.alerting.channels.registry import default_channel_registry
+from netmon.alerting.channels.kinds import default_channel_kinds
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRejected
 from tests.alerting.harness import SmtpHarness, message
@@ -21,7 +21,7 @@ def smtp(tmp_path: Path) -> Iterator[SmtpHarness]:
 
 
 def channel(config: dict[str, object]):  # type: ignore[no-untyped-def]
-    return default_channel_registry().build(AlertingConfig.model_validate({"channels": [config]}).channels[0])
+    return default_channel_kinds().build(AlertingConfig.model_validate({"channels": [config]}).channels[0])
 
 
 async def test_mail_arrives_over_starttls_with_utf8_subject_and_body(smtp: SmtpHarness) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netmon.alerting import outbox
 from netmon.lab.standins import WebhookReceiver
-from tests.alerting.helpers import T0, TEAM, alerting_config, engine, registry, step, utilisation
+from tests.alerting.helpers import T0, TEAM, alerting_config, engine, notification_rows, registry, step, utilisation
 
 ALERT_KEYS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
 BODY_KEYS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",
@@ -65,6 +64,6 @@ async def test_receiver_errors_are_retried_with_backoff_or_retry_after(tmp_path:
     assert hook.bodies() == []
     await step(eng, T0 + 136)
     assert len(hook.bodies()) == 1
-    [row] = outbox.history(eng.store)
+    [row] = notification_rows(eng.store)
     assert row["attempts"] == 3 and row["delivered_at"] == T0 + 136
     await eng.aclose()

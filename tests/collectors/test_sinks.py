@@ -14,13 +14,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.collectors.abc import CollectorHost, ResultSink
 from netmon.collectors.app import create_app
-from netmon.collectors.core import DuplicateExtension
-from netmon.collectors.sinks import DuplicateSink, Sinks
+from netmon.collectors.sinks import Sinks
 from netmon.collectors.sqlite import SITES_DB, connect
 from netmon.collectors.tokens import TokenStore
 from netmon.config.central import load_central
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import AlreadyRegistered
 from netmon.lab.collector import lab_site, sample_batch, write_central, write_registry
 from netmon.lab.netns import wait_until
 
@@ -73,7 +73,7 @@ class Broken:
 def test_registration_is_explicit_and_refuses_duplicates() -> None:
     sinks = Sinks()
     sinks.register(Recorder())
-    with pytest.raises(DuplicateSink, match="a sink named 'recorder' is already registered"):
+    with pytest.raises(AlreadyRegistered, match="a sink named 'recorder' is already registered"):
         sinks.register(Recorder())
     with pytest.raises(TypeError, match="does not implement ResultSink"):
         sinks.register(object())  # type: ignore[arg-type]
@@ -148,7 +148,7 @@ def test_stop_closes_the_sinks_then_the_extensions_last_installed_first(tmp_path
 
 def test_extension_and_sink_names_are_unique(tmp_path: Path) -> None:
     config = load_central(write_central(tmp_path, write_registry(tmp_path / "sites.yaml", [lab_site("26734")])))
-    with pytest.raises(DuplicateExtension, match="an extension named 'sinks-only' is already installed"):
+    with pytest.raises(AlreadyRegistered, match="an extension named 'sinks-only' is already installed"):
         create_app(config, extensions=[SinksOnly(), SinksOnly()])
-    with pytest.raises(DuplicateSink, match="a sink named 'recorder' is already registered"):
+    with pytest.raises(AlreadyRegistered, match="a sink named 'recorder' is already registered"):
         create_app(config, extensions=[SinksOnly(Recorder()), SinksOnly(Recorder(), name="other")])

@@ -15,7 +15,7 @@ from netmon.config.site import CollectorConnection
 from netmon.contract import Observation
 from netmon.lab.certs import make_ca
 from netmon.lab.collector import lab_site, sample_batch, start_collector, write_central, write_registry
-from netmon.probes.agent.delivery import Delivery
+from netmon.probes.agent.collector_client import CollectorClient
 from netmon.probes.agent.outbox import Outbox
 from tests.conftest import netmon_env
 
@@ -48,24 +48,24 @@ def test_an_agent_keeps_one_tls_connection_across_batches(tmp_path: Path) -> Non
                         max_age_seconds=3600)
 
         async def ship_twice() -> list[tuple[int, int]]:
-            delivery = Delivery(connection, site_id="26734", agent_id="26734-agent")
+            client = CollectorClient(connection, site_id="26734", agent_id="26734-agent")
             client_ports: list[tuple[int, int]] = []
 
             async def note_port(response: httpx.Response) -> None:
                 stream = response.extensions["network_stream"]
                 client_ports.append((stream.get_extra_info("client_addr")[1], response.status_code))
 
-            delivery.client.event_hooks["response"].append(note_port)
+            client.http.event_hooks["response"].append(note_port)
             try:
                 for _ in range(2):
                     outbox.add([Observation(probe="icmp", link="leased", link_kind="leased_line", target="isp-edge",
                                             status="ok", values={"rtt_avg_seconds": 0.012})])
                     items = outbox.oldest(10, ())
-                    outcome = await delivery.post(items, 0)
-                    outbox.acknowledge(tuple(outcome.acked))
+                    settlement = await client.post(items, 0)
+                    outbox.acknowledge(tuple(settlement.acked))
                     await asyncio.sleep(7)  # longer than httpx's and uvicorn's idle defaults (5 s)
             finally:
-                await delivery.aclose()
+                await client.aclose()
             return client_ports
 
         ports = asyncio.run(ship_twice())

@@ -8,8 +8,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from netmon.dashboards.datasources import INFLUX_UID
-from netmon.dashboards.influx import InfluxQLClient, Series
-from netmon.dashboards.templating import Variable, duration_seconds, interpolate, panel_interval_seconds
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
+from netmon.dashboards.templating import Variable, interpolate
+from netmon.lab.grafana_interval import duration_seconds, panel_interval_seconds
 
 _LEFTOVER = re.compile(r"\$\w|\$\{|\[\[")
 
@@ -26,7 +27,7 @@ def influx_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_panel(client: InfluxQLClient, panel: dict[str, Any], variables: Mapping[str, Variable], *, now_ms: int,
-              range_seconds: float) -> dict[str, list[Series]]:
+              range_seconds: float) -> dict[str, list[QuerySeries]]:
     """refId -> the series InfluxDB returned for that target."""
     if panel.get("timeFrom"):
         range_seconds = duration_seconds(panel["timeFrom"])

@@ -10,9 +10,11 @@ from typing import Any
 
 import yaml
 
+from netmon.alerting.rules import load_rules
+from netmon.contract import LinkKind
 from netmon.dashboards.build import DASHBOARD_UIDS, build_all
 from netmon.dashboards.datasources import INFLUX_UID, PROMETHEUS_UID
-from netmon.dashboards.thresholds import Limit, Thresholds
+from netmon.dashboards.thresholds import LINK_KIND_VI, Limit, default_limits, limits_from_rules
 from tests.conftest import netmon_argv, netmon_env
 
 EXPECTED_VARIABLES = {
@@ -100,17 +102,51 @@ def test_layout_has_no_overlapping_panels() -> None:
                     cells[(x, y)] = panel["title"]
 
 
-def test_thresholds_colour_panels_like_the_alerts() -> None:
-    custom = Thresholds(utilisation_ratio=Limit(warning=0.7, critical=0.9))
-    board = build_all(custom)["netmon-province-overview"]
-    top = next(p for p in board["panels"] if p["title"].startswith("Mức sử dụng cao nhất"))
+def top_table_steps(board: dict[str, Any], title: str) -> list[float | None]:
+    top = next(p for p in board["panels"] if p["title"].startswith(title))
     override = top["fieldConfig"]["overrides"][0]
-    steps = next(p["value"]["steps"] for p in override["properties"] if p["id"] == "thresholds")
-    assert [s["value"] for s in steps] == [None, 0.7, 0.9]
-    default_steps = next(p["value"]["steps"] for p in next(
-        q for q in build_all()["netmon-province-overview"]["panels"] if q["title"] == top["title"]
-    )["fieldConfig"]["overrides"][0]["properties"] if p["id"] == "thresholds")
-    assert [s["value"] for s in default_steps] == [None, 0.8, 0.95]
+    return [s["value"] for s in next(p["value"]["steps"] for p in override["properties"] if p["id"] == "thresholds")]
+
+
+def panel_steps(board: dict[str, Any], title: str) -> list[float | None]:
+    panel = next(p for p in all_panels(board) if p["title"] == title)
+    return [s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+
+def test_limits_given_colour_the_panels() -> None:
+    custom = default_limits().model_copy(update={"utilisation_ratio": Limit(warning=0.7, critical=0.9)})
+    board = build_all(custom)["netmon-province-overview"]
+    assert top_table_steps(board, "Mức sử dụng cao nhất") == [None, 0.7, 0.9]
+
+
+def test_default_dashboards_show_the_numbers_of_the_go_live_alert_rules() -> None:
+    """The limits are read from alerting's rules, not copied: every coloured panel shows the
+    warning and critical of the rule that alerts on the same value."""
+    rules = {rule.name: rule for rule in load_rules()}
+    boards = build_all()
+    overview, detail = boards["netmon-province-overview"], boards["netmon-site-detail"]
+    utilisation = rules["LinkUtilisationHigh"]
+    assert top_table_steps(overview, "Mức sử dụng cao nhất") == [None, utilisation.warning, utilisation.critical]
+    assert panel_steps(detail, "Mức sử dụng so với băng thông cam kết") == [
+        None, utilisation.warning, utilisation.critical]
+    platform = rules["PlatformSlow"]
+    assert panel_steps(detail, "Thời gian phản hồi nền tảng") == [None, platform.warning, platform.critical]
+    for kind in LinkKind:
+        rtt, loss = rules["LinkRttHigh"].link_kinds[kind], rules["LinkLossHigh"].link_kinds[kind]
+        assert top_table_steps(overview, f"Độ trễ cao nhất — {LINK_KIND_VI[kind]}") == [None, rtt.warning, rtt.critical]
+        assert top_table_steps(overview, f"Mất gói cao nhất — {LINK_KIND_VI[kind]}") == [
+            None, loss.warning, loss.critical]
+
+
+def test_a_rules_file_colours_what_it_defines_and_the_go_live_rules_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - {name: LinkRttHigh, probe: icmp, value: rtt_avg_seconds, link_kinds: {lan: {warning: 0.03, "
+        "critical: 0.2}}}\n")
+    limits = limits_from_rules(load_rules(tmp_path / "rules.yaml"))
+    assert limits.for_kind(LinkKind.LAN).rtt_seconds == Limit(warning=0.03, critical=0.2)
+    defaults = default_limits()
+    assert limits.for_kind(LinkKind.LEASED_LINE) == defaults.for_kind(LinkKind.LEASED_LINE)
+    assert limits.utilisation_ratio == defaults.utilisation_ratio
 
 
 def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
@@ -139,13 +175,6 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
     # The token stays in its file; Grafana reads it from there.
     assert sources[INFLUX_UID]["secureJsonData"] == {"httpHeaderValue1": "Token $__file{/etc/netmon/influx.token}"}
     assert sources[PROMETHEUS_UID]["url"] == "http://10.0.0.6:9090"
-
-
-def test_default_thresholds_are_the_alert_rules_defaults() -> None:
-    from netmon.alerting.rules import load_rules
-    from netmon.dashboards.thresholds import from_alert_rules
-
-    assert from_alert_rules(load_rules()) == Thresholds()
 
 
 def test_cli_build_colours_by_the_collectors_rules_file(tmp_path: Path) -> None:

@@ -12,12 +12,13 @@ import pytest
 
 from netmon.config.central import InfluxConfig
 from netmon.dashboards.build import build_all
-from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.templating import Variable, interpolate
 from tests.dashboards import dataset as d
 from tests.dashboards.grafana_run import influx_panels, run_panel
+from tests.dashboards.selections import all_selected, several
 
-Results = dict[str, list[Series]]
+Results = dict[str, list[QuerySeries]]
 HOUR = 3600.0
 
 
@@ -27,13 +28,13 @@ def one_value(results: Results, column: str) -> float:
     return float(row[column])
 
 
-def by_tags(results: Results, *keys: str) -> dict[tuple[str, ...], Series]:
+def by_tags(results: Results, *keys: str) -> dict[tuple[str, ...], QuerySeries]:
     out = {tuple(s.tags[k] for k in keys): s for s in results["A"]}
     assert len(out) == len(results["A"]), "series repeated"
     return out
 
 
-def column_values(series: Series, column: str) -> set[float]:
+def column_values(series: QuerySeries, column: str) -> set[float]:
     return {round(float(r[column]), 6) for r in series.rows() if r[column] is not None}
 
 
@@ -117,7 +118,7 @@ def overview_checks() -> dict[str, Callable[[Results], None]]:
     }
 
 
-def one(series: Series, column: str) -> float:
+def one(series: QuerySeries, column: str) -> float:
     (row,) = series.rows()
     return float(row[column])
 
@@ -247,9 +248,9 @@ def stack_checks() -> dict[str, Callable[[Results], None]]:
 HCM = Variable.single(d.PROVINCE)
 DASHBOARD_RUNS = {
     "netmon-province-overview": ({"province": HCM}, HOUR, overview_checks),
-    "netmon-site-detail": ({"province": HCM, "site": Variable.single(d.DEGRADED), "link": Variable.all()}, HOUR,
+    "netmon-site-detail": ({"province": HCM, "site": Variable.single(d.DEGRADED), "link": all_selected()}, HOUR,
                            site_checks),
-    "netmon-capacity": ({"province": HCM, "site": Variable.all(), "link": Variable.all()}, 30 * 24 * HOUR,
+    "netmon-capacity": ({"province": HCM, "site": all_selected(), "link": all_selected()}, 30 * 24 * HOUR,
                         capacity_checks),
     "netmon-stack-health": ({"province": HCM}, HOUR, stack_checks),
 }
@@ -283,7 +284,7 @@ def test_multi_value_selection_is_escaped_like_grafana(influx_client: InfluxQLCl
     """Two communes picked, one with a dot in its id: exactly those two, never the look-alike."""
     board = build_all()["netmon-capacity"]
     (panel,) = [p for p in influx_panels(board) if p["title"] == "Phân vị 95 theo ngày"]
-    variables = {"province": HCM, "site": Variable.selection([d.DOTTED, d.GOOD]), "link": Variable.single("tslcd")}
+    variables = {"province": HCM, "site": several([d.DOTTED, d.GOOD]), "link": Variable.single("tslcd")}
     results = run_panel(influx_client, panel, variables, now_ms=loaded[1] + 1000, range_seconds=30 * 24 * HOUR)
     assert set(by_tags(results, "site", "link")) == {(d.DOTTED, "tslcd"), (d.GOOD, "tslcd")}
     assert "/^(26740\\.2|26734)$/" in interpolate(panel["targets"][0]["query"], variables, time_from_ms=0,

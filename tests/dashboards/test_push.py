@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from netmon.dashboards.build import DASHBOARD_UIDS, build_all
-from netmon.dashboards.push import GrafanaPushError, push
+from netmon.dashboards.push import push
+from netmon.errors import GrafanaPushError
 from netmon.lab.topology import free_port
 from tests.conftest import netmon_argv, netmon_env
 from tests.dashboards.grafana_standin import GrafanaStandIn

@@ -27,10 +27,10 @@ from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import load_registry
 from netmon.dashboards.build import build_all
 from netmon.dashboards.datasources import PROMETHEUS_UID
-from netmon.dashboards.influx import InfluxQLClient, Series
+from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.readiness.model import ReadinessReport
 from netmon.dashboards.readiness.report import build_report
-from netmon.dashboards.templating import Variable, panel_interval_seconds
+from netmon.dashboards.templating import Variable
 from netmon.lab.collector import (
     CollectorProcess,
     influx_settings,
@@ -39,6 +39,7 @@ from netmon.lab.collector import (
     write_central,
     write_registry,
 )
+from netmon.lab.grafana_interval import panel_interval_seconds
 from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3
 from netmon.lab.netns import Lab, LabError, Namespace, Proc, call_in_namespace, wait_until
 from netmon.lab.platforms import start_platforms
@@ -48,6 +49,7 @@ from tests.agent.helpers import start_agent, write_config
 from tests.conftest import require_netns
 from tests.dashboards import prometheus_run as prom
 from tests.dashboards.grafana_run import panels, run_panel
+from tests.dashboards.selections import all_selected
 
 pytestmark = pytest.mark.netns
 
@@ -265,15 +267,15 @@ def test_the_collector_api_gives_the_same_verdicts(testbed: ProvinceBed) -> None
 
 # -- every dashboard panel on the real data ------------------------------------------------------
 
-def tags(results: dict[str, list[Series]], *keys: str) -> set[tuple[str, ...]]:
+def tags(results: dict[str, list[QuerySeries]], *keys: str) -> set[tuple[str, ...]]:
     return {tuple(s.tags[k] for k in keys) for s in results["A"]}
 
 
-def table_keys(results: dict[str, list[Series]], *keys: str) -> set[tuple[str, ...]]:
+def table_keys(results: dict[str, list[QuerySeries]], *keys: str) -> set[tuple[str, ...]]:
     return {tuple(row[k] for k in keys) for s in results["A"] for row in s.rows()}
 
 
-def empty(results: dict[str, list[Series]]) -> None:
+def empty(results: dict[str, list[QuerySeries]]) -> None:
     assert results["A"] == [], "this testbed has no SNMP: the panel must be empty"
 
 
@@ -281,20 +283,20 @@ SITE_SET = {(s,) for s in SITES}
 LINKS = {"tslcd", "leased"}
 
 
-def overview_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def counts_sum(results: dict[str, list[Series]]) -> int:
+def overview_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def counts_sum(results: dict[str, list[QuerySeries]]) -> int:
         return sum(int(row["sites"]) for s in results["A"] for row in s.rows())
 
-    def site_rows(results: dict[str, list[Series]]) -> None:
+    def site_rows(results: dict[str, list[QuerySeries]]) -> None:
         assert table_keys(results, "site") == SITE_SET
 
-    def top_kind(results: dict[str, list[Series]], link: str) -> None:
+    def top_kind(results: dict[str, list[QuerySeries]], link: str) -> None:
         assert table_keys(results, "site", "link") == {(s, link) for s in SITES}
 
     seen: dict[str, int] = {}
 
-    def count(name: str) -> Callable[[dict[str, list[Series]]], None]:
-        def check(results: dict[str, list[Series]]) -> None:
+    def count(name: str) -> Callable[[dict[str, list[QuerySeries]]], None]:
+        def check(results: dict[str, list[QuerySeries]]) -> None:
             seen[name] = counts_sum(results)
             if len(seen) == 3:  # every reporting commune is in exactly one of the three
                 assert sum(seen.values()) == len(SITES), seen
@@ -322,10 +324,10 @@ def _eq(actual: Any, expected: Any) -> None:
     assert actual == expected
 
 
-def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, list[Series]]], None]]:
+def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
     """Site detail of commune 3 (data network shaped to 4 Mbit/s), every link."""
 
-    def throughput(results: dict[str, list[Series]]) -> None:
+    def throughput(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         assert series.tags == {"link": "tslcd"}
         downloads = [row["download"] for row in series.rows() if row["download"] is not None]
@@ -339,8 +341,8 @@ def site_expectations(reference_bps: float) -> dict[str, Callable[[dict[str, lis
             "Lỗi và gói bị loại trên cổng": empty, "Thời gian phản hồi nền tảng": per_platform}
 
 
-def capacity_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def lowest(results: dict[str, list[Series]]) -> None:
+def capacity_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def lowest(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         ratios = {row["site"]: row["download_ratio"] for row in series.rows()}
         assert set(ratios) == set(SITES)
@@ -351,8 +353,8 @@ def capacity_expectations() -> dict[str, Callable[[dict[str, list[Series]]], Non
             "Phân vị 95 theo tuần": empty, "Thông lượng đo được thấp nhất so với cam kết": lowest}
 
 
-def stack_expectations() -> dict[str, Callable[[dict[str, list[Series]]], None]]:
-    def outbox_total(results: dict[str, list[Series]]) -> None:
+def stack_expectations() -> dict[str, Callable[[dict[str, list[QuerySeries]]], None]]:
+    def outbox_total(results: dict[str, list[QuerySeries]]) -> None:
         (series,) = results["A"]
         assert series.values
 
@@ -367,9 +369,9 @@ def test_every_influx_panel_on_real_probe_data(testbed: ProvinceBed) -> None:
                        readiness=ReadinessConfig.model_validate(READINESS))
     province = Variable.single(PROVINCE)
     runs = [("netmon-province-overview", {"province": province}, overview_expectations()),
-            ("netmon-site-detail", {"province": province, "site": Variable.single("48003"), "link": Variable.all()},
+            ("netmon-site-detail", {"province": province, "site": Variable.single("48003"), "link": all_selected()},
              site_expectations(testbed.reference_bps["48003"])),
-            ("netmon-capacity", {"province": province, "site": Variable.all(), "link": Variable.all()},
+            ("netmon-capacity", {"province": province, "site": all_selected(), "link": all_selected()},
              capacity_expectations()),
             ("netmon-stack-health", {"province": province}, stack_expectations())]
     now_ms = time.time_ns() // 1_000_000

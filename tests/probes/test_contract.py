@@ -10,6 +10,7 @@ names the wire contract defines for the kind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,15 +20,16 @@ import yaml
 
 from netmon.config.site import SiteConfig
 from netmon.contract import VALUE_NAMES, Observation, ProbeKind, Status
+from netmon.errors import AlreadyRegistered, NotRegistered
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask
+from netmon.probes.kinds import ProbeKinds, default_kinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import DuplicateProbeKind, ProbeRegistry, default_registry
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
 
-REGISTRY = default_registry()
-KINDS = REGISTRY.kinds()
+PROBE_KINDS = default_kinds()
+KINDS = PROBE_KINDS.names()
 PROBES_DIR = Path(__file__).resolve().parents[2] / "probes"
 BASE_SITE: dict[str, Any] = {"site": {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}}
 
@@ -38,7 +40,7 @@ def sample_config(kind: str) -> SiteConfig:
 
 
 def sample_tasks(kind: str) -> list[ProbeTask]:
-    return [t for t in build_tasks(sample_config(kind), REGISTRY) if t.kind.value == kind]
+    return [t for t in build_tasks(sample_config(kind), PROBE_KINDS) if t.kind.value == kind]
 
 
 def test_every_wire_contract_probe_kind_is_registered() -> None:
@@ -47,7 +49,7 @@ def test_every_wire_contract_probe_kind_is_registered() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_declares_the_shared_shape(kind: str) -> None:
-    probe = REGISTRY.get(kind)
+    probe = PROBE_KINDS.get(kind)
     assert probe.kind.value == kind
     assert issubclass(probe.Options, ProbeOptions)
     defaults = probe.Options()
@@ -61,6 +63,25 @@ def test_sample_config_plans_at_least_one_task(kind: str) -> None:
     assert sample_tasks(kind), f"probes/{kind}/sample.yaml plans no {kind} task"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_reads_its_options_as_its_own_model_and_refuses_others(kind: str, tmp_path: Path) -> None:
+    """Every kind narrows ``task.options`` with ``options_as``: a task carrying another model
+    (planned for another kind) is an error result naming both, before anything is sent."""
+    task = dataclasses.replace(sample_tasks(kind)[0], options=ProbeOptions(timeout=2))
+
+    async def measure() -> Observation:
+        probe = PROBE_KINDS.get(kind)(ProbeContext(state_dir=tmp_path))
+        try:
+            return await run_task(probe, task)
+        finally:
+            await probe.aclose()
+
+    observation = asyncio.run(measure())
+    assert observation.status is Status.ERROR
+    assert observation.reason == (f"task {task.key} carries ProbeOptions, not the "
+                                  f"{PROBE_KINDS.get(kind).Options.__name__} its probe kind reads")
+
+
 @pytest.mark.netns
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_cut_off_site_gets_failed_results_not_exceptions(kind: str, site_topo: SiteTopology, tmp_path: Path) -> None:
@@ -68,7 +89,7 @@ def test_a_cut_off_site_gets_failed_results_not_exceptions(kind: str, site_topo:
     tasks = sample_tasks(kind)
 
     async def measure_all() -> list[tuple[ProbeTask, Observation, float]]:
-        probe = REGISTRY.get(kind)(ProbeContext(state_dir=tmp_path))
+        probe = PROBE_KINDS.get(kind)(ProbeContext(state_dir=tmp_path))
         out = []
         try:
             for task in tasks:
@@ -88,14 +109,15 @@ def test_a_cut_off_site_gets_failed_results_not_exceptions(kind: str, site_topo:
         assert observation.target == task.target
 
 
-def test_registry_refuses_a_duplicate_kind_and_names_the_known_ones() -> None:
-    registry = ProbeRegistry()
+def test_kinds_refuse_a_duplicate_and_name_the_known_ones() -> None:
+    kinds = ProbeKinds()
 
     class Dummy:
         kind: ClassVar[ProbeKind] = ProbeKind.TCP
 
-    registry.register(Dummy)  # type: ignore[arg-type]
-    with pytest.raises(DuplicateProbeKind, match="'tcp' is already registered"):
-        registry.register(Dummy)  # type: ignore[arg-type]
-    with pytest.raises(KeyError, match="known kinds: tcp"):
-        registry.get("icmpp")
+    kinds.register(Dummy)  # type: ignore[arg-type]
+    with pytest.raises(AlreadyRegistered, match="'tcp' is already registered"):
+        kinds.register(Dummy)  # type: ignore[arg-type]
+    with pytest.raises(NotRegistered, match="known kinds: tcp") as unknown:
+        kinds.get("icmpp")
+    assert str(unknown.value) == "unknown probe kind 'icmpp'; known kinds: tcp"

@@ -12,8 +12,8 @@ from netmon.errors import ConfigError
 from netmon.lab.netns import Proc, wait_until
 from netmon.lab.topology import SiteTopology
 from netmon.probes.dns import DnsOptions, DnsProbe
+from netmon.probes.kinds import default_kinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from tests.probes.lab_probing import make_task, measure, measure_one
 from tests.probes.test_contract import sample_config
 
@@ -102,6 +102,6 @@ def test_a_stopped_server_and_a_dead_address_fail(site_topo: SiteTopology, dnsma
 def test_an_unknown_record_type_is_a_config_error() -> None:
     config = sample_config("dns").model_copy(update={"probes": {"dns": {"record_type": "AAAAA"}}})
     with pytest.raises(ConfigError) as caught:
-        build_tasks(config, default_registry(), source="site.yaml")
+        build_tasks(config, default_kinds(), source="site.yaml")
     assert caught.value.problems == [("probes.dns.record_type", None, "Value error, unknown DNS record type 'AAAAA' "
                                                                        "(got 'AAAAA')")]

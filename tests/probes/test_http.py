@@ -21,8 +21,8 @@ from netmon.lab.platforms import start_platforms
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
 from netmon.probes.http import HttpProbe
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.netns
@@ -63,9 +63,9 @@ def http_task(url: str, options: dict[str, Any] | None = None, **platform: Any) 
         "platforms": [{"name": "dvc", "system": "admin_procedures", "url": url, **platform}],
         "probes": {"http": {"timeout": 2, **(options or {})}},
     })
-    registry = ProbeRegistry()
-    registry.register(HttpProbe)
-    (task,) = build_tasks(config, registry)
+    kinds = ProbeKinds()
+    kinds.register(HttpProbe)
+    (task,) = build_tasks(config, kinds)
     return task
 
 
@@ -152,12 +152,12 @@ from netmon.config.site import SiteConfig
 from netmon.probes.base import ProbeContext
 from netmon.probes.http import HttpProbe
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
-registry = ProbeRegistry(); registry.register(HttpProbe)
+from netmon.probes.kinds import ProbeKinds
+kinds = ProbeKinds(); kinds.register(HttpProbe)
 config = SiteConfig.model_validate(json.loads(sys.argv[1]))
 async def main():
     probe = HttpProbe(ProbeContext(state_dir=Path("/nonexistent")))
-    for task in build_tasks(config, registry):
+    for task in build_tasks(config, kinds):
         print((await probe.measure(task)).model_dump_json())
 asyncio.run(main())
 """

@@ -14,8 +14,8 @@ from netmon.lab.topology import SiteTopology
 from netmon.probes.echo_session import EchoOutcome, echo_status, echo_values
 from netmon.probes.icmp import IcmpOptions, IcmpProbe
 from netmon.probes.icmp.sockets import IcmpEchoCodec
+from netmon.probes.kinds import default_kinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from tests.probes.lab_probing import make_task, measure, measure_one, median, ms, ping_rtts_seconds, udp_overload
 from tests.probes.test_contract import sample_config
 
@@ -166,7 +166,7 @@ def test_raw_socket_codec_ignores_other_identifiers_and_cookies() -> None:
 def test_a_cycle_longer_than_the_timeout_is_a_config_error() -> None:
     config = sample_config("icmp").model_copy(update={"probes": {"icmp": {"count": 200, "spacing": "100ms"}}})
     with pytest.raises(ConfigError) as caught:
-        build_tasks(config, default_registry(), source="site.yaml")
+        build_tasks(config, default_kinds(), source="site.yaml")
     assert caught.value.problems == [
         ("probes.icmp", None, "Value error, count × spacing (19.9 s of sending) must be shorter than timeout (10 s) "
                               "(got {'count': 200, 'spacing': '100ms'})")]

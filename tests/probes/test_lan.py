@@ -15,9 +15,9 @@ from netmon.lab.netns import Lab, Namespace, call_in_namespace
 from netmon.lab.office import GATEWAY_IP as GATEWAY
 from netmon.lab.office import Office, build_office, mac_of
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.lan import LanProbe
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
@@ -39,7 +39,7 @@ def lan_task(gateway: str | None = GATEWAY, interface: str | None = None, **opti
         "links": [{"name": "lan", "kind": "lan", "probes": [], "lan": lan}],
         "probes": {"lan": {"timeout": 5, "rate_pps": 1000, "reply_wait_seconds": 0.5, **options}},
     })
-    [task] = [t for t in build_tasks(config, default_registry()) if t.kind is ProbeKind.LAN]
+    [task] = [t for t in build_tasks(config, default_kinds()) if t.kind is ProbeKind.LAN]
     return task
 
 
@@ -132,7 +132,7 @@ def test_a_silent_gateway_fails_the_probe_and_a_missing_interface_is_an_error(of
 
 async def test_a_sweep_that_cannot_finish_within_the_timeout_is_refused_before_sending(tmp_path: Path) -> None:
     # Refused from the numbers alone, before any socket is opened: safe in any namespace.
-    result = await LanProbe(ProbeContext(state_dir=tmp_path)).measure(lan_task(rate_pps=10))
+    result = await run_task(LanProbe(ProbeContext(state_dir=tmp_path)), lan_task(rate_pps=10))
     assert result.status is Status.ERROR
     assert result.reason == ("sweeping 254 addresses at 10/s needs 25.9 s, more than the 5 s timeout: "
                              "raise probes.lan.timeout or rate_pps")

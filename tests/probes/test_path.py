@@ -14,9 +14,9 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.lab.netns import Namespace, call_in_namespace
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.path import PathProbe
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.runner import run_task
 
 pytestmark = pytest.mark.netns
@@ -33,7 +33,7 @@ def path_task(host: str = CENTRE, **options: Any) -> ProbeTask:
                    "targets": [{"host": host, "name": "isp-edge"}]}],
         "probes": {"path": {"timeout": 5, "max_hops": 8, "per_hop_timeout": 0.5, **options}},
     })
-    [task] = [t for t in build_tasks(config, default_registry()) if t.kind is ProbeKind.PATH]
+    [task] = [t for t in build_tasks(config, default_kinds()) if t.kind is ProbeKind.PATH]
     return task
 
 
@@ -146,7 +146,7 @@ def test_a_target_the_router_cannot_reach_fails_with_the_router_s_answer(site_to
 
 
 def test_an_ipv6_target_is_refused_with_a_reason(tmp_path: Path) -> None:
-    result = asyncio.run(PathProbe(ProbeContext(state_dir=tmp_path)).measure(path_task("fd77:2::2")))
+    result = asyncio.run(run_task(PathProbe(ProbeContext(state_dir=tmp_path)), path_task("fd77:2::2")))
     assert result.status is Status.ERROR
     assert result.reason == "fd77:2::2 is IPv6; the path probe traces IPv4 targets only"
 

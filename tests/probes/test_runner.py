@@ -1,4 +1,4 @@
-"""The runner is where hangs and crashes become results."""
+"""The runner is where hangs, crashes and probes that cannot run become results."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from netmon.config.site import SiteIdentity
 from netmon.contract import Observation, ProbeKind, Status
+from netmon.errors import ProbeError
 from netmon.probes import runner
 from netmon.probes.base import ProbeOptions, ProbeTask, Scope
 from netmon.probes.runner import TIMEOUT_GRACE_SECONDS, run_task
@@ -30,6 +31,8 @@ class Misbehaving:
     async def measure(self, task: ProbeTask) -> Observation:
         if self.mode == "hang":
             await asyncio.sleep(3600)
+        if self.mode == "cannot run":
+            raise ProbeError("source_address 10.9.9.9 is not configured on this host")
         raise RuntimeError("socket table corrupted")
 
     async def aclose(self) -> None:
@@ -86,3 +89,10 @@ async def test_a_probe_crashing_on_every_poll_logs_one_line_per_distinct_crash(
     assert lines[1].startswith("probe tcp/lan/gw crashed: ValueError: no counters (at ")
     assert "test_runner.py:" in lines[0] and "\n" not in lines[0]
     assert all(record.exc_info is None for record in caplog.records)  # no traceback per crash
+
+
+async def test_a_probe_that_cannot_run_is_an_error_result_with_its_own_reason(caplog: pytest.LogCaptureFixture) -> None:
+    result = await run_task(Misbehaving("cannot run"), task(1))  # type: ignore[arg-type]
+    assert result.status is Status.ERROR
+    assert result.reason == "source_address 10.9.9.9 is not configured on this host"
+    assert not [r for r in caplog.records if r.exc_info]  # a configuration fault, not a bug: no traceback

@@ -25,24 +25,24 @@ import yaml
 from netmon.config.site import SiteConfig
 from netmon.probes.base import ProbeContext
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
+from netmon.probes.kinds import default_kinds
 
 def scapy_modules():
     return sorted(m for m in sys.modules if m == "scapy" or m.startswith("scapy."))
 
-registry = default_registry()
+kinds = default_kinds()
 context = ProbeContext(state_dir=Path(tempfile.mkdtemp()))
-probes = [registry.get(kind)(context) for kind in registry.kinds()]
+probes = [kinds.get(kind)(context) for kind in kinds.names()]
 base = {"site": {"id": "1", "name": "x", "province": "y"}}
 tasks = [t for kind in ("lan", "path")
          for t in build_tasks(SiteConfig.model_validate({**base, **yaml.safe_load(open(f"probes/{kind}/sample.yaml"))}),
-                              registry)]
+                              kinds)]
 before = scapy_modules()
 from netmon.probes.scapy_loader import load_scapy
 load_scapy()  # what measure() does on first use
 import netmon.probes.lan.sweep, netmon.probes.path.trace, netmon.probes.path.mtu
 from scapy.config import conf
-print(json.dumps({"kinds": registry.kinds(), "tasks": len(tasks), "before": before, "after": len(scapy_modules()),
+print(json.dumps({"kinds": kinds.names(), "tasks": len(tasks), "before": before, "after": len(scapy_modules()),
                   "all": "scapy.all" in sys.modules, "openssl": "cryptography" in sys.modules,
                   "crypto_valid": conf.crypto_valid}))
 """
@@ -54,16 +54,16 @@ import yaml
 from netmon.config.site import SiteConfig
 from netmon.probes.base import ProbeContext
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
+from netmon.probes.kinds import default_kinds
 from netmon.probes.runner import run_task
 
 async def main():
-    registry = default_registry()
+    kinds = default_kinds()
     base = {"site": {"id": "1", "name": "x", "province": "y"}}
     for kind in ("lan", "path"):
         config = SiteConfig.model_validate({**base, **yaml.safe_load(open(f"probes/{kind}/sample.yaml"))})
-        probe = registry.get(kind)(ProbeContext(state_dir=Path(tempfile.mkdtemp())))
-        for task in build_tasks(config, registry):
+        probe = kinds.get(kind)(ProbeContext(state_dir=Path(tempfile.mkdtemp())))
+        for task in build_tasks(config, kinds):
             if task.kind.value == kind:
                 print((await run_task(probe, task)).model_dump_json())
 

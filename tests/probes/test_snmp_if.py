@@ -26,8 +26,8 @@ from netmon.lab.nsloop import NamespaceLoop
 from netmon.lab.snmpd import SnmpAgent, start_snmpd
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from netmon.probes.snmp_if import SnmpIfOptions, SnmpIfProbe
 from netmon.probes.snmp_if.counters import Rates, Rebaseline, Sample, compute_rates
 
@@ -47,9 +47,9 @@ def snmp_task(if_name: str = "leased", contracted_mbps: float = 20, options: dic
                    "snmp": section}],
         "probes": {"snmp_if": {"timeout": 8, **(options or {})}},
     })
-    registry = ProbeRegistry()
-    registry.register(SnmpIfProbe)
-    (task,) = build_tasks(config, registry)
+    kinds = ProbeKinds()
+    kinds.register(SnmpIfProbe)
+    (task,) = build_tasks(config, kinds)
     return task
 
 

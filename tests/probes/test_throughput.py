@@ -19,8 +19,8 @@ from netmon.lab.iperf import iperf3_client, received_bps, start_iperf3, tcp_port
 from netmon.lab.netns import call_in_namespace
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from netmon.probes.throughput import ThroughputProbe
 from netmon.probes.throughput.guards import ByteBudget, in_quiet_hours
 
@@ -37,9 +37,9 @@ def throughput_task(contracted_mbps: float = 20, options: dict[str, Any] | None 
                                   **section}}],
         "probes": {"throughput": {"timeout": 30, "connect_timeout": 1, **(options or {})}},
     })
-    registry = ProbeRegistry()
-    registry.register(ThroughputProbe)
-    (task,) = build_tasks(config, registry)
+    kinds = ProbeKinds()
+    kinds.register(ThroughputProbe)
+    (task,) = build_tasks(config, kinds)
     return task
 
 

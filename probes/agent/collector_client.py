@@ -1,4 +1,4 @@
-"""The HTTP client side of delivery: the batch body, the bearer token, one request.
+"""The agent's HTTP client of the collector: the batch body, the bearer token, one request.
 
 httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
 means is ``probes.agent.answer``.
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from netmon.config.site import CollectorConnection
 from netmon.contract import SCHEMA_VERSION
-from netmon.errors import CollectorRejected
-from netmon.probes.agent.answer import CollectorUnreachable, Outcome, outcome_of
+from netmon.errors import CollectorRejected, CollectorUnreachable
+from netmon.probes.agent.answer import Settlement, settlement_of
 from netmon.probes.agent.outbox import Queued
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def read_token(path: str) -> str:
     return token
 
 
-class Delivery:
+class CollectorClient:
     """Holds the HTTP client (connection reuse, private CA) and the bearer token."""
 
     def __init__(self, connection: CollectorConnection, *, site_id: str, agent_id: str) -> None:
@@ -92,7 +92,7 @@ class Delivery:
         self._httpx = lean_httpx()
         transport = self._httpx.AsyncHTTPTransport(
             verify=verify, limits=self._httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS), socket_options=ABORT_ON_CLOSE)
-        self.client: httpx.AsyncClient = self._httpx.AsyncClient(
+        self.http: httpx.AsyncClient = self._httpx.AsyncClient(
             base_url=connection.url.rstrip("/"), timeout=connection.request_timeout, transport=transport)
         self._token: str | None = None
 
@@ -104,18 +104,18 @@ class Delivery:
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
         try:
-            response = await self.client.request(method, path, headers=headers, **kwargs)
+            response = await self.http.request(method, path, headers=headers, **kwargs)
         except self._httpx.HTTPError as exc:
             raise CollectorUnreachable(f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}") from None
         if response.status_code in {401, 403}:
             self._token = None  # the operator may have put a new token in place: read it next time
         return response
 
-    async def post(self, items: list[Queued], dropped_total: int) -> Outcome:
+    async def post(self, items: list[Queued], dropped_total: int) -> Settlement:
         body = batch_body(items, site_id=self.site_id, agent_id=self.agent_id, dropped_total=dropped_total)
         response = await self.request("POST", RESULTS_PATH, content=body,
                                       headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
-        return outcome_of(response, items)
+        return settlement_of(response, items)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.http.aclose()

@@ -1,8 +1,10 @@
-"""The delivery outbox: one row per message per channel, kept until delivered or given up.
+"""The notification queue: one row per message per channel, kept until delivered or given up.
 
 Rows are written in the same transaction that marks incidents as announced, and are
 delivered per channel in id order, so a resolve never overtakes its firing message and a
-restart re-sends only what had not been delivered.
+restart re-sends only what had not been delivered. (The rows live in the ``deliveries``
+table of the alert store; the name stays because renaming it would need a migration of
+every running collector's alerting.db.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from netmon.alerting.store import AlertStore
 
 
 @dataclasses.dataclass(frozen=True)
-class Delivery:
+class PendingNotification:
+    """A message still to be sent to one channel, and how often sending it has failed."""
+
     id: int
     channel: str
     team: str | None
@@ -31,11 +35,11 @@ def enqueue(store: AlertStore, channel: str, message: Message, now: float) -> in
         return int(cursor.lastrowid or 0)
 
 
-def pending(store: AlertStore, now: float) -> dict[str, list[Delivery]]:
+def pending(store: AlertStore, now: float) -> dict[str, list[PendingNotification]]:
     """Undelivered rows per channel, oldest first; a channel stops at its first row not yet due
     (it is backing off), so later rows wait behind it."""
     rows = store.query("SELECT * FROM deliveries WHERE delivered_at IS NULL AND gave_up_at IS NULL ORDER BY id")
-    out: dict[str, list[Delivery]] = {}
+    out: dict[str, list[PendingNotification]] = {}
     blocked: set[str] = set()
     for row in rows:
         channel = row["channel"]
@@ -44,30 +48,25 @@ def pending(store: AlertStore, now: float) -> dict[str, list[Delivery]]:
         if row["next_attempt_at"] > now:
             blocked.add(channel)
             continue
-        out.setdefault(channel, []).append(Delivery(
+        out.setdefault(channel, []).append(PendingNotification(
             id=row["id"], channel=channel, team=row["team"], message=Message.from_json(row["payload"]),
             created_at=row["created_at"], attempts=row["attempts"]))
     return out
 
 
-def delivered(store: AlertStore, delivery_id: int, now: float) -> None:
+def delivered(store: AlertStore, notification_id: int, now: float) -> None:
     with store.transaction() as db:
-        db.execute("UPDATE deliveries SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?", (now, delivery_id))
+        db.execute("UPDATE deliveries SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                   (now, notification_id))
 
 
-def retry_at(store: AlertStore, delivery_id: int, when: float, error: str) -> None:
+def retry_at(store: AlertStore, notification_id: int, when: float, error: str) -> None:
     with store.transaction() as db:
         db.execute("UPDATE deliveries SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                   (when, error[:500], delivery_id))
+                   (when, error[:500], notification_id))
 
 
-def give_up(store: AlertStore, delivery_id: int, now: float, error: str) -> None:
+def give_up(store: AlertStore, notification_id: int, now: float, error: str) -> None:
     with store.transaction() as db:
         db.execute("UPDATE deliveries SET gave_up_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                   (now, error[:500], delivery_id))
-
-
-def history(store: AlertStore, channel: str | None = None) -> list[dict[str, object]]:
-    """Every delivery row (for tests, the API and ``netmon alerts list --deliveries``)."""
-    where, params = ("channel = ?", (channel,)) if channel else ("1", ())
-    return [dict(row) for row in store.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)]
+                   (now, error[:500], notification_id))

@@ -1,7 +1,7 @@
-"""Explicit registration of alert channel types; the one place that lists them all.
+"""Explicit registration of alert channel kinds; the one place that lists them all.
 
-Registering a type twice is a programming error and raises at once (like
-``probes.registry`` and prometheus_client's ``CollectorRegistry``).
+Registering a kind twice is a programming error and raises at once (like
+``probes.kinds`` and prometheus_client's ``CollectorRegistry``).
 """
 
 from __future__ import annotations
@@ -11,25 +11,19 @@ from typing import Any
 
 from netmon.alerting.channels.base import Channel
 from netmon.config.alerting import ChannelBase
+from netmon.errors import AlreadyRegistered, NotRegistered
 
 
-class DuplicateChannelType(ValueError):
-    pass
+class ChannelKinds:
+    """The channel kinds alerting can send through, by the ``type`` a channel config names."""
 
-
-class UnknownChannelType(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class ChannelRegistry:
     def __init__(self) -> None:
         self._types: dict[str, type[Channel]] = {}
 
     def register(self, channel_class: type[Channel]) -> type[Channel]:
         name = channel_class.kind
         if name in self._types:
-            raise DuplicateChannelType(
+            raise AlreadyRegistered(
                 f"channel type {name!r} is already registered by {self._types[name].__qualname__}")
         self._types[name] = channel_class
         return channel_class
@@ -38,9 +32,9 @@ class ChannelRegistry:
         try:
             return self._types[name]
         except KeyError:
-            raise UnknownChannelType(f"unknown channel type {name!r}; known: {', '.join(self.types())}") from None
+            raise NotRegistered(f"unknown channel type {name!r}; known: {', '.join(self.names())}") from None
 
-    def types(self) -> list[str]:
+    def names(self) -> list[str]:
         return sorted(self._types)
 
     def build(self, config: ChannelBase) -> Channel:
@@ -51,8 +45,8 @@ class ChannelRegistry:
         return {config.name: self.build(config) for config in configs}
 
 
-def default_channel_registry() -> ChannelRegistry:
-    """Every channel type netmon ships, one line each."""
+def default_channel_kinds() -> ChannelKinds:
+    """Every channel kind netmon ships, one line each."""
     from netmon.alerting.channels.alertmanager import AlertmanagerChannel
     from netmon.alerting.channels.console import ConsoleChannel
     from netmon.alerting.channels.smtp import SmtpChannel
@@ -60,11 +54,11 @@ def default_channel_registry() -> ChannelRegistry:
     from netmon.alerting.channels.webhook import WebhookChannel
     from netmon.alerting.channels.zalo import ZaloChannel
 
-    registry = ChannelRegistry()
-    registry.register(ZaloChannel)
-    registry.register(TelegramChannel)
-    registry.register(SmtpChannel)
-    registry.register(WebhookChannel)
-    registry.register(AlertmanagerChannel)
-    registry.register(ConsoleChannel)
-    return registry
+    kinds = ChannelKinds()
+    kinds.register(ZaloChannel)
+    kinds.register(TelegramChannel)
+    kinds.register(SmtpChannel)
+    kinds.register(WebhookChannel)
+    kinds.register(AlertmanagerChannel)
+    kinds.register(ConsoleChannel)
+    return kinds
