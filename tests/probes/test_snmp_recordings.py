@@ -22,8 +22,8 @@ from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.lab.snmpsim import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, Recording, SnmpSim, device_recordings, with_rates
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from netmon.probes.snmp_if import SnmpIfProbe
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}
@@ -41,7 +41,7 @@ def sim_task(port: int, community: str | None, contracted_mbps: float = 100, opt
                    "snmp": section}],
         "probes": {"snmp_if": {"interval": 20, "timeout": 15, "align_seconds": 0, **(options or {})}},
     })
-    registry = ProbeRegistry()
+    registry = ProbeKinds()
     registry.register(SnmpIfProbe)
     (task,) = build_tasks(config, registry)
     return task
