@@ -197,9 +197,12 @@ def test_32_bit_counters_over_snmpv1_across_a_wrap(rate_sim: tuple[SnmpSim, floa
     task = sim_task(server.port, "rate-32", contracted_mbps=1000, if_name="Gi1/1/3", version="1",
                     options={"align_seconds": 2})
     period = (2**32 - 1) * 8 / 900e6  # 38 s
-    next_wrap = wrap_at + max(0, math.ceil((time.time() + 2.5 - wrap_at) / period)) * period
-    time.sleep(max(0.0, next_wrap - 1.5 - time.time()))
-    first, second = measure_all(task, task, pause=3.0)
+    # the window opens 5 s before a wrap and closes ~5 s after it: wide enough that a busy machine
+    # delaying either sample by seconds still puts the wrap inside it, far below the 34 s in which a
+    # 32-bit counter could wrap twice at the contracted rate (then the probe gives no rate at all)
+    next_wrap = wrap_at + max(0, math.ceil((time.time() + 6 - wrap_at) / period)) * period
+    time.sleep(max(0.0, next_wrap - 5 - time.time()))
+    first, second = measure_all(task, task, pause=8.0)
     assert first.status is Status.OK and second.status is Status.OK, (first.reason, second.reason)
     assert second.info["wrapped"] == "ifInOctets"
     assert second.info["counters"] == "ifInOctets/ifOutOctets (32-bit)"

@@ -96,10 +96,11 @@ def test_probe_once_on_a_saturated_line_skips_with_the_reason(site_topo: SiteTop
     records = {r["probe"]: r for r in map(json.loads, run.stdout.splitlines())}
     result = records["throughput"]
     assert result["status"] == "ok" and result["info"] == {"skipped": "busy"}, result
-    assert result["reason"].startswith("link busy at 10"), result["reason"]  # 100 % or a hair above
+    # the generator fills the 20 Mbit/s line; on a busy machine it falls a hair short (99 %)
+    assert re.match(r"link busy at (9[5-9]|10[0-5]) % ", result["reason"]), result["reason"]
     # the probe's own reading: two samples at snmpd's counter refresh, about 5 s apart
     assert re.search(r"% of contracted rate \(threshold 50 %, SNMP read over [5-9]\.\d s just now: in \d+\.\d\d, "
-                     r"out (19\.9|20\.[0-5])\d Mbit/s\): no test now$", result["reason"]), result["reason"]
+                     r"out (19\.[5-9]|20\.[0-5])\d Mbit/s\): no test now$", result["reason"]), result["reason"]
     assert set(result["values"]) == {"budget_remaining_bytes", "contracted_bps"}
     assert not was_tested(probe_server)
 
