@@ -44,3 +44,16 @@ def test_a_bad_value_names_file_line_and_key(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{path}:3: links[0].contracted_mbps: Input should be greater than 0 (got 0)" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_zero_padded_commune_code_is_checked_and_shown_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("""\
+site: {id: 00127, name: Phường Ba Đình, province: Hà Nội}
+links:
+  - {name: 0x1F, kind: leased_line, contracted_mbps: 100, targets: [{host: 10.77.2.2, name: 1.10}]}
+""", encoding="utf-8")
+    result = check(path)
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: ok — site 00127 (Phường Ba Đình, Hà Nội), 1 link(s), 0 platform(s), 1 probe task(s)" \
+        in result.stdout
