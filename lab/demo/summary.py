@@ -49,8 +49,6 @@ def summary_lines(scenario: Scenario, peaks: Peaks) -> list[str]:
     lines += [f"  {incident_text(i)}" for i in incidents[:MAX_LISTED]] or ["  none"]
     if len(incidents) > MAX_LISTED:
         lines.append(f"  … and {len(incidents) - MAX_LISTED} more (netmon alerts list --state all)")
-    else:
-        lines += ["", "Alerting is not part of this build: no incidents."]
     return lines
 
 
