@@ -96,9 +96,11 @@ class Evaluator:
         if rule.baseline is not None:
             spec = rule.baseline
             if series.baseline_mean is None or series.baseline_samples < spec.min_samples:
+                # learnt, not judged: with no threshold yet it is not a "last good" value (a spike
+                # while learning showed as "last good 55.5 ms" beside a 44 ms threshold)
                 learn(series, spec, value)
                 self._baseline_dirty.add(series.key)
-                series.last_good, series.last_t = value, t
+                series.last_t = t
                 return
             thresholds = baseline_thresholds(rule, spec, series.baseline_mean)
         else:
@@ -119,7 +121,8 @@ class Evaluator:
             if kind in ("cancelled", "resolved"):
                 value = series.value
                 series.reset()
-                series.last_good = value
+                # the sample that ended it was good; an absence's value is how long it was silent
+                series.last_good = value if series.rule.type != "absence" else None
         if series.state == FIRING and series.clear_since is not None:
             self._clearing.add(series.key)
         else:

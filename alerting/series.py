@@ -113,6 +113,8 @@ def step(series: Series, level: str | None, crossed: float | None, cleared: bool
             return None
         series.state, series.active_at, series.severity, series.threshold = PENDING, t, level, crossed
         series.clear_since = None
+        if not _on_good_side(series.last_good, crossed, rule.op == "above"):
+            series.last_good = None  # "last good" is a value this alert would not have raised
         if rule.for_seconds <= 0:
             return _fire(series, t)
         return "pending"
@@ -143,6 +145,12 @@ def expire(series: Series, now: float) -> TransitionKind | None:
             now - series.clear_since >= max(rule.clear_for, rule.keep_firing_for):
         return "resolved"  # the caller records it, then resets the series
     return None
+
+
+def _on_good_side(value: float | None, threshold: float | None, above: bool) -> bool:
+    if value is None or threshold is None:
+        return True
+    return value < threshold if above else value > threshold
 
 
 def _fire(series: Series, t: float) -> TransitionKind:
