@@ -54,7 +54,8 @@ class AlertEngine:
         self._lock = threading.RLock()
         self.writer = IncidentWriter(self.store, self.router, self._sites.get)
         self.evaluator = Evaluator(self.rules, ship_interval_seconds=ship_interval_seconds,
-                                   stale_after_seconds=config.stale_after, emit=self._transition, started_at=now)
+                                   stale_after_seconds=config.stale_after, emit=self._transition, started_at=now,
+                                   late_after_seconds=ship_interval_seconds + config.late_margin)
         restored = restore(self.store, self.evaluator, self.evaluator.rules, now)
         if restored:
             log.info("alerting: %d open alert(s) restored from %s", restored, self.store.path)

@@ -4,13 +4,15 @@ No scrape cycle: a result that completes a rule's ``for`` fires the alert while 
 that carried it is being accepted. Timers cover what results cannot: a site that sends
 nothing (absence), and ``clear_for`` / ``keep_firing_for`` running out between samples.
 Transitions go to ``emit`` synchronously, in order, so the caller's records (incident
-ids) are in place before the next sample of the same series is looked at.
+ids) are in place before the next sample of the same series is looked at. Late results
+(``replay.py``) are evaluated too, but held: they make history, not pages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
+from netmon.alerting.replay import CatchUp, SiteClocks
 from netmon.alerting.rules import Rule
 from netmon.alerting.series import (
     FIRING,
@@ -31,10 +33,15 @@ from netmon.contract import ProbeKind, ResultRecord
 
 class Evaluator:
     def __init__(self, rules: Sequence[Rule], *, ship_interval_seconds: float, stale_after_seconds: float,
-                 emit: Callable[[Transition], None], started_at: float) -> None:
+                 emit: Callable[[Transition], None], started_at: float, late_after_seconds: float | None = None
+                 ) -> None:
         self.rules = {r.name: r for r in rules}
         self.ship_interval_seconds = ship_interval_seconds
         self.stale_after_seconds = stale_after_seconds
+        self.late_after_seconds = late_after_seconds if late_after_seconds is not None else 2 * ship_interval_seconds
+        self.clocks = SiteClocks()
+        self.catching_up: dict[str, CatchUp] = {}
+        self._overdue: dict[str, set[SeriesKey]] = {}
         self.emit = emit
         self.started_at = started_at
         self._by_probe: dict[ProbeKind, list[Rule]] = {}
@@ -51,19 +58,35 @@ class Evaluator:
 
     # -- results -----------------------------------------------------------------------------
 
-    def observe(self, site_id: str, records: Iterable[ResultRecord], now: float) -> None:
+    def observe(self, site_id: str, records: Sequence[ResultRecord], now: float) -> None:
         self.seen[site_id] = now
         self._seen_dirty.add(site_id)
+        base_lag = self.clocks.base_lag(site_id, max((r.time_ns for r in records), default=0) / 1e9, now) \
+            if records else 0.0
+        ages = [now - r.time_ns / 1e9 - base_lag for r in records]
+        any_late = any(age > self.late_after_seconds for age in ages)
+        catch_up = self.catching_up.get(site_id)
+        if any_late:
+            if catch_up is None:
+                catch_up = self.catching_up[site_id] = CatchUp(heard_at=now, heard_at_site=now - base_lag,
+                                                               last_late_batch=now)
+            catch_up.last_late_batch = now
+            # the silence ends once the backlog is in, so its resolve can say what happened
+            catch_up.silent += self._silent.pop(site_id, [])
         for series in self._silent.pop(site_id, []):
             series.value = now - (series.active_at or now)
             self._emit("resolved", series, now)
-        for record in records:
+        # While a site catches up, a sample fires nothing unless it was measured a whole late
+        # bound after the site was heard again: earlier ones (the last of the backlog, a probe
+        # that was under way when the line came back) cannot tell an outage going on from one over.
+        confirm_after = catch_up.heard_at_site + self.late_after_seconds if catch_up is not None else None
+        for record, age in zip(records, ages, strict=True):
             rules = self._by_probe.get(record.probe)
-            if not rules:
+            if not rules or age > self.stale_after_seconds:
                 continue
             t = record.time_ns / 1e9
-            if now - t > self.stale_after_seconds:
-                continue
+            late = age > self.late_after_seconds
+            held = late or (confirm_after is not None and t < confirm_after)
             for rule in rules:
                 if rule.link_kind and record.link_kind not in rule.link_kind:
                     continue
@@ -74,12 +97,14 @@ class Evaluator:
                     series = self._series(rule, site_id, record, "")
                     if t >= series.last_t:
                         level = rule.severity if bad else None
-                        self._emit(step(series, level, None, not bad, None, t), series, t)
+                        self._emit(step(series, level, None, not bad, None, t, held), series, t)
                     continue
                 for name in rule.value:
                     value = record.values.get(name)
                     if value is not None:
-                        self._value(rule, self._series(rule, site_id, record, name), value, t)
+                        self._value(rule, self._series(rule, site_id, record, name), value, t, held)
+        if catch_up is not None and not any_late and not self._overdue.get(site_id):
+            self._end_catch_up(site_id)  # the backlog is in and every condition it showed is decided
 
     def _series(self, rule: Rule, site_id: str, record: ResultRecord, value_name: str) -> Series:
         key: SeriesKey = (rule.name, site_id, record.link or "", record.target, value_name)
@@ -90,15 +115,17 @@ class Evaluator:
             series.probe, series.link_kind = record.probe.value, record.link_kind
         return series
 
-    def _value(self, rule: Rule, series: Series, value: float, t: float) -> None:
+    def _value(self, rule: Rule, series: Series, value: float, t: float, held: bool) -> None:
         if t < series.last_t:
             return  # an older sample than one already seen (re-ordered delivery)
         if rule.baseline is not None:
             spec = rule.baseline
             if series.baseline_mean is None or series.baseline_samples < spec.min_samples:
+                # learnt, not judged: with no threshold yet it is not a "last good" value (a spike
+                # while learning showed as "last good 55.5 ms" beside a 44 ms threshold)
                 learn(series, spec, value)
                 self._baseline_dirty.add(series.key)
-                series.last_good, series.last_t = value, t
+                series.last_t = t
                 return
             thresholds = baseline_thresholds(rule, spec, series.baseline_mean)
         else:
@@ -107,7 +134,7 @@ class Evaluator:
                 return
             thresholds = found
         level, crossed, cleared = classify(value, thresholds, rule.op == "above")
-        kind = step(series, level, crossed, cleared, value, t)
+        kind = step(series, level, crossed, cleared, value, t, held)
         if rule.baseline is not None and level is None and series.state == INACTIVE:
             learn(series, rule.baseline, value)  # only healthy samples teach the baseline
             self._baseline_dirty.add(series.key)
@@ -115,19 +142,42 @@ class Evaluator:
 
     def _emit(self, kind: TransitionKind | None, series: Series, t: float) -> None:
         if kind is not None:
-            self.emit(Transition(kind, series, t))
-            if kind in ("cancelled", "resolved"):
+            catch_up = self.catching_up.get(series.key[1]) if kind == "history" else None
+            covered_by = next((s.incident_id for s in catch_up.silent if s.incident_id is not None), None) \
+                if catch_up is not None else None
+            self.emit(Transition(kind, series, t, covered_by))
+            if kind in ("cancelled", "resolved", "history"):
                 value = series.value
                 series.reset()
-                series.last_good = value
+                # the sample that ended it was good; an absence's value is how long it was silent
+                series.last_good = value if series.rule.type != "absence" else None
+            elif kind == "firing":
+                series.overdue_at = series.overdue_value = None
+        if series.overdue_at is not None:
+            self._overdue.setdefault(series.key[1], set()).add(series.key)
+        elif series.key[1] in self._overdue:
+            self._overdue[series.key[1]].discard(series.key)
         if series.state == FIRING and series.clear_since is not None:
             self._clearing.add(series.key)
         else:
             self._clearing.discard(series.key)
 
+    def _end_catch_up(self, site_id: str) -> None:
+        """The backlog is in: the silence resolves, as of when the site was heard again."""
+        catch_up = self.catching_up.pop(site_id)
+        for silent in catch_up.silent:
+            silent.value = catch_up.heard_at - (silent.active_at or catch_up.heard_at)
+            self._emit("resolved", silent, catch_up.heard_at)
+
     # -- timers ------------------------------------------------------------------------------
 
     def timers(self, now: float) -> None:
+        for site_id, catch_up in list(self.catching_up.items()):
+            # a condition still undecided this long after the site came back (its probe has
+            # stopped, or runs less often than this) does not hold the silence's resolve any longer
+            if now - catch_up.last_late_batch > self.late_after_seconds and \
+                    now - catch_up.heard_at > 2 * self.late_after_seconds:
+                self._end_catch_up(site_id)
         for key in list(self._clearing):
             series = self.series.get(key)
             if series is not None:

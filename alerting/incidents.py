@@ -32,6 +32,14 @@ class IncidentWriter:
             return
         if transition.kind == "cancelled":
             self.store.delete_incident(series.incident_id)
+        elif transition.kind == "history":
+            # lasted ``for`` while its results were on their way, and was over when they came:
+            # kept in the incident log, never announced
+            self.store.update_incident(series.incident_id, state="resolved", replayed=True,
+                                       parent_id=transition.covered_by,
+                                       fired_at=series.overdue_at, resolved_at=at, severity=series.severity,
+                                       value=series.overdue_value, threshold=series.threshold,
+                                       last_good_value=series.last_good, resolve_value=series.value)
         elif transition.kind == "firing":
             self.store.update_incident(series.incident_id, state="firing", fired_at=at, severity=series.severity,
                                        value=series.value, threshold=series.threshold,

@@ -55,11 +55,15 @@ class Incident(BaseModel):
     ack_comment: str | None = None
     silenced_by: int | None = None
     inhibited_by: str | None = None
+    # Known only from results that arrived late, and over by then: history, never announced.
+    replayed: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> str:
-        """What people see: pending, firing, acknowledged, silenced, inhibited, resolved."""
+        """What people see: pending, firing, acknowledged, silenced, inhibited, resolved, history."""
+        if self.state == "resolved" and self.replayed:
+            return "history"
         if self.state != "firing":
             return self.state
         if self.acked_at is not None:
@@ -102,3 +106,5 @@ class Notice(BaseModel):
     incident: Incident
     members: list[Member] = Field(default_factory=list)
     dashboard_url: str | None = None
+    # What the site's backlog showed happening while it was silent (a silence's resolve).
+    history: list[Incident] = Field(default_factory=list)

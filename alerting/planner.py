@@ -133,7 +133,8 @@ class Planner:
                 channels = self.router.channels(team, escalated=item.event == "resolved" and
                                                 inc.escalated_at is not None)
             notice = Notice(event=item.event, incident=inc, members=self._members(inc),
-                            dashboard_url=self._dashboard(inc))
+                            dashboard_url=self._dashboard(inc),
+                            history=self._history(inc) if item.event == "resolved" else [])
             for channel in channels:
                 per_channel.setdefault(channel, []).append(notice)
             if not channels:
@@ -163,6 +164,16 @@ class Planner:
                     site_id=member.site_id, name=member.labels.get("site_name", member.site_id),
                     district=member.labels.get("district"), province=member.labels.get("province"))
         return sorted(members.values(), key=lambda m: m.name)
+
+    def _history(self, inc: Incident) -> list[Incident]:
+        """What the site's backlog showed happening while it was silent (over, never announced),
+        less what another of them explains (loss on a link that was down)."""
+        if inc.kind != "alert":
+            return []
+        history = self.store.incidents("parent_id = ? AND replayed = 1", (inc.id,),
+                                       order="active_at, rule, link, target, id")
+        sources = [(h, self.rules[h.rule]) for h in history if h.rule in self.rules and self.rules[h.rule].inhibits]
+        return [h for h in history if self._inhibitor(h, sources) is None]
 
     def _dashboard(self, inc: Incident) -> str | None:
         if self.grafana_url is None or inc.site_id is None:

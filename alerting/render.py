@@ -97,6 +97,23 @@ def title(inc: Incident, language: str) -> tuple[str, str]:
     return t, check
 
 
+def _history(history: Sequence[Incident], language: str, zone: str, shown: int) -> list[str]:
+    """What a silent site's late results showed, one line each: what, where, from → to."""
+    if not history:
+        return []
+    lines = [f"{word(language, 'meanwhile')}:"]
+    for inc in history[:shown]:
+        what, _ = title(inc, language)
+        where = inc.link or inc.target
+        span = duration((inc.resolved_at or inc.active_at) - inc.active_at, language)
+        worst = f", {quantity(inc.value_name, inc.value, language)}" if inc.value is not None else ""
+        lines.append(f"• {what}{' · ' + where if where else ''}: {clock(inc.active_at, zone)} → "
+                     f"{clock(inc.resolved_at, zone)} ({span}{worst})")
+    if len(history) > shown:
+        lines.append(word(language, "more_incidents").replace("{n}", str(len(history) - shown)))
+    return lines
+
+
 def notice_text(notice: Notice, language: str, zone: str, members_shown: int = 20) -> str:
     inc = notice.incident
     head, check = title(inc, language)
@@ -107,6 +124,7 @@ def notice_text(notice: Notice, language: str, zone: str, members_shown: int = 2
             f" · {word(language, 'now')}: {quantity(inc.value_name, inc.resolve_value, language)}"
         lines.append(f"{word(language, 'lasted')}: {duration(span, language)} "
                      f"({clock(inc.fired_at, zone)} → {clock(inc.resolved_at, zone)}){now}")
+        lines += _history(notice.history, language, zone, members_shown)
         lines.append(f"{word(language, 'incident')} #{inc.id}")
         return "\n".join(lines)
     icon = ICONS.get(inc.severity, "🔴")

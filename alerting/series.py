@@ -6,6 +6,12 @@
 Pending needs the condition to hold without a break (Prometheus' ``for``); a firing alert
 ends only beyond the clear threshold (hysteresis), so a value wandering around the limit
 produces one alert, not one per crossing.
+
+Samples that arrive late (an agent's backlog after an outage, see ``replay.py``) are
+*held*: they move a series as usual, except that meeting ``for`` does not fire it. The
+series stays pending and remembers when ``for`` was met (``overdue_at``); if the condition
+is over by the time the samples are current, it ends as ``history`` (kept in the incident
+log, never paged), and if it is still going on, the first current bad sample fires it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from netmon.alerting.rules import SEVERITY_RANK, BaselineSpec, Rule, Thresholds
 from netmon.contract import LinkKind
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
-TransitionKind = Literal["pending", "cancelled", "firing", "upgraded", "resolved"]
+TransitionKind = Literal["pending", "cancelled", "firing", "upgraded", "resolved", "history"]
 # (rule, site, link, target, value name); "" where a part does not apply.
 SeriesKey = tuple[str, str, str, str, str]
 
@@ -50,11 +56,14 @@ class Series:
     baseline_mean: float | None = None
     baseline_samples: int = 0
     baseline_dirty: bool = False
+    # Held samples met ``for`` at this sample time (with this value): a condition that may be over.
+    overdue_at: float | None = None
+    overdue_value: float | None = None
 
     def reset(self) -> None:
         self.state = INACTIVE
         self.active_at = self.fired_at = self.severity = self.threshold = self.clear_since = None
-        self.incident_id = None
+        self.incident_id = self.overdue_at = self.overdue_value = None
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -62,6 +71,8 @@ class Transition:
     kind: TransitionKind
     series: Series
     at: float
+    # history: the incident of the site's silence during which it happened
+    covered_by: int | None = None
 
 
 def classify(value: float, th: Thresholds, above: bool) -> tuple[str | None, float | None, bool]:
@@ -102,8 +113,9 @@ def learn(series: Series, spec: BaselineSpec, value: float) -> None:
 
 
 def step(series: Series, level: str | None, crossed: float | None, cleared: bool, value: float | None,
-         t: float) -> TransitionKind | None:
-    """Advance ``series`` by one sample taken at ``t``; return the transition it made, if any."""
+         t: float, held: bool = False) -> TransitionKind | None:
+    """Advance ``series`` by one sample taken at ``t``; return the transition it made, if any.
+    A ``held`` sample (late) never fires: it marks the series overdue instead."""
     rule = series.rule
     series.value = value
     series.last_t = t
@@ -113,19 +125,26 @@ def step(series: Series, level: str | None, crossed: float | None, cleared: bool
             return None
         series.state, series.active_at, series.severity, series.threshold = PENDING, t, level, crossed
         series.clear_since = None
+        if not _on_good_side(series.last_good, crossed, rule.op == "above"):
+            series.last_good = None  # "last good" is a value this alert would not have raised
         if rule.for_seconds <= 0:
-            return _fire(series, t)
+            return _overdue(series, t, value) if held else _fire(series, t)
         return "pending"
     if series.state == PENDING:
         if level is None:
-            return "cancelled"  # the caller records it, then resets the series
+            # the caller records it (as history when it had lasted ``for``), then resets the series
+            return "history" if series.overdue_at is not None else "cancelled"
         if SEVERITY_RANK[level] > SEVERITY_RANK[series.severity]:
             series.severity, series.threshold = level, crossed
         if series.active_at is not None and t - series.active_at >= rule.for_seconds:
+            if held:
+                _overdue(series, t, value)
+                return None
             return _fire(series, t)
         return None
     upgraded: TransitionKind | None = None
-    if level is not None and SEVERITY_RANK[level] > SEVERITY_RANK[series.severity]:
+    # a held sample may end a firing alert but not announce it again as worse
+    if level is not None and SEVERITY_RANK[level] > SEVERITY_RANK[series.severity] and not held:
         series.severity, series.threshold = level, crossed
         upgraded = "upgraded"
     if not cleared:
@@ -143,6 +162,18 @@ def expire(series: Series, now: float) -> TransitionKind | None:
             now - series.clear_since >= max(rule.clear_for, rule.keep_firing_for):
         return "resolved"  # the caller records it, then resets the series
     return None
+
+
+def _on_good_side(value: float | None, threshold: float | None, above: bool) -> bool:
+    if value is None or threshold is None:
+        return True
+    return value < threshold if above else value > threshold
+
+
+def _overdue(series: Series, t: float, value: float | None) -> TransitionKind:
+    if series.overdue_at is None:
+        series.overdue_at, series.overdue_value = t, value
+    return "pending"
 
 
 def _fire(series: Series, t: float) -> TransitionKind:

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS incidents (
   parent_id INTEGER, storm INTEGER NOT NULL DEFAULT 0, aggregate INTEGER NOT NULL DEFAULT 0,
   member_count INTEGER NOT NULL DEFAULT 0, below_since REAL, notified_severity TEXT, notified_at REAL,
   resolve_notified_at REAL, escalated_at REAL, acked_at REAL, acked_by TEXT, ack_comment TEXT,
-  silenced_by INTEGER, inhibited_by TEXT);
+  silenced_by INTEGER, inhibited_by TEXT, replayed INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_key ON incidents(key) WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);
 CREATE INDEX IF NOT EXISTS incidents_parent ON incidents(parent_id);
@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS site_seen (site_id TEXT PRIMARY KEY, last_seen REAL N
 """
 
 _JSON_COLUMNS = ("labels", "annotations")
-_BOOL_COLUMNS = ("storm", "aggregate")
+_BOOL_COLUMNS = ("storm", "aggregate", "replayed")
+# Columns added after the first release: (name, definition) for ALTER TABLE on older files.
+_ADDED_COLUMNS = (("replayed", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class AlertStore:
@@ -58,6 +60,10 @@ class AlertStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            present = {row["name"] for row in self.db.execute("PRAGMA table_info(incidents)")}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in present:
+                    self.db.execute(f"ALTER TABLE incidents ADD COLUMN {name} {definition}")
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"alert state {self.path}: {exc}") from exc
 

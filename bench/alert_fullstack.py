@@ -1,7 +1,7 @@
 """Alerting over the full stack: from the moment a saturating load starts on a commune's leased line
 to the webhook holding the alert, over ``--runs`` runs, beside the rule's ``for``.
 
-The namespace testbed of ``tests/alerting/test_end_to_end.py`` (``tests/alerting/e2e_stack.py``):
+The namespace testbed of ``tests/alerting/test_end_to_end.py`` (``lab/alert_stack.py``):
 leased line tbf-shaped to 20 Mbit/s, snmpd on the site router, the real agent (icmp every
 ``--icmp`` s, snmp_if every ``--snmp`` s) shipping every second to the real collector with
 alerting, a webhook receiver at the centre. Each run: UDP at 30 Mbit/s through the router until

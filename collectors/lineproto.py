@@ -7,15 +7,24 @@ and are escaped. Values are always written as floats, so a field never changes t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 STATUS_LEVEL = {"ok": 0, "degraded": 1, "failed": 2, "error": 3}
 RESERVED_FIELDS = {"status", "status_level", "seq", "reason"}
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " "})
+# A backslash before another backslash, a separator or the end of the value: every parser
+# would read it as an escape (eating the comma that ends the tag), and no form of it reads
+# back the same everywhere: InfluxDB 1.x refuses the whole line for "\\" or "\" at the end
+# of a tag value, VictoriaMetrics and InfluxDB 2.x turn "\\" into "\" where 1.x keeps both.
+_AMBIGUOUS_BACKSLASH = re.compile(r"\\(?=[\\,= \n\r]|$)")
 
 
 def escape_tag(value: str) -> str:
-    return value.translate(_TAG_ESCAPES)
+    """A tag value every line-protocol store reads back the same. A backslash followed by an
+    ordinary character stays as it is (read back exactly); one that would be read as an
+    escape becomes "/", so the line stays valid and the tags after it intact."""
+    return _AMBIGUOUS_BACKSLASH.sub("/", value).translate(_TAG_ESCAPES)
 
 
 def string_field(value: str) -> str:

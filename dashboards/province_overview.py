@@ -152,19 +152,22 @@ def _pass_fail(limit: float, *, minimum: bool = False) -> ThresholdsConfig:
 def _readiness_row(config: ReadinessConfig) -> list[table.Panel]:
     """The numbers the readiness report judges, from the report's own queries."""
     dn, tp = config.data_network, config.throughput
-    return [
+    panels = [
         _readiness_table("Mạng truyền số liệu theo xã (số liệu báo cáo sẵn sàng)",
                          f"Độ trễ p{dn.rtt_percentile:g}, biến động trễ và mất gói trong khoảng thời gian đang xem.",
                          readiness_queries.data_network(config),
                          {"rtt_seconds": ("s", _pass_fail(dn.max_rtt)),
                           "jitter_seconds": ("s", _pass_fail(dn.max_jitter)),
                           "loss_ratio": ("percentunit", _pass_fail(dn.max_loss_ratio))}),
-        _readiness_table("Thông lượng đo được theo xã (số liệu báo cáo sẵn sàng)",
-                         "Trung vị các lần đo thông lượng; ngưỡng là yêu cầu tối thiểu cho họp trực tuyến.",
-                         readiness_queries.throughput(config),
-                         {"download_bps": ("bps", _pass_fail(tp.min_download_mbps * 1e6, minimum=True)),
-                          "upload_bps": ("bps", _pass_fail(tp.min_upload_mbps * 1e6, minimum=True))}),
     ]
+    if tp is not None:  # not required where the province runs no throughput test
+        panels.append(_readiness_table(
+            "Thông lượng đo được theo xã (số liệu báo cáo sẵn sàng)",
+            "Trung vị các lần đo thông lượng; ngưỡng là yêu cầu tối thiểu cho họp trực tuyến.",
+            readiness_queries.throughput(config),
+            {"download_bps": ("bps", _pass_fail(tp.min_download_mbps * 1e6, minimum=True)),
+             "upload_bps": ("bps", _pass_fail(tp.min_upload_mbps * 1e6, minimum=True))}))
+    return panels
 
 
 def build(limits: DashboardLimits | None = None, silent_after_seconds: float = 60.0,

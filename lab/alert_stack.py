@@ -20,6 +20,7 @@ from netmon.lab.agent import start_agent
 from netmon.lab.collector import CollectorProcess, start_collector, write_central, write_registry
 from netmon.lab.iperf import start_iperf3
 from netmon.lab.netns import Proc, call_in_namespace
+from netmon.lab.platforms import start_platforms
 from netmon.lab.snmpd import start_snmpd
 from netmon.lab.standins import WebhookReceiver
 from netmon.lab.topology import SiteTopology
@@ -134,3 +135,80 @@ def start_stack(topo: SiteTopology, workdir: Path, timing: Timing = Timing()) ->
         hook.close()
         raise
     return Stack(topo, hook, collector, agent, timing)
+
+
+# -- an uplink loss: the site silent, its backlog arriving late -------------------------------
+
+PLATFORM_NAMES = ("dvc", "qlvb", "hop")
+PLATFORM_PORT = 8081
+
+
+@dataclasses.dataclass(frozen=True)
+class OutageTiming:
+    ship_s: float = 1
+    silent_after_intervals: int = 6   # SiteSilent after 6 s without a batch
+    for_s: float = 10                 # LinkDown, PlatformUnreachable
+    late_margin_s: float = 3          # late: older than ship_s + late_margin_s on arrival
+    group_wait_s: float = 2
+
+
+def outage_rules(timing: OutageTiming) -> str:
+    """The go-live rules a silent site trips, with the demo's short timers."""
+    return f"""\
+rules:
+  - {{name: LinkDown, probe: icmp, value: loss_ratio, critical: 1.0, clear: 0.5, for: {timing.for_s}s, storm: true}}
+  - {{name: PlatformUnreachable, probe: http, status: [failed], severity: critical, for: {timing.for_s}s,
+     aggregate: target}}
+  - {{name: SiteSilent, type: absence, after_intervals: {timing.silent_after_intervals}, severity: critical,
+     storm: true, inhibits: ["*"], inhibit_equal: [site]}}
+"""
+
+
+def outage_agent_config(path: Path, collector_url: str, token_file: Path, timing: OutageTiming) -> Path:
+    config: dict[str, Any] = {
+        "site": {k: SITE[k] for k in ("id", "name", "province", "district")},
+        "state_dir": str(path.parent / "agent-state"),
+        "agent": {"metrics_port": 0, "heartbeat_interval": f"{timing.ship_s}s"},
+        # a thin line's drain: the backlog of a 25 s outage arrives over several batches and seconds
+        "collector": {"url": collector_url, "token_file": str(token_file), "ship_interval": f"{timing.ship_s}s",
+                      "request_timeout": "2s", "batch_max_results": 25, "drain_max_results_per_second": 25},
+        "links": [{"name": "leased", "kind": "leased_line", "contracted_mbps": 20, "probes": ["icmp"],
+                   "targets": [{"host": "10.77.2.2", "name": "isp-edge"}]},
+                  {"name": "tslcd", "kind": "data_network", "contracted_mbps": 100, "probes": ["icmp"],
+                   "targets": [{"host": "10.77.3.2", "name": "provincial-dc"}]}],
+        "platforms": [{"name": name, "system": "other", "url": f"http://10.77.3.2:{PLATFORM_PORT}/{name}/"}
+                      for name in PLATFORM_NAMES],
+        "probes": {"icmp": {"interval": "1s", "timeout": "0.9s", "count": 3, "spacing": "50ms",
+                            "reply_timeout": "500ms"},
+                   "http": {"interval": "1s", "timeout": "0.8s"}},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def start_outage_stack(topo: SiteTopology, workdir: Path, timing: OutageTiming = OutageTiming()) -> Stack:
+    """The commune with icmp over both links and three platforms, its collector alerting to a webhook."""
+    start_platforms(topo.tslcd.centre_ip, PLATFORM_PORT, workdir / "platforms", ns=topo.centre)
+    hook = call_in_namespace(topo.centre, TimedHook)
+    try:
+        rules_file = workdir / "rules.yaml"
+        rules_file.write_text(outage_rules(timing))
+        registry = write_registry(workdir / "sites.yaml", [SITE],
+                                  provinces=[{"name": "Đồng Nai", "default_team": "rrt-dong-nai"}])
+        wait = f"{timing.group_wait_s}s"
+        central = write_central(
+            workdir, registry, host=topo.tslcd.centre_ip, port=8090, expected_ship_interval=f"{timing.ship_s}s",
+            alerting={"rules_file": str(rules_file), "group_wait": wait, "late_margin": f"{timing.late_margin_s}s",
+                      "storm": {"wait": wait}, "platform": {"wait": wait},
+                      "channels": [{"name": "hook", "type": "webhook", "url": f"{hook.url}/alerts"}],
+                      "teams": [{"name": "rrt-dong-nai", "province": "Đồng Nai", "channels": ["hook"]}]})
+        collector = start_collector(central, ns=topo.centre)
+        token_file = workdir / "site.token"
+        token_file.write_text(collector.enrol(str(SITE["id"])) + "\n")
+        agent = start_agent(topo.site, outage_agent_config(workdir / "site.yaml", collector.url, token_file, timing),
+                            debug=False)
+    except BaseException:
+        hook.close()
+        raise
+    return Stack(topo, hook, collector, agent, Timing(for_s=timing.for_s, ship_s=timing.ship_s,
+                                                      group_wait_s=timing.group_wait_s))

@@ -2,7 +2,7 @@
 # Debian packages the tests, the demo and the agent need. Idempotent: installs only what is missing.
 set -euo pipefail
 packages=(
-  iproute2 iputils-ping fping iperf3 snmpd snmp procps psmisc sqlite3
+  iproute2 iputils-ping fping iperf3 snmpd snmp procps psmisc sqlite3 curl
   influxdb victoria-metrics prometheus prometheus-alertmanager
   openssh-server openssh-client
   arp-scan iputils-tracepath

@@ -170,3 +170,58 @@ alerting:
     assert tg.token_file == str(base / "secrets/telegram.token")
     assert log.path == str(base / "alerts.log")
     assert mail.password_file == str(base / "smtp.pw")
+
+
+@pytest.mark.parametrize("written", ["00127", "127", "1e3", "0x1F", "1.10", "12:30", "1_000", "017", "0b101"])
+def test_identifiers_keep_the_text_they_were_written_with(tmp_path: Path, written: str) -> None:
+    # YAML 1.1 reads 00127 as 87, 0x1F as 31, 1.10 as 1.1, 12:30 as 750: none of that is a name
+    path = write(tmp_path, f"""\
+site: {{id: {written}, name: {written}, province: Đồng Nai, district: {written}}}
+agent: {{id: {written}}}
+links:
+  - name: {written}
+    kind: leased_line
+    contracted_mbps: 100
+    targets: [{{host: 10.0.0.1, name: {written}}}]
+    snmp: {{host: 10.0.0.1, if_name: {written}, community: {written}}}
+platforms:
+  - {{name: {written}, system: other, url: "http://10.0.0.2/", link: {written}}}
+""")
+    config = load_model(path, SiteConfig)
+    link = config.links[0]
+    assert link.snmp is not None
+    assert [config.site.id, config.site.name, config.site.district, config.agent_id, link.name,
+            link.targets[0].name, link.snmp.if_name, link.snmp.community, config.platforms[0].name,
+            config.platforms[0].link] == [written] * 10
+    assert config.model_dump(mode="json")["site"]["id"] == written
+
+
+def test_numbers_stay_the_numbers_yaml_means(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+site: {id: 00127, name: X, province: Y}
+links:
+  - {name: leased, kind: leased_line, contracted_mbps: 1_000, snmp: {host: h, if_name: eth1, community: c, retries: 0x2}}
+collector: {url: "http://c", token_file: t, ship_interval: 010}
+""")
+    config = load_model(path, SiteConfig)
+    assert config.links[0].contracted_mbps == 1000.0
+    assert config.links[0].snmp is not None and config.links[0].snmp.retries == 2
+    assert config.collector is not None and config.collector.ship_interval == 8.0  # octal, as every YAML tool reads it
+
+
+def test_a_truth_word_or_a_date_as_a_name_asks_for_quotes(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+site: {id: "00127", name: X, province: Y}
+links:
+  - name: on
+    kind: leased_line
+    contracted_mbps: 100
+    targets: [{host: 10.0.0.1, name: 2025-07-01}]
+""")
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    hint = ("; unquoted, YAML reads yes/no/on/off/true/false as a truth value and 2025-07-01 as a date: "
+            "put the text in quotes")
+    assert info.value.problems == [
+        ("links[0].name", 3, "Input should be a valid string (got True)" + hint),
+        ("links[0].targets[0].name", 6, "Input should be a valid string (got datetime.date(2025, 7, 1))" + hint)]

@@ -83,3 +83,16 @@ def test_an_interval_too_long_for_32_bit_counters_at_the_contracted_rate_is_a_wa
             "(ifHCInOctets) the link gets no rates. Poll at most every 27 s") in result.stderr
     path.write_text(SNMP_SITE % ("20s", "8s"), encoding="utf-8")
     assert "warning" not in check(path).stderr
+
+
+def test_a_zero_padded_commune_code_is_checked_and_shown_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("""\
+site: {id: 00127, name: Phường Ba Đình, province: Hà Nội}
+links:
+  - {name: 0x1F, kind: leased_line, contracted_mbps: 100, targets: [{host: 10.77.2.2, name: 1.10}]}
+""", encoding="utf-8")
+    result = check(path)
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: ok — site 00127 (Phường Ba Đình, Hà Nội), 1 link(s), 0 platform(s), 1 probe task(s)" \
+        in result.stdout

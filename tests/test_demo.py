@@ -6,6 +6,7 @@ anything is built, and that nothing the demo started survives — after a normal
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -122,6 +123,16 @@ def test_demo_plays_the_story_alerts_every_channel_and_cleans_up(tmp_path: Path,
     assert f"alert channels on this machine's loopback, relayed into the centre namespace: {relayed}" in stdout
     assert "Alerts were also sent to: webhook (webhook), tg-dong-nai (telegram)" in summary
     assert (out / "readiness.html").stat().st_size > 0
+    # the readiness report judges the story just played: the saturated and the cut-off communes
+    # are not ready, with what was measured; the third (only its platforms slowed) is ready
+    ready = _readiness(out)
+    assert {site: r["ready"] for site, r in ready.items()} == {"99001": True, "99002": False, "99003": False}, ready
+    full = ready["99003"]["checks"]["utilisation.leased"]
+    assert not full["passed"] and full["measured"] >= 0.8, ready["99003"]
+    assert any(r.startswith("Mức sử dụng đường truyền leased") for r in ready["99003"]["reasons"]), ready["99003"]
+    cut = ready["99002"]["checks"]["data_network.loss"]
+    assert not cut["passed"] and 0.1 <= cut["measured"] < 1.0, ready["99002"]  # the outage, not the whole window
+    assert not any("không có số liệu" in r for site in ready.values() for r in site["reasons"]), ready
     assert list((out / "dashboards").rglob("*.json")), "no dashboard JSON written"
 
     console_ids = _incident_ids((out / "alerts.log").read_text(encoding="utf-8"))
@@ -151,6 +162,13 @@ def test_demo_plays_the_story_alerts_every_channel_and_cleans_up(tmp_path: Path,
     assert "Xã/phường: Xã Tam Phước (99002)" in texts and "ĐÃ KHẮC PHỤC" in texts
     assert {r["body"]["chat_id"] for r in telegram.requests} == {CHAT}
     _assert_cleaned(proc.pid, out)
+
+
+def _readiness(out: Path) -> dict[str, dict[str, Any]]:
+    """Per commune of the demo's readiness.json: ready, reasons, checks by key."""
+    report = json.loads((out / "readiness.json").read_text(encoding="utf-8"))
+    return {s["site_id"]: {"ready": s["ready"], "reasons": s["reasons"], "checks": {c["key"]: c for c in s["checks"]}}
+            for s in report["sites"]}
 
 
 def test_ctrl_c_mid_run_cleans_up(tmp_path: Path) -> None:
@@ -235,6 +253,14 @@ def test_loopback_demo_runs_unprivileged_and_leaves_nothing() -> None:
         slow = re.findall(r"(Xã [^(]+ \(\d+\)) \(slowest ([\d.]+) s\)", summary)
         assert [name for name, _ in slow] == ["Xã Phước Tân (99001)", "Xã An Phước (99003)"], summary
         assert all(float(seconds) >= 3.5 for _, seconds in slow), summary
+        if (out / "readiness.json").exists():  # written where influxd is installed
+            ready = _readiness(out)
+            assert {site: r["ready"] for site, r in ready.items()} == {"99001": True, "99002": False,
+                                                                       "99003": True}, ready
+            # frozen, its agent measured nothing: buckets without a heartbeat
+            assert ready["99002"]["checks"]["reporting"]["measured"] < 0.95, ready["99002"]
+        elif IN_CI:
+            pytest.fail(f"no readiness report: {stdout[-2000:]}")
         assert "cleaned up: every process stopped" in stdout
         assert (out / "summary.txt").stat().st_uid == user.pw_uid  # it ran as that user
         assert _namespaces(f"nmt-{proc.pid}-") == []

@@ -60,3 +60,36 @@ sites:
     alerting = AlertingConfig.model_validate({"channels": [{"name": "log", "type": "console"}],
                                               "teams": [{"name": "rrt-dong-nai", "channels": ["log"]}]})
     assert Router(alerting, registry).team_for_site(site) == "rrt-dong-nai"
+
+
+def test_commune_codes_and_names_keep_their_leading_zeros_in_yaml_and_csv(tmp_path: Path) -> None:
+    # Administrative codes are zero-padded five-digit strings; YAML 1.1 reads 00127 as octal 87
+    yaml_path = tmp_path / "sites.yaml"
+    yaml_path.write_text("""
+provinces: [{name: Hà Nội, default_team: 001, upstream: 0x1F}]
+sites:
+  - {id: 00127, name: Phường Ba Đình, province: Hà Nội, upstream: 012,
+     links: [{name: 01, kind: leased_line, contracted_mbps: 100, if_name: 1.10}]}
+  - {id: 127, name: Xã B, province: Hà Nội}
+""", encoding="utf-8")
+    registry = load_registry(yaml_path)
+    assert [s.id for s in registry.sites] == ["00127", "127"]
+    site = registry.site("00127")
+    assert site is not None and registry.site("87") is None
+    assert (site.upstream, site.links[0].name, site.links[0].if_name) == ("012", "01", "1.10")
+    assert (registry.provinces[0].default_team, registry.provinces[0].upstream) == ("001", "0x1F")
+
+    csv_path = tmp_path / "sites.csv"
+    csv_path.write_text(HEADER + "00127,Phường Ba Đình,Hà Nội,,012,001,,,100,01,,,,\n", encoding="utf-8")
+    (site,) = load_registry(csv_path).sites
+    assert (site.id, site.upstream, site.team, site.links[0].if_name) == ("00127", "012", "001", "01")
+
+
+def test_a_repeated_code_is_named_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "sites.yaml"
+    path.write_text("sites:\n  - {id: 00127, name: A, province: P}\n  - {id: 00127, name: B, province: P}\n"
+                    "  - {id: 87, name: C, province: P}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_registry(path)
+    assert [message for _, _, message in info.value.problems] == [
+        "Value error, site ids must be unique; repeated: 00127"]

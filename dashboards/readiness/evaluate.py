@@ -55,7 +55,9 @@ def _check(key: str, title: str, measured: float | None, limit: float, compariso
                  unit=unit, reason=reason)
 
 
-def site_checks(m: SiteMeasurements, config: ReadinessConfig, platforms: list[str]) -> list[Check]:
+def site_checks(m: SiteMeasurements, config: ReadinessConfig, platforms: list[str],
+                links: list[str] | None = None) -> list[Check]:
+    """``links``: the link names whose utilisation is judged (when ``utilisation`` is required)."""
     window = window_text(config.window)
     dn = config.data_network
     tp = config.throughput
@@ -66,11 +68,20 @@ def site_checks(m: SiteMeasurements, config: ReadinessConfig, platforms: list[st
                window),
         _check("data_network.loss", "Mất gói mạng truyền số liệu", m.loss_ratio, dn.max_loss_ratio, "<=", "ratio",
                window),
-        _check("throughput.download", "Thông lượng tải xuống (họp trực tuyến)", m.download_bps,
-               tp.min_download_mbps * 1e6, ">=", "bps", window),
-        _check("throughput.upload", "Thông lượng tải lên (họp trực tuyến)", m.upload_bps, tp.min_upload_mbps * 1e6,
-               ">=", "bps", window),
     ]
+    if tp is not None:
+        checks += [
+            _check("throughput.download", "Thông lượng tải xuống (họp trực tuyến)", m.download_bps,
+                   tp.min_download_mbps * 1e6, ">=", "bps", window),
+            _check("throughput.upload", "Thông lượng tải lên (họp trực tuyến)", m.upload_bps,
+                   tp.min_upload_mbps * 1e6, ">=", "bps", window),
+        ]
+    if config.utilisation is not None:
+        util = config.utilisation
+        for link in links or []:
+            checks.append(_check(f"utilisation.{link}",
+                                 f"Mức sử dụng đường truyền {link} so với băng thông hợp đồng (p{util.percentile:g})",
+                                 m.utilisation.get(link), util.max_ratio, "<=", "ratio", window))
     req = config.platforms
     for name in platforms:
         platform = m.platforms.get(name)
@@ -106,9 +117,10 @@ def evaluate(province: str, sites: Iterable[SiteInfo], measured: dict[str, SiteM
              config: ReadinessConfig, window: Window, *, generated_at: dt.datetime, source: str) -> ReadinessReport:
     site_list = sorted(sites, key=lambda s: (s.name, s.site_id))
     platforms = sorted(config.platforms.required or {p for m in measured.values() for p in m.platforms})
+    links = sorted({link for m in measured.values() for link in m.utilisation})
     results = []
     for info in site_list:
-        checks = site_checks(measured.get(info.site_id, SiteMeasurements()), config, platforms)
+        checks = site_checks(measured.get(info.site_id, SiteMeasurements()), config, platforms, links)
         results.append(SiteReadiness(site_id=info.site_id, name=info.name, district=info.district,
                                      ready=all(c.passed for c in checks), checks=checks,
                                      reasons=reasons(checks, info.site_id in measured, config)))

@@ -32,6 +32,8 @@ class SiteMeasurements:
     upload_bps: float | None = None
     reporting_ratio: float | None = None
     platforms: dict[str, PlatformMeasurement] = dataclasses.field(default_factory=dict)
+    # link name -> the configured percentile of its utilisation of the contracted rate
+    utilisation: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +97,16 @@ def measure(client: InfluxQLClient, province: str, config: ReadinessConfig, wind
     def ok(m: SiteMeasurements, s: QuerySeries, row: dict[str, Any]) -> None:
         m.platforms.setdefault(s.tags.get("target", ""), PlatformMeasurement()).ok = int(row.get("ok") or 0)
 
+    def utilisation(m: SiteMeasurements, s: QuerySeries, row: dict[str, Any]) -> None:
+        ratio = _float(row.get("utilisation_ratio"))
+        if ratio is not None:
+            m.utilisation[s.tags.get("link", "")] = ratio
+
     each(queries.data_network(config), data_network)
-    each(queries.throughput(config), throughput)
+    if config.throughput is not None:
+        each(queries.throughput(config), throughput)
+    if config.utilisation is not None:
+        each(queries.utilisation(config), utilisation)
     each(queries.platform_response(config), response)
     each(queries.platform_ok(), ok)
     total = window.buckets(config)

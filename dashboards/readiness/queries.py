@@ -27,9 +27,18 @@ def data_network(config: ReadinessConfig) -> str:
 
 
 def throughput(config: ReadinessConfig) -> str:
+    assert config.throughput is not None
     kind = _link_kind(config.throughput.link_kind.value)
     return ('SELECT median("download_bps") AS "download_bps", median("upload_bps") AS "upload_bps", '
             f'count("download_bps") AS "tests" FROM "throughput" WHERE {where(PROVINCE, kind, TIME)} GROUP BY "site"')
+
+
+def utilisation(config: ReadinessConfig) -> str:
+    req = config.utilisation
+    assert req is not None
+    kinds = " OR ".join(_link_kind(kind.value) for kind in req.link_kinds)
+    return (f'SELECT percentile("utilisation_ratio", {req.percentile:g}) AS "utilisation_ratio" FROM "snmp_if" '
+            f'WHERE {where(PROVINCE, f"({kinds})", TIME)} GROUP BY "site", "link"')
 
 
 def platform_response(config: ReadinessConfig) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 import jinja2
 from markupsafe import escape
 
-from netmon.dashboards.readiness.evaluate import human
+from netmon.dashboards.readiness.evaluate import human, window_text
 from netmon.dashboards.readiness.model import Check, ReadinessReport
 
 Format = Literal["html", "csv", "json"]
@@ -108,8 +108,13 @@ def _cell(check: Check | None) -> dict[str, str]:
 
 
 def to_html(report: ReadinessReport) -> str:
-    fixed = ["data_network.rtt", "data_network.jitter", "data_network.loss", "throughput.download",
-             "throughput.upload", "reporting"]
+    columns = {"data_network.rtt": "Độ trễ", "data_network.jitter": "Biến động trễ", "data_network.loss": "Mất gói"}
+    if report.requirements.throughput is not None:
+        columns.update({"throughput.download": "Tải xuống", "throughput.upload": "Tải lên"})
+    links = sorted({c.key for s in report.sites for c in s.checks if c.key.startswith("utilisation.")})
+    columns.update({key: f"Sử dụng {key.split('.', 1)[1]}" for key in links})
+    columns["reporting"] = "Gửi số liệu"
+    fixed = list(columns)
     rows = []
     for site in report.sites:
         by_key = {c.key: c for c in site.checks}
@@ -124,6 +129,7 @@ def to_html(report: ReadinessReport) -> str:
         })
     template = _env.get_template("report.html.j2")
     return template.render(
-        report=report, rows=rows, donut=_donut(report.summary.ready, report.summary.sites), bars=_bars(report),
+        report=report, rows=rows, columns=list(columns.values()), span=window_text,
+        donut=_donut(report.summary.ready, report.summary.sites), bars=_bars(report),
         local=lambda t: t.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y"), human=human,
         pct=lambda r: f"{r * 100:.0f}".replace(".", ",") + " %")

@@ -4,6 +4,7 @@ central registry and ``central.yaml`` — all as plain data written to the outpu
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import socket
 from pathlib import Path
@@ -23,6 +24,8 @@ _NAMES = ("Phước Tân", "Tam Phước", "An Phước", "Long Thành", "Bình 
 # (leased, data network) contracted Mbit/s; every third commune has the thin lines of a remote one.
 _RATES = ((20.0, 10.0), (10.0, 8.0), (4.0, 2.0))
 SHIP_INTERVAL_SECONDS = 2.0
+HEARTBEAT_SECONDS = 2
+READINESS_BUCKET_SECONDS = 5  # two or three heartbeats per bucket; a frozen agent empties some
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,11 +103,30 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
         "platforms": [{"name": name, "system": system, "url": f"{platform_base}/{name}/", "link": "tslcd"}
                       for name, system in PLATFORMS],
         "probes": probe_options(gateway is None, icmp),
-        "agent": {"metrics_port": 0, "heartbeat_interval": "5s"},
+        "agent": {"metrics_port": 0, "heartbeat_interval": f"{HEARTBEAT_SECONDS}s"},
         "collector": {"url": collector_url, "token_file": str(token_file), "ship_interval": f"{SHIP_INTERVAL_SECONDS}s",
                       "request_timeout": "3s", "max_backoff": "5s", "config_poll_interval": "1h"},
         "state_dir": str(state_dir),
     }
+
+
+def demo_readiness(story_started_at: float, now: float, *, loopback: bool) -> dict[str, Any]:
+    """The ``readiness:`` section that judges what the demo played: a window from the story's start
+    to the last whole bucket, buckets a run of a few minutes fills, and requirements it can meet.
+
+    - utilisation of the contracted rate (SNMP, p95 ≤ 80 %) is required, so the saturated line
+      counts (namespace mode; loopback has no SNMP);
+    - no throughput requirement: the demo runs no throughput test (docs/demo.md);
+    - platform response p95 ≤ 5 s, above the story's slowdown (3.5 s for a third of the
+      communes): that slowdown is the platform's incident (PlatformSlow alerts from 3 s), not
+      the communes' unreadiness. Reachability stays at the go-live 95 %.
+    """
+    bucket = READINESS_BUCKET_SECONDS
+    end = now // bucket * bucket  # the report leaves out the bucket in progress
+    window = max(bucket, math.ceil((end - story_started_at) / bucket) * bucket)
+    return {"window": f"{window:g}s", "reporting": {"bucket": f"{bucket}s"}, "throughput": None,
+            "platforms": {"max_response": "5s"},
+            "utilisation": None if loopback else {"percentile": 95, "max_ratio": 0.8}}
 
 
 def demo_rules(path: Path, for_seconds: int) -> Path:

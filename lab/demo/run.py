@@ -85,6 +85,7 @@ def _play(stack: Stack, opts: DemoOptions, console: Console) -> tuple[Scenario, 
     observer = Observer(stack)
     _warm_up(stack, observer, console)
     scenario = Scenario(stack, opts.duration_seconds)
+    scenario.started_at = time.time()
     started = time.monotonic()
     last_plain = -1e9
 
@@ -160,7 +161,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         scenario, observer = _play(stack, opts, console)
         (out / "run" / "final-sites.json").write_text(json.dumps(observer.details, indent=1, ensure_ascii=False))
         lines = summary_lines(scenario, observer.peaks)
-        lines += ["", "Output folder: " + str(out)] + [f"  {n}" for n in write_outputs(stack, out)]
+        lines += ["", "Output folder: " + str(out)] + [f"  {n}" for n in write_outputs(stack, out, scenario.started_at)]
         lines += [f"  alerts (console channel): {out / 'alerts.log'}", f"  logs and configs: {out / 'run'}"]
         if len(stack.alert_channels) > 1:
             lines.append("Alerts were also sent to: " + ", ".join(stack.alert_channels[1:]))

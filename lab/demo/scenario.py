@@ -40,6 +40,7 @@ class Scenario:
     def __init__(self, stack: Stack, duration_seconds: float) -> None:
         self.stack = stack
         self.duration = duration_seconds
+        self.started_at = 0.0  # wall clock when the story starts (set by the player)
         self.roles = pick_roles(stack)
         self.phase = "tất cả xanh — all green"
         self.log: list[tuple[float, str]] = []

@@ -4,10 +4,13 @@ and the output folder — readiness report HTML, dashboards JSON, alerts log, su
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
+import yaml
+
 from netmon.lab.demo.observe import Peaks
-from netmon.lab.demo.plan import PROVINCE
+from netmon.lab.demo.plan import PROVINCE, demo_readiness
 from netmon.lab.demo.scenario import Scenario
 from netmon.lab.demo.stack import Stack
 from netmon.lab.demo.view import incident_text
@@ -49,12 +52,20 @@ def summary_lines(scenario: Scenario, peaks: Peaks) -> list[str]:
     lines += [f"  {incident_text(i)}" for i in incidents[:MAX_LISTED]] or ["  none"]
     if len(incidents) > MAX_LISTED:
         lines.append(f"  … and {len(incidents) - MAX_LISTED} more (netmon alerts list --state all)")
-    else:
-        lines += ["", "Alerting is not part of this build: no incidents."]
     return lines
 
 
-def write_outputs(stack: Stack, out: Path) -> list[str]:
+def readiness_config(stack: Stack, story_started_at: float, now: float) -> Path:
+    """central.yaml with a ``readiness:`` section that judges the story just played (the
+    collector's own file is left as it runs)."""
+    central = yaml.safe_load(stack.central_config.read_text(encoding="utf-8"))
+    central["readiness"] = demo_readiness(story_started_at, now, loopback=stack.loopback)
+    path = stack.central_config.with_name("central-readiness.yaml")
+    path.write_text(yaml.safe_dump(central, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_outputs(stack: Stack, out: Path, story_started_at: float) -> list[str]:
     """Readiness report and dashboards through their own CLIs, run where the collector's data is."""
     notes = []
     py = [sys.executable, "-m", "netmon"]
@@ -62,8 +73,10 @@ def write_outputs(stack: Stack, out: Path) -> list[str]:
     code, text = stack.run_in_centre([*py, "dashboards", "build", "--out", str(out / "dashboards"),
                                       "--config", config])
     notes.append(f"dashboards JSON: {out / 'dashboards'}" if code == 0 else f"dashboards build failed: {text[-500:]}")
-    report = out / "readiness.html"
-    code, text = stack.run_in_centre([*py, "readiness", "report", "--province", PROVINCE, "--format", "html",
-                                      "--config", config, "--out", str(report)])
-    notes.append(f"readiness report: {report}" if code == 0 else f"readiness report failed: {text[-500:]}")
+    judged = str(readiness_config(stack, story_started_at, time.time()))
+    for fmt in ("html", "json"):
+        report = out / f"readiness.{fmt}"
+        code, text = stack.run_in_centre([*py, "readiness", "report", "--province", PROVINCE, "--format", fmt,
+                                          "--config", judged, "--out", str(report)])
+        notes.append(f"readiness report: {report}" if code == 0 else f"readiness report failed: {text[-500:]}")
     return notes

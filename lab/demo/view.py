@@ -40,7 +40,7 @@ def _platform_cell(state: tuple[str, float | None] | None, silent: bool) -> Text
     if status != "ok":
         return Text(" ✗ ", style="bold red")
     style = "yellow" if total is not None and total >= 3.0 else "green"
-    return Text(f"{total:.1f}" if total is not None else " ✓ ", style=style)
+    return Text(f"{total:.1f} s" if total is not None else " ✓ ", style=style)
 
 
 def sites_table(snapshot: Snapshot) -> Table:
@@ -49,7 +49,7 @@ def sites_table(snapshot: Snapshot) -> Table:
     table.add_column("leased (rtt loss util)")
     table.add_column("tslcd (rtt loss util)")
     for name, _ in PLATFORMS:
-        table.add_column(name, justify="center")
+        table.add_column(f"{name} (s)", justify="center")  # response time in seconds
     table.add_column("last report", justify="right")
     for site in snapshot.sites:
         age = f"{site.report_age_seconds:.0f}s" if site.report_age_seconds is not None else "never"

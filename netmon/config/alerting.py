@@ -132,8 +132,11 @@ class AlertingConfig(Strict):
     group_wait: Seconds = 2.0
     storm: StormConfig = Field(default_factory=StormConfig)
     platform: StormConfig = Field(default_factory=lambda: StormConfig(min_sites=3))
-    # Results older than this when they arrive (an agent draining its backlog) are stored
-    # but not evaluated: replaying an outage would fire and resolve alerts nobody can act on.
+    # A result older than expected_ship_interval + late_margin when it arrives (an agent's
+    # backlog after an outage) is late: it updates history and resolves incidents, but opens
+    # none for a condition that is over by the time the results are current (docs/alerting.md).
+    late_margin: PositiveSeconds = 15.0
+    # Results older than this when they arrive are stored but not evaluated at all.
     stale_after: PositiveSeconds = 300.0
     # File holding the admin token (or "sha256:<hex>" of it) for ack and silences.
     admin_token_file: str | None = None

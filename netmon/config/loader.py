@@ -1,13 +1,15 @@
 """Load YAML into pydantic models with errors that name the file, line and key.
 
 Every YAML file netmon reads (site config, central config, rules, registry) goes through
-``load_model`` so a typo anywhere reads the same way::
+``load_model`` so a typo anywhere reads the same way, and a number-like scalar in a text
+field keeps the text it was written with (``id: 00127`` is "00127", see ``written.py``)::
 
     site.yaml:14: links[1].contracted_mbps: Input should be greater than 0 (got -5)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from netmon.config.written import WrittenFloat, WrittenInt, WrittenLoader
 from netmon.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -89,8 +92,13 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[int | str, ...], int]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [("", None, f"cannot read: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # one parse: the node tree gives each key its line, and its numbers keep their text
+        loader = WrittenLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -113,9 +121,14 @@ def validation_problems(
         loc = _document_loc(loc, index or {})
         message = err["msg"]
         if err["type"] not in {"missing", "extra_forbidden"} and "input" in err:
-            shown = repr(err["input"])
+            given = err["input"]
+            # a YAML number is shown as written (0x1F, not 31): that is what the file says
+            shown = str(given) if isinstance(given, WrittenInt | WrittenFloat) else repr(given)
             if len(shown) <= 60:
                 message += f" (got {shown})"
+            if err["type"] == "string_type" and isinstance(err["input"], bool | dt.date):
+                message += ("; unquoted, YAML reads yes/no/on/off/true/false as a truth value and "
+                            "2025-07-01 as a date: put the text in quotes")
         if err["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the documented example)"
         problems.append((key_path(loc), line_for(loc, index or {}), message))

@@ -12,8 +12,10 @@ Every key has a default, so ``readiness: {}`` (or no section) gives the go-live 
         max_loss_ratio: 0.01
         target: null                   # a target name (e.g. provincial-dc); null = every target on the link
       throughput:                      # what an online meeting needs, measured by the throughput probe
-        min_download_mbps: 10
+        min_download_mbps: 10          # (null: not required, for a province that runs no throughput test)
         min_upload_mbps: 10
+      utilisation: null                # opt in: {link_kinds: [leased_line, data_network], percentile: 95,
+                                       #          max_ratio: 0.8}: no line full (SNMP, of the contracted rate)
       platforms:
         required: []                   # platform names; empty = every platform probed in the province
         min_success_ratio: 0.95
@@ -50,6 +52,15 @@ class ThroughputRequirement(Strict):
     min_upload_mbps: float = Field(default=10.0, gt=0)
 
 
+class UtilisationRequirement(Strict):
+    """No line is full: this percentile of its SNMP utilisation of the contracted rate, per link."""
+
+    link_kinds: list[LinkKind] = Field(default_factory=lambda: [LinkKind.LEASED_LINE, LinkKind.DATA_NETWORK],
+                                       min_length=1)
+    percentile: float = Field(default=95, gt=0, le=100)
+    max_ratio: float = Field(default=0.8, gt=0)
+
+
 class PlatformRequirement(Strict):
     required: list[Identifier] = Field(default_factory=list)
     min_success_ratio: float = Field(default=0.95, ge=0, le=1)
@@ -65,6 +76,7 @@ class ReportingRequirement(Strict):
 class ReadinessConfig(Strict):
     window: PositiveSeconds = 24 * 3600.0
     data_network: DataNetworkRequirement = Field(default_factory=DataNetworkRequirement)
-    throughput: ThroughputRequirement = Field(default_factory=ThroughputRequirement)
+    throughput: ThroughputRequirement | None = Field(default_factory=ThroughputRequirement)
+    utilisation: UtilisationRequirement | None = None
     platforms: PlatformRequirement = Field(default_factory=PlatformRequirement)
     reporting: ReportingRequirement = Field(default_factory=ReportingRequirement)

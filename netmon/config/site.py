@@ -21,7 +21,10 @@ Host = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A number given to a text field becomes its text, and a number read from YAML
+    # (netmon.config.written) knows the text it was written as: ``id: 00127`` is "00127",
+    # ``name: 1.10`` is "1.10", never YAML 1.1's 87 or 1.1.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
 class SiteIdentity(Strict):
@@ -29,13 +32,6 @@ class SiteIdentity(Strict):
     name: str = Field(min_length=1, max_length=200)
     province: str = Field(min_length=1, max_length=100)
     district: str | None = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        # Site codes are numeric (the national administrative unit code, e.g. 26734); YAML
-        # reads them as ints. Leading zeros matter, so people should quote them.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class Target(Strict):

@@ -6,8 +6,10 @@ header and TLS server name, so every run measures connect and TLS as a first vis
 Phase times come from httpcore's ``trace`` extension (see ``timing.py``); they are the
 durations of each phase, not cumulative like curl's: ``first_byte_seconds`` is from the
 request being sent to the response headers (server think time + one round trip),
-``total_seconds`` is the whole run including DNS and reading the body (capped at
-``max_body_bytes``).
+``total_seconds`` is DNS plus connect-to-last-body-byte (the body capped at
+``max_body_bytes``): the exchange itself. The TLS context, the client and whatever Python
+loads on first use are prepared once per probe before any clock starts, so the phases agree
+with ``curl -w`` against the same server (tests/probes/test_http.py checks it, plain and TLS).
 
 Status: expected HTTP status -> ok; another status -> degraded (the platform answers, but
 not as it should); no answer (DNS, refused, timeout, TLS not trusted) -> failed.
@@ -21,7 +23,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -31,6 +33,9 @@ from netmon.contract import Observation, ProbeKind, Status
 from netmon.probes.base import ProbeContext, ProbeOptions, ProbeTask, Scope
 from netmon.probes.http.failures import describe, describe_statuses
 from netmon.probes.http.timing import PhaseTimer
+
+if TYPE_CHECKING:
+    import httpx
 
 # inside probes.runner's grace period, so our own reason wins over "cut off"
 BACKSTOP_SECONDS = 0.5
@@ -68,20 +73,34 @@ class HttpProbe:
 
     def __init__(self, context: ProbeContext) -> None:
         self.context = context
-        self._tls: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
 
-    def _tls_context(self, platform: PlatformConfig) -> ssl.SSLContext:
-        """One SSL context per (verify, CA file): loading a CA store costs milliseconds of CPU."""
+    async def _client(self, platform: PlatformConfig) -> httpx.AsyncClient:
+        """One client per (verify, CA file), built before any clock starts and kept for the
+        probe's life: loading a CA store costs 30-70 ms of CPU (more on a weak box), and httpx
+        loads one even for ``http://`` URLs. No keep-alive, so every run still opens a fresh
+        connection and times connect and TLS as a first visit does."""
+        # imported here, not at module level: only agents with platforms to probe pay for
+        # them (~120 ms, ~20 MB)
+        import anyio.lowlevel
+        import httpx
+
         key = (platform.verify_tls, platform.ca_file)
-        context = self._tls.get(key)
-        if context is None:
+        client = self._clients.get(key)
+        if client is None:
             # the system store (Debian's ca-certificates), or the platform's own CA
-            context = ssl.create_default_context(cafile=platform.ca_file)
+            tls = ssl.create_default_context(cafile=platform.ca_file)
             if not platform.verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self._tls[key] = context
-        return context
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+            client = httpx.AsyncClient(verify=tls, trust_env=False,
+                                       limits=httpx.Limits(max_keepalive_connections=0))
+            # The first request would load anyio's asyncio backend (~40 ms) and the first name
+            # lookup would start the loop's resolver thread: both now, not inside a run's clock
+            await anyio.lowlevel.checkpoint()
+            await asyncio.get_running_loop().run_in_executor(None, time.perf_counter)
+            self._clients[key] = client
+        return client
 
     async def measure(self, task: ProbeTask) -> Observation:
         options = task.options_as(HttpOptions)
@@ -89,20 +108,20 @@ class HttpProbe:
             return task.observe(Status.ERROR, reason="http task without a platform")
         platform = task.platform
         try:
-            tls = self._tls_context(platform) if platform.url.startswith("https") else None
+            client = await self._client(platform)
         except (OSError, ssl.SSLError) as exc:
             return task.observe(Status.ERROR, reason=f"cannot load CA file {platform.ca_file}: {exc}")
-        # imported here, not at module level: only agents with platforms to probe pay for it
-        # (~120 ms, ~20 MB), and before the clock starts so the first run's DNS time is DNS
-        import httpx  # noqa: F401
 
+        import httpx
+
+        url = httpx.URL(platform.url)
         values: dict[str, float] = {}
         started = time.perf_counter()
         try:
             # httpx enforces ``timeout`` per phase and names the phase; this backstop covers
             # the sum of the phases and DNS, which has no timeout of its own
             async with asyncio.timeout(options.timeout + BACKSTOP_SECONDS):
-                return await self._exchange(task, options, platform, tls, values, started)
+                return await self._exchange(task, options, platform, client, url, values, started)
         except TimeoutError:
             values["total_seconds"] = time.perf_counter() - started
             return task.observe(Status.FAILED, values=values,
@@ -110,10 +129,10 @@ class HttpProbe:
                                        f"{options.timeout + BACKSTOP_SECONDS:g} s")
 
     async def _exchange(self, task: ProbeTask, options: HttpOptions, platform: PlatformConfig,
-                        tls: ssl.SSLContext | None, values: dict[str, float], started: float) -> Observation:
+                        client: httpx.AsyncClient, url: httpx.URL, values: dict[str, float],
+                        started: float) -> Observation:
         import httpx
 
-        url = httpx.URL(platform.url)
         host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
         where = f"{host}:{port}"
         address = host
@@ -134,24 +153,26 @@ class HttpProbe:
         request_url = url.copy_with(host=address)
         headers = {"Host": url.netloc.decode("ascii"), "User-Agent": options.user_agent}
         status_code, body_bytes, truncated = 0, 0, False
-        async with httpx.AsyncClient(verify=tls if tls is not None else True, trust_env=False,
-                                     timeout=httpx.Timeout(options.timeout),
-                                     limits=httpx.Limits(max_keepalive_connections=0)) as client:
-            try:
-                async with client.stream("GET", request_url, headers=headers, extensions=extensions) as response:
-                    status_code = response.status_code
-                    async for chunk in response.aiter_raw():
-                        body_bytes += len(chunk)
-                        if body_bytes >= options.max_body_bytes:
-                            truncated = True
-                            break
-            except httpx.HTTPError as exc:
-                values.update(timer.phases())
-                values["total_seconds"] = time.perf_counter() - started
-                self._cert_days(timer, values)
-                return task.observe(Status.FAILED, values=values, reason=describe(exc, where, options.timeout))
+        try:
+            async with client.stream("GET", request_url, headers=headers, extensions=extensions,
+                                     timeout=httpx.Timeout(options.timeout)) as response:
+                status_code = response.status_code
+                async for chunk in response.aiter_raw():
+                    body_bytes += len(chunk)
+                    if body_bytes >= options.max_body_bytes:
+                        truncated = True
+                        break
+                body_done = time.perf_counter()
+        except httpx.HTTPError as exc:
+            values.update(timer.phases())
+            values["total_seconds"] = time.perf_counter() - started
+            self._cert_days(timer, values)
+            return task.observe(Status.FAILED, values=values, reason=describe(exc, where, options.timeout))
         values.update(timer.phases())
-        values["total_seconds"] = time.perf_counter() - started
+        # DNS, then connect to the last body byte: the exchange itself, not the client's own
+        # bookkeeping between the two or the closing of the connection after it
+        values["total_seconds"] = values.get("dns_seconds", 0.0) + body_done - timer.stamps.get(
+            "connection.connect_tcp.started", started + values.get("dns_seconds", 0.0))
         values["status_code"] = float(status_code)
         values["response_bytes"] = float(body_bytes)
         self._cert_days(timer, values)
@@ -171,4 +192,6 @@ class HttpProbe:
             values["cert_days_left"] = (not_after - dt.datetime.now(dt.UTC)).total_seconds() / 86400
 
     async def aclose(self) -> None:
-        self._tls.clear()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

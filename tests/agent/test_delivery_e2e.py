@@ -405,3 +405,53 @@ def caplog_of(name: str) -> Iterator[list[str]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def test_a_zero_padded_commune_code_is_kept_from_the_files_to_influxdb(site_topo: SiteTopology, tmp_path: Path) -> None:
+    """Registry and site config written by hand, unquoted, as operators do: the site is 00127
+    everywhere (token, API, InfluxDB tag), never YAML 1.1's octal 87."""
+    influx = start_influxdb(tmp_path / "influx", host="127.0.0.1", ns=site_topo.centre)
+    registry = tmp_path / "sites.yaml"
+    registry.write_text("sites:\n  - {id: 00127, name: Phường Ba Đình, province: Hà Nội,\n"
+                        "     links: [{name: 01, kind: leased_line, contracted_mbps: 20}]}\n", encoding="utf-8")
+    (tmp_path / "centre").mkdir()
+    central = write_central(tmp_path / "centre", registry, host=site_topo.leased.centre_ip, port=8080,
+                            influx=influx_settings(influx, "v1"), expected_ship_interval=f"{SHIP_INTERVAL}s")
+    collector = start_collector(central, ns=site_topo.centre)
+    token_file = tmp_path / "token"
+    token_file.write_text(collector.enrol("00127"))  # `netmon sites enrol 00127`
+    config = tmp_path / "site.yaml"
+    config.write_text(f"""\
+site: {{id: 00127, name: Phường Ba Đình, province: Hà Nội}}
+state_dir: {tmp_path / "state"}
+agent: {{metrics_port: 0, heartbeat_interval: 1}}
+collector: {{url: "{collector.url}", token_file: {token_file}, ship_interval: {SHIP_INTERVAL}}}
+links:
+  - name: 01
+    kind: leased_line
+    contracted_mbps: 20
+    probes: [tcp]
+    targets: [{{host: {site_topo.leased.centre_ip}, name: 0x1F, port: {collector.port}}}]
+probes: {{tcp: {{interval: 1s, timeout: 1s}}}}
+""", encoding="utf-8")
+    agent = start_agent(site_topo.site, config, debug=False)
+    try:
+        def tcp_rows() -> list[dict[str, Any]]:
+            try:
+                return call_in_namespace(site_topo.centre, lambda: influxql(
+                    influx.url, "netmon", "SELECT \"connect_seconds\" FROM \"tcp\" GROUP BY *"))
+            except RuntimeError:  # the collector creates the database with its first write
+                return []
+
+        wait_until(lambda: len(tcp_rows()) >= 3, 30, interval=0.3, what="tcp results of site 00127 in InfluxDB")
+        tags = {(r["site"], r["link"], r["target"]) for r in tcp_rows()}
+        assert tags == {("00127", "01", "0x1F")}
+        site_tags = call_in_namespace(site_topo.centre, lambda: influxql(
+            influx.url, "netmon", "SHOW TAG VALUES WITH KEY = \"site\""))
+        assert {r["value"] for r in site_tags} == {"00127"}
+        site = collector.get_json("/api/v1/sites/00127")
+        assert site["accepted"] >= 3 and site["rejected"] == 0
+    finally:
+        agent.signal(signal.SIGTERM)
+        agent.popen.wait(15)
+        collector.stop()

@@ -133,3 +133,41 @@ def test_stale_and_reordered_samples_are_not_evaluated() -> None:
     ev.observe(SITE, [utilisation(SITE, T0 + 10, 0.99)], T0 + 10)
     ev.observe(SITE, [utilisation(SITE, T0 + 5, 0.10)], T0 + 11)  # older than what we have: ignored
     assert [k for k, _, _ in seen] == ["pending"]
+
+
+def test_last_good_is_a_value_the_alert_would_not_have_raised() -> None:
+    """A spike while the baseline was still learning is not a "last good value": it was never
+    judged, and showed as "now 54.8 ms (threshold 44 ms), last good value 55.5 ms"."""
+    ev, seen = evaluator()
+    key = ("LinkRttAboveBaseline", SITE, "leased", "isp-edge", "rtt_avg_seconds")
+    t = T0
+    for rtt in [0.002] * 19 + [0.0555]:  # the line saturates before learning ends
+        ev.observe(SITE, [record(SITE, ProbeKind.ICMP, t, {"rtt_avg_seconds": rtt, "loss_ratio": 0})], t)
+        t += 5
+    fired = []
+    for _ in range(4):
+        ev.observe(SITE, [record(SITE, ProbeKind.ICMP, t, {"rtt_avg_seconds": 0.0548, "loss_ratio": 0})], t)
+        if ev.series[key].state == "firing" and not fired:
+            fired.append((ev.series[key].threshold, ev.series[key].last_good))
+        t += 60
+    assert [k for k, name, _ in seen if name == "LinkRttAboveBaseline"] == ["pending", "firing"]
+    ((threshold, last_good),) = fired
+    assert threshold is not None and threshold < 0.0548 and last_good is None
+
+    # once judged, a healthy sample is the last good one, under the threshold it fired against
+    for _ in range(3):
+        ev.observe(SITE, [record(SITE, ProbeKind.ICMP, t, {"rtt_avg_seconds": 0.004, "loss_ratio": 0})], t)
+        t += 60
+    assert ev.series[key].state == "inactive" and ev.series[key].last_good == 0.004
+    ev.observe(SITE, [record(SITE, ProbeKind.ICMP, t, {"rtt_avg_seconds": 0.0548, "loss_ratio": 0})], t)
+    assert ev.series[key].state == "pending" and ev.series[key].last_good == 0.004
+
+
+def test_a_silence_is_not_a_last_good_value() -> None:
+    ev, _ = evaluator()
+    ev.observe(SITE, [heartbeat(SITE, T0)], T0)
+    ev.timers(T0 + 61)
+    ev.observe(SITE, [heartbeat(SITE, T0 + 70)], T0 + 70)
+    ev.timers(T0 + 131)
+    silent = ev.series[("SiteSilent", SITE, "", "", "")]
+    assert silent.state == "firing" and silent.last_good is None

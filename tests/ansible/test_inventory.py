@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netmon.config.loader import load_model
+from netmon.config.site import SiteConfig
 from netmon.deploy.inventory import slug
 from tests.ansible.fleet import VENV_BIN, ansible_env
 from tests.conftest import REPO_ROOT
@@ -113,3 +115,50 @@ def test_a_bad_registry_fails_naming_file_line_and_column(tmp_path: Path) -> Non
     proc = generate(registry)
     assert proc.returncode == 1 and proc.stdout == ""
     assert f"{registry}:2: site 26734: tslcd_mbps:" in proc.stderr
+
+
+RENDER_SITE_CONFIG = """
+- hosts: netmon_sites
+  connection: local
+  gather_facts: false
+  vars_files: ["{roles}/netmon_probe/defaults/main.yml"]
+  vars: {{netmon_collector_url: "https://noc.example.gov.vn", netmon_snmp_community: from-the-vault,
+         ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"}}
+  tasks:
+    - ansible.builtin.template: {{src: "{roles}/netmon_probe/templates/site.yaml.j2", dest: "{out}/{{{{ inventory_hostname }}}}.yaml"}}
+"""
+
+
+def test_zero_padded_codes_survive_the_inventory_ansible_and_the_agent_config(tmp_path: Path) -> None:
+    registry = tmp_path / "sites.yaml"
+    # written by hand, unquoted: YAML 1.1 alone reads 00127 as 87 and 01 as 1
+    registry.write_text("""\
+sites:
+  - id: 00127
+    name: Phường Ba Đình
+    province: Hà Nội
+    agent_host: 10.1.0.2
+    links: [{name: 01, kind: leased_line, contracted_mbps: 100, snmp_host: 192.168.1.1, if_name: 0/1}]
+""", encoding="utf-8")
+    proc = generate(registry)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    inventory = tmp_path / "sites.yml"
+    inventory.write_text(proc.stdout, encoding="utf-8")
+    listing = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
+                             capture_output=True, text=True, env=ansible_env(tmp_path), timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    hostvars = json.loads(listing.stdout)["_meta"]["hostvars"]
+    assert list(hostvars) == ["site-00127"]
+    assert hostvars["site-00127"]["netmon_site"]["id"] == "00127"
+    assert hostvars["site-00127"]["netmon_links"][0]["name"] == "01"
+
+    # the agent config the role renders from it reads back as the same site and link
+    out = tmp_path / "rendered"
+    out.mkdir()
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(RENDER_SITE_CONFIG.format(roles=REPO_ROOT + "/ansible/roles", out=out), encoding="utf-8")
+    render = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                            capture_output=True, text=True, env=ansible_env(tmp_path), timeout=300)
+    assert render.returncode == 0, render.stdout[-3000:] + render.stderr[-3000:]
+    config = load_model(out / "site-00127.yaml", SiteConfig)
+    assert (config.site.id, config.links[0].name, config.agent_id) == ("00127", "01", "00127-agent")

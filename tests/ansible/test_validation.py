@@ -22,7 +22,7 @@ GOOD_LINKS: list[dict[str, Any]] = [
 ]
 
 
-def site(site_id: str, links: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def site(site_id: str | int, links: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {"ansible_host": "127.0.0.1", "ansible_port": 1,
             "netmon_site": {"id": site_id, "name": f"Xã {site_id}", "province": "Đồng Nai"},
             "netmon_links": GOOD_LINKS if links is None else links, **extra}
@@ -55,6 +55,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "v2c-no-community": (site("9", netmon_snmp_community=""),
                          "netmon_links[0] (leased).snmp.community: missing; SNMP v2c needs netmon_snmp_community"),
     "bad-id": (site("x y"), "netmon_site.id: x y is not a valid identifier"),
+    # a hand-written inventory with `id: 00127` unquoted reaches Ansible as 87
+    "number-id": (site(87),
+                  "netmon_site.id: 87 is a number; write the site code in quotes (unquoted, YAML reads 00127 as 87)"),
+    "number-link": (site("12", with_link(1, name=1)),
+                    "netmon_links[1] (1).name: 1 is a number; write the link name in quotes"),
     "no-links": (site("10", []), "netmon_links: missing"),
     "no-collector": (site("11", netmon_collector_url="noc.example.gov.vn"),
                      'netmon_collector_url: missing or not an http(s) URL (got "noc.example.gov.vn")'),

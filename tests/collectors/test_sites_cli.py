@@ -67,3 +67,22 @@ def test_config_errors_and_placeholder_secrets_stop_the_collector(tmp_path: Path
     broken = netmon("collector", "serve", "--config", config, NETMON_ENV="development")
     assert broken.returncode == 1
     assert f"{registry}:2: sites[0].links[0]: Value error, a leased_line link needs contracted_mbps" in broken.stderr
+
+
+def test_zero_padded_codes_from_a_hand_written_registry_are_enrolled_and_listed_as_written(tmp_path: Path) -> None:
+    registry = tmp_path / "sites.yaml"
+    # as an operator writes it: no quotes (YAML 1.1 alone would make these 87 and 127)
+    registry.write_text("sites:\n  - {id: 00127, name: Phường Ba Đình, province: Hà Nội}\n"
+                        "  - {id: 127, name: Xã B, province: Hà Nội}\n", encoding="utf-8")
+    config = str(write_central(tmp_path, registry))
+    issued = netmon("sites", "enrol", "00127", "--json", "--config", config)
+    assert issued.returncode == 0, issued.stderr
+    assert json.loads(issued.stdout)["site_id"] == "00127"
+    assert netmon("sites", "enrol", "87", "--config", config).stderr.strip() == \
+        f"site '87' is not in the registry {registry}"
+    listing = netmon("sites", "list", "--json", "--config", config)
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert [(r["site_id"], r["token_since"] is not None) for r in rows] == [("00127", True), ("127", False)]
+    table = netmon("sites", "list", "--config", config).stdout.splitlines()
+    assert [line.split()[0] for line in table] == ["00127", "127"]
+    assert netmon("sites", "revoke", "00127", "--config", config).stdout.strip() == "revoked the token of site 00127"

@@ -85,6 +85,28 @@ def test_requirements_come_from_the_config(loaded: tuple[InfluxConfig, int]) -> 
     assert "Thông lượng tải xuống (họp trực tuyến): 90,0 Mbit/s, yêu cầu ≥ 92,0 Mbit/s" in dotted.reasons
 
 
+def test_lines_full_of_their_contract_fail_and_an_unrun_test_can_be_left_out(loaded: tuple[InfluxConfig, int]
+                                                                              ) -> None:
+    """``utilisation`` (opt in): no line above 80 % of its contracted rate at p95, per link, from
+    SNMP; ``throughput: null``: a province that runs no throughput test is not judged on one."""
+    report = report_now(loaded, {**CONFIG, "throughput": None, "utilisation": {"max_ratio": 0.8}})
+    assert {s.site_id for s in report.sites if s.ready} == {d.GOOD, d.DOTTED, d.DECOY}
+    reasons = {n.site_id: n.reasons for n in report.not_ready}
+    assert reasons[d.DEGRADED] == [
+        "Độ trễ mạng truyền số liệu (p95): 70 ms, yêu cầu ≤ 50 ms", "Mất gói mạng truyền số liệu: 2,0 %, yêu cầu ≤ 1,0 %",
+        "Mức sử dụng đường truyền tslcd so với băng thông hợp đồng (p95): 85,0 %, yêu cầu ≤ 80,0 %",
+        "Truy cập thành công nền tảng qlvb: 0,0 %, yêu cầu ≥ 95,0 %"]
+    assert reasons[d.DOWN] == [
+        "Mất gói mạng truyền số liệu: 100,0 %, yêu cầu ≤ 1,0 %",
+        "Mức sử dụng đường truyền leased so với băng thông hợp đồng (p95): 97,0 %, yêu cầu ≤ 80,0 %"]
+    good = {c.key: c.measured for c in next(s for s in report.sites if s.site_id == d.GOOD).checks}
+    assert not any(key.startswith("throughput.") for key in good)
+    assert (good["utilisation.leased"], good["utilisation.tslcd"]) == (0.30, 0.30)
+    html = render(report, "html")
+    assert "<th>Sử dụng leased</th><th>Sử dụng tslcd</th>" in html and "<th>Tải xuống</th>" not in html
+    assert "Đường truyền không quá tải: mức sử dụng p95" in html and "Thông lượng đo được" not in html
+
+
 def test_json_and_csv(loaded: tuple[InfluxConfig, int]) -> None:
     report = report_now(loaded)
     assert ReadinessReport.model_validate_json(render(report, "json")) == report

@@ -182,3 +182,80 @@ def test_a_host_name_is_resolved_timed_and_checked_against_the_certificate(platf
     assert by_name["values"]["cert_days_left"] > 46
     assert unresolved["status"] == "failed"
     assert unresolved["reason"].startswith("cannot resolve nowhere.lab.test: ")
+
+
+PROBE_AND_CURL = """
+import asyncio, json, subprocess, sys
+from pathlib import Path
+from netmon.config.site import SiteConfig
+from netmon.probes.base import ProbeContext
+from netmon.probes.http import HttpProbe
+from netmon.probes.plan import build_tasks
+from netmon.probes.kinds import ProbeKinds
+CURL_FORMAT = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}"
+kinds = ProbeKinds(); kinds.register(HttpProbe)
+config = SiteConfig.model_validate(json.loads(sys.argv[1]))
+runs = int(sys.argv[2])
+async def main():
+    probe = HttpProbe(ProbeContext(state_dir=Path("/nonexistent")))
+    for task in build_tasks(config, kinds):
+        for _ in range(runs):  # alternate, so both clients see the same moments of a busy machine
+            result = await probe.measure(task)
+            argv = ["curl", "--silent", "--show-error", "--output", "/dev/null", "--max-time", "5",
+                    "--write-out", CURL_FORMAT, task.platform.url]
+            if task.platform.ca_file:
+                argv[1:1] = ["--cacert", task.platform.ca_file]
+            curl = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+            print(json.dumps({"url": task.platform.url, "probe": result.model_dump(mode="json"),
+                              "curl": [float(x) for x in curl]}))
+    await probe.aclose()
+asyncio.run(main())
+"""
+
+
+def _lower_quartile(values: list[float]) -> float:
+    """Of repeated runs on a shared machine: scheduling delays only ever add time, to both
+    clients and to the slower one more, so the lower quartile is the typical undisturbed run."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 4]
+
+
+def test_phase_times_match_curl_against_the_same_server_plain_and_tls(platforms: Platforms) -> None:
+    """Each phase against curl's ``-w`` timings, alternating run by run against one server:
+    the probe times the exchange, not its own set-up (CA store, client, lazy imports)."""
+    topo, runs = platforms.topo, 15
+    config = {"site": SITE, "probes": {"http": {"timeout": 5}}, "platforms": [
+        {"name": "plain", "system": "other", "url": f"http://{NAME}:8080/bytes/20000"},
+        {"name": "tls", "system": "other", "url": f"https://{NAME}:8443/bytes/20000", "ca_file": platforms.ca_file},
+    ]}
+    with netns_etc_files(topo.site, {"hosts": f"127.0.0.1 localhost\n10.77.2.2 {NAME}\n",
+                                     "resolv.conf": "nameserver 10.77.1.1\noptions timeout:1 attempts:1\n"}):
+        out = topo.site.run("env", f"PYTHONPATH={REPO_ROOT}", sys.executable, "-c", PROBE_AND_CURL,
+                            json.dumps(config), str(runs), timeout=120).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2 * runs
+    for url in (f"http://{NAME}:8080/bytes/20000", f"https://{NAME}:8443/bytes/20000"):
+        ours: dict[str, list[float]] = {}
+        theirs: dict[str, list[float]] = {}
+        for row in (r for r in rows if r["url"] == url):
+            assert row["probe"]["status"] == "ok", row["probe"]["reason"]
+            assert row["probe"]["values"]["response_bytes"] == 20_000
+            for name, value in row["probe"]["values"].items():
+                ours.setdefault(name, []).append(value)
+            # curl's times are cumulative from the start; ours are each phase's own duration
+            lookup, connect, appconnect, first_byte, total = row["curl"]
+            handshake_done = appconnect if url.startswith("https") else connect
+            for name, value in (("dns_seconds", lookup), ("connect_seconds", connect - lookup),
+                                ("tls_seconds", appconnect - connect if url.startswith("https") else None),
+                                ("first_byte_seconds", first_byte - handshake_done), ("total_seconds", total)):
+                if value is not None:
+                    theirs.setdefault(name, []).append(value)
+        assert ("tls_seconds" in ours) is url.startswith("https")
+        assert sorted(ours.keys() & theirs.keys()) == sorted(theirs)
+        typical = {name: (_lower_quartile(ours[name]), _lower_quartile(theirs[name])) for name in theirs}
+        shown = {name: f"probe {a * 1000:.2f} ms, curl {b * 1000:.2f} ms" for name, (a, b) in typical.items()}
+        for name, (probe_seconds, curl_seconds) in typical.items():
+            assert abs(probe_seconds - curl_seconds) < 0.002, (url, name, shown)
+        # and the first run, which pays for whatever is loaded lazily, is no exception
+        assert ours["total_seconds"][0] < max(theirs["total_seconds"]) + 0.002, (url, ours["total_seconds"][0],
+                                                                              theirs["total_seconds"])
