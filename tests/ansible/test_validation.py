@@ -45,9 +45,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "bad-kind": (site("4", with_link(1, kind="fibre")),
                  'netmon_links[1] (tslcd).kind: "fibre" is not one of lan, leased_line, data_network'),
     "snmp-no-if": (site("5", with_link(0, snmp={"host": "192.0.2.1", "version": "2c"})),
-                   "netmon_links[0] (leased).snmp.if_name: missing"),
+                   "netmon_links[0] (leased).snmp.if_name: missing; name the interface by if_name, if_alias or if_index"),
+    "snmp-two-ifs": (site("13", with_link(0, snmp={"host": "192.0.2.1", "if_name": "eth1", "if_index": 3})),
+                     "netmon_links[0] (leased).snmp: if_name, if_index: give only one of if_name, if_alias, if_index"),
     "snmp-v4": (site("6", with_link(0, snmp={"host": "192.0.2.1", "if_name": "eth1", "version": 4})),
-                "netmon_links[0] (leased).snmp.version: 4 is not one of 2c, 3"),
+                "netmon_links[0] (leased).snmp.version: 4 is not one of 1, 2c, 3"),
     "snmp-port": (site("7", with_link(0, snmp={"host": "192.0.2.1", "if_name": "eth1", "port": 70000})),
                   "netmon_links[0] (leased).snmp.port: 70000 is not a port number"),
     "snmp-v3-no-keys": (site("8", with_link(0, snmp={"host": "192.0.2.1", "if_name": "eth1", "version": "3"})),
@@ -87,6 +89,8 @@ def run_validate(tmp_path: Path, hosts: dict[str, dict[str, Any]], group_vars: d
 def test_every_bad_setting_is_named_with_its_host_and_nothing_is_contacted(tmp_path: Path) -> None:
     hosts = {name: hostvars for name, (hostvars, _) in CASES.items()}
     hosts["good"] = site("99")
+    # an old router: SNMPv1, the interface found by the carrier's circuit id in ifAlias
+    hosts["good-v1"] = site("98", with_link(0, snmp={"host": "192.0.2.1", "if_alias": "VNPT-HNI-0127", "version": "1"}))
     code, output = run_validate(tmp_path, hosts, {})
 
     assert code != 0
@@ -94,7 +98,7 @@ def test_every_bad_setting_is_named_with_its_host_and_nothing_is_contacted(tmp_p
         assert f"{name}: {problem}" in output, f"{name}: expected {problem!r}\n{output[-3000:]}"
     recap = parse_recap(output)
     assert {h for h, r in recap.items() if r.failed} == set(CASES)
-    assert recap["good"].failed == 0 and all(r.changed == 0 and r.unreachable == 0 for r in recap.values())
+    assert recap["good"].failed == 0 and recap["good-v1"].failed == 0 and all(r.changed == 0 and r.unreachable == 0 for r in recap.values())
     # stopped in the validation play: no deploy play started, no connection was tried
     assert "PLAY [Deploy" not in output and "UNREACHABLE" not in output
 
