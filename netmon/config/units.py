@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any
 
@@ -45,7 +46,7 @@ def duration_with_units(text: str) -> float | None:
         return None
     parts = _DURATION_PART.findall(text)
     sizes = [_DURATION_UNITS[unit] for _, unit in parts]
-    if any(larger <= smaller for larger, smaller in zip(sizes, sizes[1:], strict=False)):
+    if any(larger <= smaller for larger, smaller in itertools.pairwise(sizes)):
         return None  # "30m1h", "1h1h": a typo rather than a duration
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 

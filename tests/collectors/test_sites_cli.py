@@ -66,4 +66,4 @@ def test_config_errors_and_placeholder_secrets_stop_the_collector(tmp_path: Path
     (tmp_path / "sites.yaml").write_text("sites:\n  - {id: '1', name: A, province: P, links: [{name: x, kind: leased_line}]}\n")
     broken = netmon("collector", "serve", "--config", config, NETMON_ENV="development")
     assert broken.returncode == 1
-    assert f"{registry}:2: sites[0].links[0]: Value error, a leased_line link needs contracted_mbps" in broken.stderr
+    assert f"{registry}:2: sites[0].links[0]: a leased_line link needs contracted_mbps" in broken.stderr

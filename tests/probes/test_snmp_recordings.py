@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netmon.probes.registry import ProbeRegistry
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.lab.snmpsim import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, Recording, SnmpSim, device_recordings, with_rates
 from netmon.probes.base import ProbeContext, ProbeTask
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import ProbeRegistry
 from netmon.probes.snmp_if import SnmpIfProbe
 
 SITE = {"id": "26734", "name": "Phường Phước Tân", "province": "Đồng Nai"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from netmon.probes.registry import default_registry
 from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.config.site import SiteConfig
@@ -25,7 +26,6 @@ from netmon.lab.snmpd import start_snmpd
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
 from netmon.probes.plan import build_tasks
-from netmon.probes.registry import default_registry
 from netmon.probes.snmp_if.counters import Sample
 from netmon.probes.throughput import ThroughputProbe
 from netmon.probes.throughput.load import others_during
