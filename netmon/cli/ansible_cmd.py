@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from netmon.cli.failures import exit_on_error
+from netmon.cli.options import CENTRAL_CONFIG, CENTRAL_CONFIG_ENV
 
 app = typer.Typer(help="Ansible deployment helpers.", no_args_is_help=True)
 
@@ -34,11 +35,14 @@ def inventory(
 
 @app.command("check-central")
 def check_central(
-    config: Annotated[Path, typer.Argument(help="central.yaml to check")],
+    file: Annotated[Path | None, typer.Argument(help="central.yaml to check (the same as -c FILE)")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help=f"central.yaml to check (default ${CENTRAL_CONFIG_ENV} or {CENTRAL_CONFIG})")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object: file, kind, ok, problems, summary")
+                       ] = False,
 ) -> None:
-    """Check central.yaml, the registry and the alerting rules it names, as the collector loads them."""
-    from netmon.deploy.checks import check_central as run_check
+    """Check central.yaml, the registry and the alerting rules it names, as the collector loads them
+    (the same check as `netmon config check --central`)."""
+    from netmon.cli.config_cmd import check
 
-    with exit_on_error():
-        summary = run_check(config)
-    typer.echo("\n".join(summary))
+    check(file=file, config=config, central=True, as_json=as_json)

@@ -46,8 +46,11 @@ def json_option(what: str) -> object:
     return typer.Option("--json", help=what)
 
 
-def parse_duration_option(text: str, *, maximum: float | None = None) -> float:
-    """Seconds from ``2h``, ``30m``, ``1h30m``; a bare number is refused (``--for 2``: hours? minutes?)."""
+def parse_duration_option(text: str | float, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+    """Seconds from ``2h``, ``30m``, ``1h30m``; a bare number is refused (``--for 2``: hours? minutes?).
+    A number (not text) is an option's own default, already in seconds."""
+    if isinstance(text, int | float):
+        return float(text)
     seconds = duration_with_units(text)
     if seconds is None:
         try:
@@ -58,13 +61,15 @@ def parse_duration_option(text: str, *, maximum: float | None = None) -> float:
         raise typer.BadParameter(f"{text!r} has no unit; write {bare:g}s, {bare:g}m or {bare:g}h") from None
     if seconds <= 0:
         raise typer.BadParameter(f"{text!r} is not a positive duration")
+    if seconds < minimum:
+        raise typer.BadParameter(f"{text!r} is shorter than the {describe(minimum)} needed")
     if maximum is not None and seconds > maximum:
         raise typer.BadParameter(f"{text!r} is longer than the {describe(maximum)} allowed")
     return seconds
 
 
-def duration_parser(maximum: float | None = None) -> Callable[[str], float]:
-    return functools.partial(parse_duration_option, maximum=maximum)
+def duration_parser(*, minimum: float = 0.0, maximum: float | None = None) -> Callable[[str], float]:
+    return functools.partial(parse_duration_option, minimum=minimum, maximum=maximum)
 
 
 def describe(seconds: float) -> str:
