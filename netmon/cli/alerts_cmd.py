@@ -19,8 +19,9 @@ import typer
 
 from netmon.cli.extras import require
 from netmon.cli.failures import exit_on_error
-from netmon.cli.options import describe, duration_parser
+from netmon.cli.options import duration_parser
 from netmon.config.alerting import MAX_SILENCE_SECONDS
+from netmon.config.units import format_duration
 
 app = typer.Typer(help="Alert incidents: list, acknowledge, silence.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules files.", no_args_is_help=True)
@@ -122,7 +123,7 @@ def silence(reason: Annotated[str, typer.Option(help="why (maintenance window, k
             url: Url = DEFAULT_URL, token_file: TokenFile = DEFAULT_TOKEN_FILE, by: str | None = None) -> None:
     """Stop messages for what matches (every given matcher must match) for a while."""
     body = {"site": site, "rule": rule, "team": team, "upstream": upstream, "target": target, "link": link,
-            "duration": describe(duration), "reason": reason, "by": by or os.environ.get("USER")}
+            "duration": format_duration(duration), "reason": reason, "by": by or os.environ.get("USER")}
     made = _call("POST", url, "/api/v1/silences", token_file, json={k: v for k, v in body.items() if v})
     matchers = ", ".join(f"{k}={v}" for k, v in made["matchers"].items())
     typer.echo(f"silence {made['id']}: {matchers} until {_when(made['ends_at'])} ({made['reason']})")

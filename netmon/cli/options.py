@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from netmon.config.units import DURATION_EXAMPLES, duration_with_units
+from netmon.config.units import DURATION_EXAMPLES, duration_with_units, format_duration
 
 SITE_CONFIG = Path("/etc/netmon/site.yaml")
 CENTRAL_CONFIG = Path("/etc/netmon/central.yaml")
@@ -62,23 +62,11 @@ def parse_duration_option(text: str | float, *, minimum: float = 0.0, maximum: f
     if seconds <= 0:
         raise typer.BadParameter(f"{text!r} is not a positive duration")
     if seconds < minimum:
-        raise typer.BadParameter(f"{text!r} is shorter than the {describe(minimum)} needed")
+        raise typer.BadParameter(f"{text!r} is shorter than the {format_duration(minimum)} needed")
     if maximum is not None and seconds > maximum:
-        raise typer.BadParameter(f"{text!r} is longer than the {describe(maximum)} allowed")
+        raise typer.BadParameter(f"{text!r} is longer than the {format_duration(maximum)} allowed")
     return seconds
 
 
 def duration_parser(*, minimum: float = 0.0, maximum: float | None = None) -> Callable[[str], float]:
     return functools.partial(parse_duration_option, minimum=minimum, maximum=maximum)
-
-
-def describe(seconds: float) -> str:
-    """``5400`` -> ``1h30m``: a duration as people write it."""
-    out, rest = "", round(seconds, 3)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        count, rest = divmod(rest, size)
-        if count:
-            out += f"{int(count)}{unit}"
-    if rest or not out:
-        out += f"{rest:g}s"
-    return out

@@ -51,6 +51,18 @@ def duration_with_units(text: str) -> float | None:
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
+def format_duration(seconds: float) -> str:
+    """``5400`` -> ``1h30m``, ``0.25`` -> ``0.25s``: a duration as people write it (parses back)."""
+    out, rest = "", round(seconds, 3)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        count, rest = divmod(rest, size)
+        if count:
+            out += f"{int(count)}{unit}"
+    if rest or not out:
+        out += f"{rest:g}s"
+    return out
+
+
 def parse_bytes(value: Any) -> int:
     """Bytes from ``1000``, ``500MB`` (10^6), ``1GiB`` (2^30)."""
     if isinstance(value, bool):
