@@ -75,3 +75,13 @@ def run(config_file: SiteConfigFile = SITE_CONFIG, log_level: LogLevelOption = L
         config, _, kinds = load_site(config_file)
         code = asyncio.run(Agent(config, str(config_file), kinds).run())
     raise typer.Exit(code)
+
+
+@app.command("unit")
+def unit(netmon: Annotated[Path | None, typer.Option(
+        help="the netmon the unit starts (default: this one, e.g. /opt/netmon-agent/bin/netmon)")] = None) -> None:
+    """Print the agent's systemd unit as netmon ships it, hardening included:
+    netmon probe unit > /etc/systemd/system/netmon-agent.service (docs/agent.md)."""
+    from netmon.deploy.units import agent_unit
+
+    typer.echo(agent_unit(netmon), nl=False)

@@ -20,14 +20,17 @@ from netmon.lab.services import Server, start_influxdb
 from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, ansible_env, keygen, start_sshd
 from tests.conftest import REPO_ROOT, require_netns
 
-SOURCES = ("pyproject.toml", "README.md", "netmon", "probes", "collectors", "alerting", "dashboards")
+# netmon/<folder> are symlinks to the top-level folders: copytree follows them
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "netmon")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 
 
+VERSION = re.compile(r'^__version__ = "([^"]+)"', re.M)
+
+
 def base_version() -> str:
-    text = (Path(REPO_ROOT) / "pyproject.toml").read_text()
-    match = re.search(r'^version = "([^"]+)"', text, re.M)
-    assert match, "pyproject.toml has no version"
+    match = VERSION.search((Path(REPO_ROOT) / "netmon" / "__init__.py").read_text())
+    assert match, "netmon/__init__.py has no __version__"
     return match.group(1)
 
 
@@ -49,12 +52,11 @@ def build_wheel(out: Path, version: str | None = None, with_deps: bool = False,
         if sabotage is not None:
             sabotage(src)
         if version is not None:
-            pyproject = src / "pyproject.toml"
-            pyproject.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"',
-                                        pyproject.read_text(), count=1, flags=re.M))
-        argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "-w", str(out), str(src)]
-        # what docs/ansible.md tells operators to run: `pip wheel . pip -w DIR`
-        argv += ["pip"] if with_deps else ["--no-deps"]
+            init = src / "netmon" / "__init__.py"
+            init.write_text(VERSION.sub(f'__version__ = "{version}"', init.read_text(), count=1))
+        argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "-w", str(out)]
+        # what docs/ansible.md tells operators to run: `pip wheel '.[agent,centre]' pip -w DIR`
+        argv += [f"{src}[agent,centre]", "pip"] if with_deps else [str(src), "--no-deps"]
         subprocess.run(argv, check=True, capture_output=True, timeout=600)
     finally:
         shutil.rmtree(src, ignore_errors=True)
