@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 # typer carries its own copy of click (typer >= 0.2x); its exceptions are what the commands raise
-from typer._click import Command
+from typer._click.core import Command
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 import netmon
