@@ -63,7 +63,7 @@ def test_docs_cli_md_describes_every_command() -> None:
 
 
 def test_every_command_that_lists_or_reports_has_json() -> None:
-    assert NO_JSON <= set(ALL), "NO_JSON names a command the CLI no longer has"
+    assert set(ALL) >= NO_JSON, "NO_JSON names a command the CLI no longer has"
     missing = sorted(name for name, cmd in ALL.items() if name not in NO_JSON and "--json" not in options(cmd))
     assert missing == []
 
