@@ -5,6 +5,7 @@ and nothing refers to files outside it."""
 from __future__ import annotations
 
 import re
+import subprocess
 import unicodedata
 from pathlib import Path
 
@@ -87,3 +88,19 @@ def test_the_checker_catches_what_it_must(tmp_path: Path) -> None:
         "docs/_checker_probe.md: no heading #no-such-heading in docs/cli.md",
         "docs/_checker_probe.md: no such file in the repository: probes/nothing.py",
     ]
+
+
+def test_no_file_of_the_repository_cites_files_outside_it() -> None:
+    """Code and config too (a comment once cited a measurement file kept beside the repository)."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    offenders = []
+    for name in tracked.stdout.split("\0"):
+        path = ROOT / name
+        if not name or name == "tests/test_docs_links.py" or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        offenders += [f"{name}: {m.group(0)!r}" for m in re.finditer(r"\.\./shared|MEASURED\.md|/work/", text)]
+    assert offenders == []
