@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netmon.probes.registry import ProbeRegistry
 
 from netmon.config.site import SiteConfig
 from netmon.contract import Observation, Status
 from netmon.lab.snmpsim import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, Recording, SnmpSim, device_recordings, with_rates
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import ProbeKinds
 from netmon.probes.plan import build_tasks
 from netmon.probes.snmp_if import SnmpIfProbe
 
@@ -41,9 +41,9 @@ def sim_task(port: int, community: str | None, contracted_mbps: float = 100, opt
                    "snmp": section}],
         "probes": {"snmp_if": {"interval": 20, "timeout": 15, "align_seconds": 0, **(options or {})}},
     })
-    registry = ProbeRegistry()
-    registry.register(SnmpIfProbe)
-    (task,) = build_tasks(config, registry)
+    kinds = ProbeKinds()
+    kinds.register(SnmpIfProbe)
+    (task,) = build_tasks(config, kinds)
     return task
 
 

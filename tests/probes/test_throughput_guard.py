@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from netmon.probes.registry import default_registry
 from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.config.site import SiteConfig
@@ -25,6 +24,7 @@ from netmon.lab.netns import Lab, Namespace, call_in_namespace, wait_until
 from netmon.lab.snmpd import start_snmpd
 from netmon.lab.topology import SiteTopology
 from netmon.probes.base import ProbeContext, ProbeTask
+from netmon.probes.kinds import default_kinds
 from netmon.probes.plan import build_tasks
 from netmon.probes.snmp_if.counters import Sample
 from netmon.probes.throughput import ThroughputProbe
@@ -50,7 +50,7 @@ def site_config(tmp_path: Path, throughput: dict[str, Any] | None = None, probes
 
 
 def throughput_task(config: dict[str, Any]) -> ProbeTask:
-    (task,) = [t for t in build_tasks(SiteConfig.model_validate(config), default_registry())
+    (task,) = [t for t in build_tasks(SiteConfig.model_validate(config), default_kinds())
                if t.kind is ProbeKind.THROUGHPUT]
     return task
 
