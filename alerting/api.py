@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.model import Incident, Silence
+from netmon.config.alerting import MAX_SILENCE_SECONDS
 from netmon.config.units import PositiveSeconds
 from netmon.errors import IncidentClosed, IncidentNotFound
 
@@ -44,7 +45,7 @@ class SilenceRequest(BaseModel):
     target: str | None = None
     link: str | None = None
     province: str | None = None
-    duration: PositiveSeconds = Field(description="how long, e.g. 2h or 30m")
+    duration: PositiveSeconds = Field(le=MAX_SILENCE_SECONDS, description="how long: 2h, 1h30m, 7d (at most 366d)")
     reason: str = Field(min_length=1, max_length=500)
     by: Annotated[str, Field(max_length=100)] | None = None
 

@@ -35,7 +35,7 @@ from netmon.config.central import InfluxConfig
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.registry import Registry
 from netmon.dashboards import province_overview
-from netmon.dashboards.datasources import INFLUX_UID
+from netmon.dashboards.datasources import INFLUX_UID, resolved_uid
 from netmon.dashboards.influx import InfluxQLClient
 from netmon.dashboards.readiness.report import build_report
 from netmon.dashboards.templating import Variable, interpolate
@@ -139,7 +139,7 @@ def main() -> None:
             totals = dict.fromkeys(args.communes, 0.0)
             with InfluxQLClient(influx) as client:
                 for panel in board["panels"]:
-                    if panel["type"] == "row" or panel["datasource"]["uid"] != INFLUX_UID:
+                    if panel["type"] == "row" or resolved_uid(panel["datasource"]["uid"], board) != INFLUX_UID:
                         continue
                     cells = []
                     window_s = duration_seconds(panel["timeFrom"]) if panel.get("timeFrom") else range_ms / 1000

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/release_install.py [--runs 3]
 
-Builds a wheelhouse once (`pip wheel . pip -w DIR`, from a copy of this checkout), then, in
+Builds a wheelhouse once (`pip wheel '.[agent,centre]' pip -w DIR`, from a copy of this checkout), then, in
 alternating order, ``--runs`` times each:
 
 1. reference: ``python3 -m venv DIR`` (ensurepip) and ``DIR/bin/pip install --no-index
@@ -51,23 +51,26 @@ def timed(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple
 def build_wheelhouse(out: Path) -> None:
     src = out.parent / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md", "netmon", "probes", "collectors", "alerting", "dashboards"):
+    # netmon/<folder> are symlinks to the top-level folders; copytree follows them
+    for name in ("pyproject.toml", "README.md", "LICENSE", "netmon"):
         path = REPO / name
         if path.is_dir():
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif path.exists():
             shutil.copy2(path, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(out), str(src), "pip"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(out), f"{src}[agent,centre]", "pip"],
+                   check=True)
 
 
 def variant_commands(name: str, venv: Path, wheelhouse: Path) -> list[list[str]]:
     pip_wheel = next(wheelhouse.glob("pip-*.whl"))
-    install = ["install", "--no-index", "--find-links", str(wheelhouse), "netmon"]
+    # a site box's release: the agent extra (what netmon_release installs on the sites)
+    install = ["install", "--no-index", "--find-links", str(wheelhouse), "netmon[agent]"]
     if name == "reference":
         return [[PYTHON, "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), *install]]
     compile_flag = "--compile" if name == "netmon_release" else "--no-compile"
     return [[PYTHON, "-m", "venv", "--clear", "--without-pip", str(venv)],
-            [str(venv / "bin" / "python"), f"{pip_wheel}/pip", *install[:-1], compile_flag, "netmon"]]
+            [str(venv / "bin" / "python"), f"{pip_wheel}/pip", *install[:-1], compile_flag, "netmon[agent]"]]
 
 
 def du_mb(path: Path) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -28,6 +28,11 @@ class CollectorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # what every Prometheus user expects beside ours: process_* (CPU, memory, open files, start time)
+        # and python_* (version, garbage collections), on this registry, not the library's global one
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.results = Counter("netmon_collector_results", "Results received, by outcome.", ["outcome"], registry=r)
         self.rejected_requests = Counter("netmon_collector_rejected_requests",
                                          "Ingest requests refused, by reason.", ["reason"], registry=r)

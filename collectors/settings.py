@@ -1,7 +1,8 @@
 """Service settings from the environment (pydantic-settings), and the secret-file checks.
 
 The central.yaml file says *what* the collector does; these say how this process runs:
-``NETMON_ENV`` (``production`` by default — the safe side), ``NETMON_LOG_LEVEL``. Outside
+``NETMON_ENV`` (``production`` by default — the safe side; any case). The log level is the
+command line's (``--log-level``, ``NETMON_LOG_LEVEL``), the same for agent and collector. Outside
 development the collector refuses to start with a secret file that is empty or still holds a
 placeholder, so a copied example never reaches production with ``changeme`` in it.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from netmon.config.central import CentralConfig
@@ -27,11 +29,26 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NETMON_", extra="ignore")
 
     env: Literal["development", "production"] = "production"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def development(self) -> bool:
         return self.env == "development"
+
+
+def load_service_settings() -> ServiceSettings:
+    """The settings from the environment; a wrong value is a ConfigError naming the variable."""
+    try:
+        return ServiceSettings()
+    except ValidationError as exc:
+        problems: list[tuple[str, int | None, str]] = [
+            (f"NETMON_{str(err['loc'][0]).upper()}" if err["loc"] else "NETMON_*", None,
+             f"{err['msg']} (got {err.get('input')!r})") for err in exc.errors(include_url=False)]
+        raise ConfigError("environment", problems) from None
 
 
 def read_secret(path: str, *, key: str, config_file: str, settings: ServiceSettings) -> str:

@@ -90,7 +90,8 @@ def _trend(title: str, bucket: str, limits: DashboardLimits) -> timeseries.Panel
 def build(limits: DashboardLimits | None = None) -> dict[str, Any]:
     limits = limits or default_limits()
     utilisation = limits.utilisation_ratio
-    dash = (base_dashboard(UID, "netmon — Dung lượng đường truyền", refresh="15m", time_from="now-30d")
+    dash = (base_dashboard(UID, "netmon — Dung lượng đường truyền", refresh="15m", time_from="now-30d",
+                           prometheus=False)
             .with_variable(province_variable()).with_variable(site_variable(multi=True)).with_variable(link_variable())
             .with_row(Row("Phân vị 95 mức sử dụng"))
             .with_panel(_count(f"Đường truyền có phân vị 95 ≥ {utilisation.warning:.0%}", utilisation.warning,

@@ -15,7 +15,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable, 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as m
 
-from netmon.dashboards.datasources import influx_ref
+from netmon.dashboards.datasources import INFLUX_VARIABLE, PROMETHEUS_VARIABLE, datasource_variable, influx_ref
 from netmon.dashboards.thresholds import STATUS_COLOUR, STATUS_LEVEL, STATUS_TEXT_VI, Limit
 
 # Filters used in every InfluxQL query; Grafana fills in the variables.
@@ -101,6 +101,10 @@ def to_json(builder: Dashboard) -> dict[str, Any]:
     return data
 
 
-def base_dashboard(uid: str, title: str, *, refresh: str = "1m", time_from: str = "now-6h") -> Dashboard:
-    return (Dashboard(title).uid(uid).tags(["netmon"]).refresh(refresh).time(time_from, "now")
-            .timezone("browser").tooltip(m.DashboardCursorSync.CROSSHAIR).readonly())
+def base_dashboard(uid: str, title: str, *, refresh: str = "1m", time_from: str = "now-6h",
+                   prometheus: bool = True) -> Dashboard:
+    """A dashboard with its datasource pickers first (InfluxDB; Prometheus when ``prometheus``)."""
+    board = (Dashboard(title).uid(uid).tags(["netmon"]).refresh(refresh).time(time_from, "now")
+             .timezone("browser").tooltip(m.DashboardCursorSync.CROSSHAIR).readonly()
+             .with_variable(datasource_variable(INFLUX_VARIABLE)))
+    return board.with_variable(datasource_variable(PROMETHEUS_VARIABLE)) if prometheus else board

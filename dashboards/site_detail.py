@@ -67,7 +67,7 @@ def _prop(name: str, value: Any) -> DynamicConfigValue:
 def build(limits: DashboardLimits | None = None) -> dict[str, Any]:
     limits = limits or default_limits()
     dashed = {"fill": "dash", "dash": [10, 10]}
-    dash = (base_dashboard(UID, "netmon — Chi tiết xã", time_from="now-24h")
+    dash = (base_dashboard(UID, "netmon — Chi tiết xã", time_from="now-24h", prometheus=False)
             .with_variable(province_variable()).with_variable(site_variable(multi=False))
             .with_variable(link_variable())
             .with_row(Row("Trạng thái"))

@@ -82,11 +82,12 @@ class ConfigError(NetmonError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"{self.file}: {len(self.problems)} problem(s)"]
-        for key, line, message in self.problems:
-            where = f"{self.file}:{line}" if line else self.file
-            lines.append(f"  {where}: {key or '(top level)'}: {message}")
-        return "\n".join(lines)
+        """One problem: one line, ``file:line: key: message``; several: a count, then one line each."""
+        lines = [f"{self.file}:{line}: {key or '(top level)'}: {message}" if line else
+                 f"{self.file}: {key or '(top level)'}: {message}" for key, line, message in self.problems]
+        if len(lines) == 1:
+            return lines[0]
+        return "\n".join([f"{self.file}: {len(lines)} problems", *(f"  {line}" for line in lines)])
 
 
 class AlreadyRegistered(NetmonError, ValueError):

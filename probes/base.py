@@ -40,6 +40,9 @@ class ProbeContext:
     """What a probe instance may use besides its task."""
 
     state_dir: Path
+    # ``netmon probe once``: read what the agent remembers (gateway MAC, path, today's byte
+    # budget) but write nothing, so a diagnostic never creates or changes the agent's state.
+    read_only: bool = False
     # Latest observation per task key, shared by all probes of this agent (the throughput
     # probe asks the SNMP probe's latest utilisation before loading a link).
     latest: dict[str, Observation] = dataclasses.field(default_factory=dict)

@@ -92,4 +92,4 @@ def test_a_repeated_code_is_named_as_written(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_registry(path)
     assert [message for _, _, message in info.value.problems] == [
-        "Value error, site ids must be unique; repeated: 00127"]
+        "site ids must be unique; repeated: 00127"]

@@ -128,7 +128,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         alerting_extra = _alerting_extra(opts)
     except ConfigError as exc:
         console.print(f"netmon demo: {exc}", highlight=False, markup=False)
-        return 2
+        return 1  # a config file with problems, as everywhere (docs/cli.md)
     if not opts.loopback and os.geteuid() != 0:
         console.print(NOT_ROOT, highlight=False, markup=False)
         return 2

@@ -1,10 +1,24 @@
 """The ``netmon`` command line. Each command group lives in its own module and imports its
-heavy dependencies inside the commands, so ``netmon probe run`` never loads FastAPI."""
+heavy dependencies inside the commands, so ``netmon probe run`` never loads FastAPI.
+
+How every command ends is decided here (docs/cli.md, "Exit status"): 0 done; 1 an error or
+problems found, as one line (or a config file's ``file:line: key: message`` lines); 2 the
+command line is wrong (unknown option, a bad value); 130 interrupted. Never a traceback for
+a mistake of the user's.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
+# typer carries its own copy of click (typer >= 0.2x); its exceptions are what the commands raise
+from typer._click.core import Command
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+import netmon
 from netmon.cli import (
     alerts_cmd,
     ansible_cmd,
@@ -17,6 +31,9 @@ from netmon.cli import (
     reflector_cmd,
     sites_cmd,
 )
+from netmon.cli.extras import missing_module_message
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
     name="netmon",
@@ -36,5 +53,50 @@ app.add_typer(readiness_cmd.app, name="readiness")
 app.command("demo")(demo_cmd.demo)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"netmon {netmon.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                help="print the version and exit")] = False) -> None:
+    """Network health monitoring for commune offices: probe agents, collector, alerting, dashboards."""
+
+
+def command() -> Command:
+    """The click command tree (what the tests walk to compare with the README)."""
+    return typer.main.get_command(app)
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line; return its exit status instead of raising it."""
+    try:
+        result = command().main(args=args, prog_name="netmon", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `netmon alerts`: the group's help, as a usage error
+        exc.show()
+        return EXIT_USAGE
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "netmon"
+        message = exc.format_message().replace(": Value error, ", ": ")  # typer's wording for a bad choice
+        typer.echo(f"{where}: {message} (see {where} --help)", err=True)
+        return EXIT_USAGE
+    except ClickException as exc:  # e.g. a file argument click could not open
+        typer.echo(f"netmon: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("netmon: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        missing = missing_module_message(exc)
+        if missing is None:
+            raise
+        typer.echo(missing, err=True)
+        return EXIT_ERROR
+    # standalone_mode=False gives the code of a typer.Exit as the result, None for a plain return
+    return result if isinstance(result, int) else EXIT_OK
+
+
 def main() -> None:
-    app()
+    sys.exit(run())

@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from netmon.cli.extras import require
 from netmon.cli.failures import exit_on_error
+from netmon.cli.options import duration_parser
+from netmon.config.alerting import MAX_SILENCE_SECONDS
+from netmon.config.units import format_duration
 
 app = typer.Typer(help="Alert incidents: list, acknowledge, silence.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules files.", no_args_is_help=True)
@@ -29,7 +34,16 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TOKEN_FILE = Path("~/.config/netmon/admin.token").expanduser()
 
 
+class StateFilter(StrEnum):
+    OPEN = "open"
+    FIRING = "firing"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
 def _call(method: str, url: str, path: str, token_file: Path | None = None, **kwargs: Any) -> Any:
+    require("centre", "alerts")
     import httpx
 
     headers = {}
@@ -38,12 +52,12 @@ def _call(method: str, url: str, path: str, token_file: Path | None = None, **kw
             headers["Authorization"] = f"Bearer {token_file.read_text(encoding='utf-8').strip()}"
         except OSError as exc:
             typer.echo(f"cannot read the admin token file {token_file}: {exc.strerror}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(1) from None
     try:
         response = httpx.request(method, url.rstrip("/") + path, headers=headers, timeout=15, **kwargs)
     except httpx.HTTPError as exc:
         typer.echo(f"cannot reach the collector at {url}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail", response.text)
@@ -56,16 +70,22 @@ def _call(method: str, url: str, path: str, token_file: Path | None = None, **kw
 
 
 def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+    if not ts:
+        return "-"
+    try:
+        return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds: say it rather than crash
+        return f"{ts:.0f} (Unix time)"
 
 
 @app.command("list")
 def list_incidents(url: Url = DEFAULT_URL,
-                   state: Annotated[str, typer.Option(help="open|firing|pending|resolved|all")] = "open",
+                   state: Annotated[StateFilter, typer.Option(case_sensitive=False, help="which incidents")] = (
+                       StateFilter.OPEN),
                    team: str | None = None, site: str | None = None,
                    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False) -> None:
     """Incidents, newest first."""
-    params = {k: v for k, v in {"state": state, "team": team, "site": site}.items() if v}
+    params = {k: v for k, v in {"state": state.value, "team": team, "site": site}.items() if v}
     incidents = _call("GET", url, "/api/v1/incidents", params=params)["incidents"]
     if as_json:
         for incident in incidents:
@@ -95,23 +115,28 @@ def ack(incident_id: Annotated[int, typer.Argument(help="incident number (from t
 
 @app.command("silence")
 def silence(reason: Annotated[str, typer.Option(help="why (maintenance window, known outage)")],
-            duration: Annotated[str, typer.Option("--for", help="how long, e.g. 2h or 30m")],
+            duration: Annotated[float, typer.Option(
+                "--for", parser=duration_parser(maximum=MAX_SILENCE_SECONDS), metavar="DURATION",
+                help="how long, with units: 30m, 2h, 1h30m, 7d (at most 366d)")],
             site: str | None = None, rule: str | None = None, team: str | None = None,
             upstream: str | None = None, target: str | None = None, link: str | None = None,
             url: Url = DEFAULT_URL, token_file: TokenFile = DEFAULT_TOKEN_FILE, by: str | None = None) -> None:
     """Stop messages for what matches (every given matcher must match) for a while."""
     body = {"site": site, "rule": rule, "team": team, "upstream": upstream, "target": target, "link": link,
-            "duration": duration, "reason": reason, "by": by or os.environ.get("USER")}
+            "duration": format_duration(duration), "reason": reason, "by": by or os.environ.get("USER")}
     made = _call("POST", url, "/api/v1/silences", token_file, json={k: v for k, v in body.items() if v})
     matchers = ", ".join(f"{k}={v}" for k, v in made["matchers"].items())
     typer.echo(f"silence {made['id']}: {matchers} until {_when(made['ends_at'])} ({made['reason']})")
 
 
 @app.command("silences")
-def silences(url: Url = DEFAULT_URL, all_: Annotated[bool, typer.Option("--all", help="expired ones too")] = False
-             ) -> None:
+def silences(url: Url = DEFAULT_URL, all_: Annotated[bool, typer.Option("--all", help="expired ones too")] = False,
+             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False) -> None:
     """Active silences."""
     for item in _call("GET", url, "/api/v1/silences", params={"all": str(all_).lower()})["silences"]:
+        if as_json:
+            typer.echo(json.dumps(item, ensure_ascii=False))
+            continue
         matchers = ", ".join(f"{k}={v}" for k, v in item["matchers"].items())
         typer.echo(f"{item['id']:>4}  {matchers:<40} until {_when(item['ends_at'])}  {item['reason']}")
 
@@ -142,13 +167,17 @@ def token(write: Annotated[Path, typer.Option("--write", help="file the collecto
 
 
 @rules_app.command("check")
-def rules_check(file: Annotated[Path | None, typer.Argument(help="rules file; none: the built-in defaults")] = None
-                ) -> None:
+def rules_check(file: Annotated[Path | None, typer.Argument(help="rules file; none: the built-in defaults")] = None,
+                as_json: Annotated[bool, typer.Option("--json", help="one JSON object per rule")] = False) -> None:
     """Validate a rules file; print the rules it gives, or every problem with its line and key."""
     from netmon.alerting.rules import load_rules
 
     with exit_on_error():
         rules = load_rules(file)
+    if as_json:
+        for rule in rules:
+            typer.echo(rule.model_dump_json(exclude_none=True))
+        return
     for rule in rules:
         what = ",".join(rule.value) or ",".join(s.value for s in rule.status) or rule.type
         limits = " ".join(f"{k}={v}" for k, v in (("warning", rule.warning), ("critical", rule.critical),

@@ -6,20 +6,25 @@ them, in install order. Each implements ``netmon.collectors.abc.Extension``.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from netmon.cli.extras import require
+from netmon.cli.failures import exit_on_error
 from netmon.cli.logsetup import configure_logging
+from netmon.cli.options import CENTRAL_CONFIG, CentralConfigFile, LogLevel, LogLevelOption
 
 if TYPE_CHECKING:
     from netmon.collectors.abc import Extension
+    from netmon.config.central import CentralConfig
 
 app = typer.Typer(help="The central collector.", no_args_is_help=True)
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="NETMON_CENTRAL_CONFIG",
-                                            help="central config (YAML)")]
+# kept for the commands that import it from here (sites)
+ConfigOption = CentralConfigFile
 
 
 def extensions() -> list[Extension]:
@@ -32,34 +37,79 @@ def extensions() -> list[Extension]:
 
 
 @app.command("serve")
-def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
+def serve(config: CentralConfigFile = CENTRAL_CONFIG,
           host: Annotated[str | None, typer.Option(help="override listen.host")] = None,
-          port: Annotated[int | None, typer.Option(help="override listen.port")] = None) -> None:
-    """Serve the ingest API, status API, agent config and /metrics (SIGHUP reloads the site registry)."""
+          port: Annotated[int | None, typer.Option(min=0, max=65535, help="override listen.port")] = None,
+          log_level: LogLevelOption = LogLevel.INFO) -> None:
+    """Serve the ingest API, status API, agent config and /metrics (SIGHUP reloads the site registry).
+
+    The port is bound before anything else starts: a port in use is one line and exit 1."""
+    require("centre", "collector serve")
+    from netmon.collectors.settings import load_service_settings
+    from netmon.config.central import load_central
+    from netmon.errors import StorageError
+
+    configure_logging(log_level)
+    with exit_on_error():
+        settings = load_service_settings()
+        central = load_central(config)
+        listen = central.listen
+        sock = bind(config, host or listen.host, listen.port if port is None else port)
+    with exit_on_error(f"{config}: state_dir", only=StorageError):
+        from netmon.collectors.app import create_app
+
+        application = create_app(central, settings, config_file=str(config), extensions=extensions())
+    tune_gc()
+    raise typer.Exit(run_server(application, sock, central, log_level, config))
+
+
+def bind(config_file: Path, host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: uvicorn binds only after the application started (and logs
+    "Application startup complete" first), so a port in use showed up as a startup that failed."""
+    from netmon.config.loader import line_of
+    from netmon.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" takes IPv4 too
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ConfigError(str(config_file), [("listen.port", line_of(config_file, "listen.port"),
+                                             f"cannot listen on {where}: {exc.strerror or exc}")]) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(application: Any, sock: socket.socket, central: CentralConfig, log_level: str,
+               config_file: Path) -> int:
+    import logging
+
     import uvicorn
 
-    from netmon.collectors.app import create_app
-    from netmon.collectors.settings import ServiceSettings
-    from netmon.config.central import load_central
-    from netmon.errors import ConfigError, StorageError
-
-    settings = ServiceSettings()
-    configure_logging(settings.log_level)
-    try:
-        central = load_central(config)
-        application = create_app(central, settings, config_file=str(config), extensions=extensions())
-    except ConfigError as exc:
-        typer.echo(exc.render(), err=True)
-        raise typer.Exit(1) from None
-    except StorageError as exc:
-        typer.echo(f"{config}: state_dir: {exc}", err=True)
-        raise typer.Exit(1) from None
-    tune_gc()
     listen = central.listen
-    uvicorn.run(application, host=host or listen.host, port=listen.port if port is None else port,
-                log_level=settings.log_level, access_log=listen.access_log, server_header=False,
-                timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
-                ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file)
+    server = uvicorn.Server(uvicorn.Config(
+        application, log_level=log_level, access_log=listen.access_log, server_header=False,
+        timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
+        ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file))
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if listen.tls_cert_file else "http"
+    logging.getLogger("netmon.collector").info("listening on %s://%s:%d (config %s)", scheme,
+                                               f"[{host}]" if ":" in host else host, port, config_file)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits 3 when the application's startup failed; it logged why
+        typer.echo(f"netmon collector serve: the collector did not start (see the log above; "
+                   f"uvicorn exit {exc.code})", err=True)
+        return 1
+    finally:
+        sock.close()
+    return 0
 
 
 def tune_gc() -> None:

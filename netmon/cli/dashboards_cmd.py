@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from netmon.cli.extras import require
 from netmon.cli.failures import exit_on_error
+from netmon.cli.options import CENTRAL_CONFIG_ENV
 from netmon.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,7 +23,9 @@ app = typer.Typer(help="Build Grafana dashboards and provisioning files, or push
                   no_args_is_help=True)
 
 ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", help="central.yaml: InfluxDB connection for the datasource, expected ship interval")]
+    "--config", "-c", envvar=CENTRAL_CONFIG_ENV,
+    help="central.yaml: InfluxDB connection for the datasource, expected ship interval, rules")]
+JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object instead of the lines")]
 
 
 def _central(config_path: Path | None, influx_url: str | None, database: str | None
@@ -60,14 +65,19 @@ def build(
     influx_database: Annotated[str | None, typer.Option(help="without --config: InfluxDB database")] = None,
     dashboards_path: Annotated[str | None, typer.Option(
         help="where Grafana will find the dashboard files (default: OUT/dashboards, absolute)")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write every dashboard as JSON plus Grafana file-provisioning YAML (dashboards and datasources)."""
+    require("centre", "dashboards build")
     from netmon.dashboards.build import write
 
     with exit_on_error():
         influx, central = _central(config, influx_url, influx_database)
         options = _options(central, config)
     written = write(out, influx, prometheus_url, dashboards_path=dashboards_path, **options)
+    if as_json:
+        typer.echo(json.dumps({"written": [str(path) for path in written]}))
+        return
     for path in written:
         typer.echo(str(path))
 
@@ -77,8 +87,10 @@ def push(
     url: Annotated[str, typer.Option("--url", help="Grafana base URL, e.g. https://grafana.example.gov.vn")],
     token_file: Annotated[Path, typer.Option("--token-file", help="file holding a Grafana service-account token")],
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create the netmon folder and dashboards in Grafana; unchanged dashboards are left alone."""
+    require("centre", "dashboards push")
     from netmon.dashboards.build import build_all
     from netmon.dashboards.push import push as push_dashboards
 
@@ -95,5 +107,9 @@ def push(
         options = _options(central, config)
     with exit_on_error("push failed"):
         report = push_dashboards(url, token, build_all(**options))
+    if as_json:
+        typer.echo(json.dumps({"folder": report.folder, "created": report.created, "updated": report.updated,
+                               "unchanged": report.unchanged}, ensure_ascii=False))
+        return
     typer.echo(f"folder: {report.folder}; created: {', '.join(report.created) or '-'}; "
                f"updated: {', '.join(report.updated) or '-'}; unchanged: {', '.join(report.unchanged) or '-'}")

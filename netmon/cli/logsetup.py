@@ -13,6 +13,7 @@ CHATTY = ("httpx", "httpcore", "apscheduler")
 
 
 def configure_logging(level: str) -> None:
+    """``level``: debug, info, warning or error (``LogLevel``: checked by the command line)."""
     logging.basicConfig(level=level.upper(), format=FORMAT)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         for name in CHATTY:

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from netmon.cli.extras import require
 from netmon.cli.failures import exit_on_error
+from netmon.cli.options import CENTRAL_CONFIG, CentralConfigFile
 
 app = typer.Typer(help="Go-live readiness of a province's communes.", no_args_is_help=True)
 
@@ -24,11 +26,14 @@ def report(
     province: Annotated[str, typer.Option("--province", help="province name as in the site registry")],
     fmt: Annotated[OutputFormat, typer.Option("--format", help="html: one self-contained file; csv; json")] = (
         OutputFormat.HTML),
-    config: Annotated[Path, typer.Option("--config", help="central.yaml (InfluxDB, registry, readiness:)")] = Path(
-        "/etc/netmon/central.yaml"),
+    config: CentralConfigFile = CENTRAL_CONFIG,
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
 ) -> None:
     """Per commune pass/fail with the measured value against each requirement; per province the share ready."""
+    require("centre", "readiness report")
+    if as_json:
+        fmt = OutputFormat.JSON
     from netmon.config.central import load_central
     from netmon.dashboards.readiness.render import render
     from netmon.dashboards.readiness.report import build_from_central

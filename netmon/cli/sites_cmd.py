@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netmon.cli.collector_cmd import ConfigOption
 from netmon.cli.failures import exit_on_error
+from netmon.cli.options import CENTRAL_CONFIG, CentralConfigFile
 
 if TYPE_CHECKING:
     from netmon.collectors.sitestore import RegistryStore
     from netmon.collectors.tokens import TokenStore
 
 app = typer.Typer(help="Site registry and site tokens.", no_args_is_help=True)
-DEFAULT_CONFIG = Path("/etc/netmon/central.yaml")
+ConfigOption = CentralConfigFile
+DEFAULT_CONFIG = CENTRAL_CONFIG
 
 
 def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
@@ -72,10 +73,27 @@ def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: Conf
 @app.command("list")
 def list_sites(config: ConfigOption = DEFAULT_CONFIG,
                as_json: Annotated[bool, typer.Option("--json", help="one JSON object per site")] = False) -> None:
-    """Every registry site with its token state."""
-    sites, tokens = _stores(config)
-    active = {t.site_id: t for t in tokens.tokens() if t.active}
-    for site in sites.registry.sites:
+    """Every registry site with its token state. Reads only: the registry file and, when the
+    collector has made it, state_dir/sites.db (nothing is created)."""
+    from netmon.collectors.sqlite import SITES_DB, connect
+    from netmon.collectors.tokens import TokenStore
+    from netmon.config.central import load_central
+    from netmon.config.registry import load_registry
+    from netmon.errors import StorageError
+
+    with exit_on_error(f"{config}: state_dir", only=StorageError):
+        central = load_central(config)
+        registry = load_registry(central.registry)
+        db = Path(central.state_dir) / SITES_DB
+        if db.exists():
+            conn = connect(db, readonly=True)
+            active = {t.site_id: t for t in TokenStore(conn).tokens() if t.active}
+            conn.close()
+        else:
+            active = {}
+            typer.echo(f"no {db} yet (the collector has not run, no site is enrolled): no site has a token",
+                       err=True)
+    for site in registry.sites:
         token = active.get(site.id)
         since = dt.datetime.fromtimestamp(token.created_ns / 1e9, dt.UTC).isoformat(timespec="seconds") if token \
             else None

@@ -16,6 +16,9 @@ from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Identifier
 
 Language = Literal["vi", "en"]
+# The longest silence (API and CLI): beyond a year a silence is a rule that should change, and
+# its end stays a date every calendar holds.
+MAX_SILENCE_SECONDS = 366 * 86400.0
 HttpUrl = Annotated[str, Field(pattern=r"^https?://")]
 
 

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from netmon.config.written import WrittenFloat, WrittenInt, WrittenLoader
+from netmon.config import yamlfile
+from netmon.config.written import WrittenFloat, WrittenInt
 from netmon.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,20 +61,6 @@ def with_lines(error: ConfigError, path: Path) -> ConfigError:
                                     for key, line, message in error.problems])
 
 
-def _line_index(node: yaml.Node, prefix: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> None:
-    index[prefix] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            index[(*prefix, key)] = key_node.start_mark.line + 1
-            _line_index(value_node, (*prefix, key), index)
-            # a value on the same line as its key reports the key's line, which is what people read
-            index[(*prefix, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, (*prefix, i), index)
-
-
 def line_for(loc: tuple[int | str, ...], index: dict[tuple[int | str, ...], int]) -> int | None:
     """The line of the deepest part of ``loc`` the file actually has (a missing key points at its parent)."""
     for end in range(len(loc), -1, -1):
@@ -91,23 +77,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[int | str, ...], int]]:
         raise ConfigError(str(path), [("", None, "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [("", None, f"cannot read: {exc}")]) from None
-    try:
-        # one parse: the node tree gives each key its line, and its numbers keep their text
-        loader = WrittenLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), [("", line, f"not valid YAML: {problem}")]) from None
-    index: dict[tuple[int | str, ...], int] = {}
-    if node is not None:
-        _line_index(node, (), index)
-    return data, index
+    return yamlfile.parse(text, str(path))
 
 
 def validation_problems(
@@ -119,12 +89,12 @@ def validation_problems(
         # entries that are not keys of the document.
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
         loc = _document_loc(loc, index or {})
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")  # our validators' own sentences
         if err["type"] not in {"missing", "extra_forbidden"} and "input" in err:
             given = err["input"]
             # a YAML number is shown as written (0x1F, not 31): that is what the file says
             shown = str(given) if isinstance(given, WrittenInt | WrittenFloat) else repr(given)
-            if len(shown) <= 60:
+            if len(shown) <= 60 and not (isinstance(given, str) and shown in message):
                 message += f" (got {shown})"
             if err["type"] == "string_type" and isinstance(err["input"], bool | dt.date):
                 message += ("; unquoted, YAML reads yes/no/on/off/true/false as a truth value and "

@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable, Iterator
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -63,6 +72,11 @@ class AgentMetrics:
                  budgets: Callable[[], dict[str, float]] = dict) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # what every Prometheus user expects beside ours: process_* (CPU, memory, open files, start time)
+        # and python_* (version, garbage collections), on this registry, not the library's global one
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.produced = Counter("netmon_agent_results_produced", "Results produced (stored in the outbox).",
                                 ["probe"], registry=r)
         self.acknowledged = Counter("netmon_agent_results_acknowledged",

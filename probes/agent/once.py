@@ -1,9 +1,9 @@
 """``netmon probe once``: every task of the plan, once, concurrently (bounded).
 
-Nothing goes through the outbox: this is a diagnostic that must not consume seqs of (or
-need write access to) a running agent's outbox. Records get ``seq`` = their position in
-this run (0, 1, 2, ... in plan order), so they are never to be shipped or mixed with an
-agent's data.
+Nothing goes through the outbox and nothing is written (``ProbeContext.read_only``): this is a
+diagnostic that must not consume seqs of (or need write access to) a running agent's state.
+Records get ``seq`` = their position in this run (0, 1, 2, ... in plan order), so they are
+never to be shipped or mixed with an agent's data.
 """
 
 from __future__ import annotations
@@ -20,16 +20,10 @@ from netmon.probes.kinds import ProbeKinds
 from netmon.probes.runner import run_task
 
 
-def _state_dir(config: SiteConfig) -> Path:
-    state_dir = Path(config.state_dir)
-    with contextlib.suppress(OSError):  # probes that keep state report it themselves if they cannot
-        state_dir.mkdir(parents=True, exist_ok=True)
-    return state_dir
-
-
 async def run_once(config: SiteConfig, tasks: list[ProbeTask], kinds: ProbeKinds) -> list[ResultRecord]:
     skip_httpx_cli()
-    context = ProbeContext(state_dir=_state_dir(config))
+    # reads the running agent's state (budget, remembered gateway and path) and writes none of it
+    context = ProbeContext(state_dir=Path(config.state_dir), read_only=True)
     probes: dict[str, Probe] = {}
     limit = asyncio.Semaphore(config.agent.max_concurrent_probes)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 from collections.abc import Awaitable, Callable
 
@@ -19,8 +20,11 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from netmon.config.units import format_duration
 from netmon.probes.agent.metrics import AgentMetrics
 from netmon.probes.base import ProbeTask
+
+log = logging.getLogger("netmon.agent")
 
 JOB_PREFIX = "probe:"
 # Jitter per run: a tenth of the interval, at most 5 s (a 5-minute probe need not wander more).
@@ -89,15 +93,25 @@ class ProbeSchedule:
             if job.id.startswith(JOB_PREFIX):
                 job.remove()
         self.kinds = {}
+        firsts = []
         for task in tasks:
-            self.add(JOB_PREFIX + task.key, task.options.interval, self.run, (task,), now)
+            first = self.add(JOB_PREFIX + task.key, task.options.interval, self.run, (task,), now)
             self.kinds[JOB_PREFIX + task.key] = task.kind.value
+            firsts.append(first)
+            # said at once: the first run waits for the task's grid point, up to one interval away
+            log.info("task %s every %s, first run at %s (in %.0f s)", task.key, format_duration(task.options.interval),
+                     first.astimezone().strftime("%H:%M:%S"), (first - now).total_seconds())
+        if firsts:
+            log.info("%d task(s) scheduled; the first result in %.0f s, every task has run within %.0f s",
+                     len(tasks), (min(firsts) - now).total_seconds(), (max(firsts) - now).total_seconds())
         self.metrics.tasks.set(len(tasks))
 
     def add(self, job_id: str, interval: float, fn: Callable[..., Awaitable[None]], args: tuple[object, ...],
-            now: dt.datetime) -> None:
+            now: dt.datetime) -> dt.datetime:
+        """Schedule ``fn`` on its grid; returns its first fire time (before jitter)."""
         start = first_fire(now, start_offset(self.agent_id, job_id, interval), interval)
         trigger = GridIntervalTrigger(seconds=interval, start_date=start, jitter=jitter_for(interval), timezone=dt.UTC)
         # A run may start late by up to one interval (a busy loop) rather than be skipped.
         self.scheduler.add_job(fn, trigger, args=args, id=job_id, name=job_id, max_instances=1, coalesce=True,
                                misfire_grace_time=max(1, int(interval)), replace_existing=True)
+        return start

@@ -125,7 +125,8 @@ class LanProbe:
             info["previous_gateway_mac"] = str(previous)
             problems.insert(0, f"gateway {gateway} MAC changed from {previous} to {mac} "
                                "(router replaced, or ARP spoofing)")
-        save_state(self.context.state_dir, task.key, {"gateway_ip": gateway, "gateway_mac": mac})
+        if not self.context.read_only:
+            save_state(self.context.state_dir, task.key, {"gateway_ip": gateway, "gateway_mac": mac})
         if problems:
             return task.observe(Status.DEGRADED, values, reason="; ".join(problems), info=info)
         return task.observe(Status.OK, values, info=info)

@@ -113,7 +113,8 @@ class PathProbe:
         if changed and isinstance(previous, list):
             info["previous_path"] = " ".join(str(a or "*") for a in previous)[:480]
         path = merge_path(previous, trace.addresses) if isinstance(previous, list) else trace.addresses
-        save_state(self.context.state_dir, task.key, {"destination": trace.destination, "path": path})
+        if not self.context.read_only:
+            save_state(self.context.state_dir, task.key, {"destination": trace.destination, "path": path})
         return values, info
 
     @staticmethod

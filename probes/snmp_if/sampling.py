@@ -20,8 +20,6 @@ import dataclasses
 import time
 from typing import Any
 
-from pysnmp.proto.rfc1902 import Counter64
-
 from netmon.config.site import SnmpConfig
 from netmon.errors import MissingInstance
 from netmon.probes.snmp_if.client import SnmpClient
@@ -72,6 +70,9 @@ async def read(client: SnmpClient, cfg: SnmpConfig, binding: Binding) -> Reading
         # as wide as the values are, whatever the column: some agents serve a Counter32 in
         # ifHCInOctets, others a Counter64 in ifInOctets
         raw = (got.get(incoming.at(index)), got.get(outgoing.at(index)))
+        # imported here: `netmon config check` loads every probe kind, and needs no pysnmp
+        from pysnmp.proto.rfc1902 import Counter64
+
         bits = 64 if all(isinstance(value, Counter64) for value in raw) else 32
     sample = Sample(
         if_index=index, monotonic_seconds=(before + after) / 2, wall_ns=(wall_before + wall_after) // 2,

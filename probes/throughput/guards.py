@@ -44,8 +44,10 @@ def in_quiet_hours(windows: list[str], now: dt.datetime) -> str | None:
 class ByteBudget:
     """Bytes used today per key, persisted; ``today`` is injectable for tests of the midnight reset."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, read_only: bool = False) -> None:
         self.path = state_dir / STATE_FILE
+        # read_only (``probe once``): today's spend is read and reported, never written
+        self.read_only = read_only
 
     def _load(self, today: dt.date) -> dict[str, int]:
         try:
@@ -67,6 +69,8 @@ class ByteBudget:
     def add(self, key: str, nbytes: int, today: dt.date) -> int:
         used = self._load(today)
         used[key] = used.get(key, 0) + max(0, nbytes)
+        if self.read_only:
+            return used[key]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".throughput-", dir=self.path.parent)
         try:

@@ -69,7 +69,7 @@ class ThroughputProbe:
 
     def __init__(self, context: ProbeContext) -> None:
         self.context = context
-        self.budget = ByteBudget(context.state_dir)
+        self.budget = ByteBudget(context.state_dir, read_only=context.read_only)
         self.meter = LoadMeter()
         self._running = asyncio.Lock()
         # when our own last test ended: SNMP windows that saw it are not "someone else is busy"

@@ -17,6 +17,7 @@ from netmon.lab.topology import SiteTopology
 from netmon.probes.kinds import default_kinds
 from tests.agent.helpers import fetch, metrics_url, outbox_rows, start_agent, stored_seqs_logged, write_config
 from tests.conftest import netmon_argv, netmon_env
+from tests.process_metrics import assert_process_metrics
 
 pytestmark = pytest.mark.netns
 
@@ -63,6 +64,8 @@ def test_sigterm_stops_cleanly_and_metrics_pass_promtool(lab: Lab, tmp_path: Pat
     assert samples[("netmon_agent_outbox_dropped_total", ())] == 0
     assert 0 < samples[("netmon_agent_outbox_oldest_age_seconds", ())] <= time.time() - started
     assert samples[("netmon_agent_info", (("agent", "26734-agent"), ("province", "Đồng Nai"), ("site", "26734")))] == 1
+    # the standard process and platform collectors, measured against the kernel's own view of the process
+    assert_process_metrics(samples, agent.pid, started)
 
     agent.signal(signal.SIGTERM)
     assert agent.popen.wait(10) == 0
@@ -146,3 +149,4 @@ def test_a_second_agent_on_the_same_state_dir_or_metrics_port_is_refused_clearly
         assert message in proc.stderr
         assert "Traceback" not in proc.stderr
     assert first.alive()
+

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,48 +18,7 @@ from netmon.lab.netns import Lab, Proc
 from netmon.lab.services import Server, start_influxdb
 from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, ansible_env, keygen, start_sshd
 from tests.conftest import REPO_ROOT, require_netns
-
-SOURCES = ("pyproject.toml", "README.md", "netmon", "probes", "collectors", "alerting", "dashboards")
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
-
-
-def base_version() -> str:
-    text = (Path(REPO_ROOT) / "pyproject.toml").read_text()
-    match = re.search(r'^version = "([^"]+)"', text, re.M)
-    assert match, "pyproject.toml has no version"
-    return match.group(1)
-
-
-def build_wheel(out: Path, version: str | None = None, with_deps: bool = False,
-                sabotage: Callable[[Path], None] | None = None) -> Path:
-    """Build netmon's wheel (and with_deps: every dependency) from a copy of this checkout.
-
-    A copy, so that setuptools' build/ and *.egg-info never land in the worktree and the
-    version can be bumped for the upgrade test without touching pyproject.toml.
-    """
-    src = Path(tempfile.mkdtemp(prefix="netmon-src-"))
-    try:
-        for name in SOURCES:
-            path = Path(REPO_ROOT) / name
-            if path.is_dir():
-                shutil.copytree(path, src / name, ignore=IGNORE)
-            elif path.exists():
-                shutil.copy2(path, src / name)
-        if sabotage is not None:
-            sabotage(src)
-        if version is not None:
-            pyproject = src / "pyproject.toml"
-            pyproject.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"',
-                                        pyproject.read_text(), count=1, flags=re.M))
-        argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "-w", str(out), str(src)]
-        # what docs/ansible.md tells operators to run: `pip wheel . pip -w DIR`
-        argv += ["pip"] if with_deps else ["--no-deps"]
-        subprocess.run(argv, check=True, capture_output=True, timeout=600)
-    finally:
-        shutil.rmtree(src, ignore_errors=True)
-    wheels = sorted(out.glob(f"netmon-{version or base_version()}-*.whl"))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
+from tests.wheels import base_version, build_wheel
 
 
 @pytest.fixture(scope="session")

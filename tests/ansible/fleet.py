@@ -165,9 +165,10 @@ class Controller:
         return Run(proc.returncode, output, parse_recap(proc.stdout))
 
 
-def parse_unit(text: str) -> dict[str, dict[str, str]]:
-    """A systemd unit as {section: {key: value}} (later keys win, as systemd reads them)."""
-    sections: dict[str, dict[str, str]] = {}
+def parse_unit(text: str, sections: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """A systemd unit as {section: {key: value}} (later keys win, as systemd reads them: a drop-in's
+    ``ExecStart=`` then ``ExecStart=...`` leaves the second). ``sections``: a unit read so far."""
+    sections = {} if sections is None else sections
     current: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
@@ -178,6 +179,14 @@ def parse_unit(text: str) -> dict[str, dict[str, str]]:
         elif "=" in line:
             key, value = line.split("=", 1)
             current[key.strip()] = value.strip()
+    return sections
+
+
+def read_unit(path: Path) -> dict[str, dict[str, str]]:
+    """The unit at ``path`` with its drop-ins (``<unit>.d/*.conf``, in name order), as systemd merges them."""
+    sections = parse_unit(path.read_text())
+    for drop_in in sorted(path.with_name(path.name + ".d").glob("*.conf")):
+        parse_unit(drop_in.read_text(), sections)
     return sections
 
 
@@ -211,7 +220,7 @@ def unit_env(unit: dict[str, dict[str, str]]) -> dict[str, str]:
 
 def start_from_unit(host: Host, unit_path: Path, name: str, ready_url: str | None = None) -> Proc:
     """Start what ``unit_path`` describes inside the host's namespace, as systemd would (see unit_argv)."""
-    unit = parse_unit(unit_path.read_text())
+    unit = read_unit(unit_path)
     ready = None
     if ready_url is not None:
         url = ready_url

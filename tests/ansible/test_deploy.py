@@ -30,7 +30,8 @@ from tests.ansible.conftest import (
     base_version,
     build_wheel,
 )
-from tests.ansible.fleet import Host, get_json, parse_unit, post_json, proc_status, start_from_unit
+from tests.ansible.fleet import Host, get_json, post_json, proc_status, read_unit, start_from_unit
+from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -111,7 +112,10 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
         assert owner(token) == ("nobody", "nogroup", "0o600") and len(token.read_text().strip()) >= 32
         tokens.append(token.read_text().strip())
 
-        unit = parse_unit(host.path("/etc/systemd/system/netmon-agent.service").read_text())["Service"]
+        # netmon's own unit (its hardening) with this deployment's drop-in
+        assert host.path("/etc/systemd/system/netmon-agent.service").read_text() == (
+            Path(REPO_ROOT) / "netmon/deploy/systemd/netmon-agent.service").read_text()
+        unit = read_unit(host.path("/etc/systemd/system/netmon-agent.service"))["Service"]
         assert (unit["User"], unit["Group"]) == ("nobody", "nogroup")
         assert unit["AmbientCapabilities"] == unit["CapabilityBoundingSet"] == "CAP_NET_RAW"
         assert unit["NoNewPrivileges"] == "yes" and unit["ProtectSystem"] == "strict"
@@ -139,15 +143,15 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     central_config = yaml.safe_load(central.path("/etc/netmon/central.yaml").read_text())
     assert central_config["registry"] == str(central.path("/etc/netmon/sites.csv"))
     assert central.path("/etc/netmon/sites.csv").read_text() == (fleet.inventory_dir / "sites.csv").read_text()
-    collector_unit = parse_unit(central.path("/etc/systemd/system/netmon-collector.service").read_text())["Service"]
+    collector_unit = read_unit(central.path("/etc/systemd/system/netmon-collector.service"))["Service"]
     assert collector_unit["CapabilityBoundingSet"] == "" and collector_unit["NoNewPrivileges"] == "yes"
-    iperf3_unit = parse_unit(central.path("/etc/systemd/system/netmon-iperf3.service").read_text())["Service"]
+    iperf3_unit = read_unit(central.path("/etc/systemd/system/netmon-iperf3.service"))["Service"]
     assert iperf3_unit["ExecStart"] == "/usr/bin/iperf3 --server --port 5201" and iperf3_unit["DynamicUser"] == "yes"
     # the reflector only where configured
     reflectors = [h.name for h in fleet.sites if h.path("/etc/systemd/system/netmon-reflector.service").exists()]
     assert reflectors == ["site-70002"]
-    reflector_unit = parse_unit(fleet.site("site-70002").path("/etc/systemd/system/netmon-reflector.service")
-                                .read_text())["Service"]
+    reflector_unit = read_unit(fleet.site("site-70002").path("/etc/systemd/system/netmon-reflector.service"))[
+        "Service"]
     assert reflector_unit["ExecStart"].endswith(f"/current/bin/netmon reflector serve --port {REFLECTOR_PORT}")
     assert reflector_unit["CapabilityBoundingSet"] == "" and reflector_unit["User"] == "nobody"
 

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.collector import sample_batch
 from tests.collectors.conftest import make_collector
+from tests.process_metrics import assert_process_metrics
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -20,6 +21,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_pass_promtool_and_show_the_live_state(tmp_path: Path) -> None:
+    started = time.time()
     with make_collector(tmp_path / "c", sites=("26734", "26740")) as collector:
         token = collector.enrol("26734")
         now = time.time_ns()
@@ -46,6 +48,7 @@ def test_metrics_pass_promtool_and_show_the_live_state(tmp_path: Path) -> None:
                                timeout=30)
         assert check.returncode == 0, check.stdout + check.stderr
         got = samples(text)
+        assert_process_metrics(got, collector.proc.pid, started)
         site = (("site", "26734"),)
         assert got[("netmon_site_info", (("district", "Biên Hòa"), ("name", "Xã 26734"), ("province", "Đồng Nai"),
                                           *site))] == 1.0

@@ -66,7 +66,7 @@ def test_config_errors_and_placeholder_secrets_stop_the_collector(tmp_path: Path
     (tmp_path / "sites.yaml").write_text("sites:\n  - {id: '1', name: A, province: P, links: [{name: x, kind: leased_line}]}\n")
     broken = netmon("collector", "serve", "--config", config, NETMON_ENV="development")
     assert broken.returncode == 1
-    assert f"{registry}:2: sites[0].links[0]: Value error, a leased_line link needs contracted_mbps" in broken.stderr
+    assert f"{registry}:2: sites[0].links[0]: a leased_line link needs contracted_mbps" in broken.stderr
 
 
 def test_zero_padded_codes_from_a_hand_written_registry_are_enrolled_and_listed_as_written(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from netmon.dashboards.datasources import INFLUX_UID
+from netmon.dashboards.datasources import INFLUX_REF_UID, INFLUX_UID, resolved_uid
 from netmon.dashboards.influx import InfluxQLClient, QuerySeries
 from netmon.dashboards.templating import Variable, interpolate
 from netmon.lab.grafana_interval import duration_seconds, panel_interval_seconds
@@ -23,7 +23,7 @@ def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def influx_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in panels(board) if p["datasource"]["uid"] == INFLUX_UID]
+    return [p for p in panels(board) if resolved_uid(p["datasource"]["uid"], board) == INFLUX_UID]
 
 
 def run_panel(client: InfluxQLClient, panel: dict[str, Any], variables: Mapping[str, Variable], *, now_ms: int,
@@ -34,7 +34,7 @@ def run_panel(client: InfluxQLClient, panel: dict[str, Any], variables: Mapping[
     interval_seconds = panel_interval_seconds(panel, range_seconds)
     out = {}
     for target in panel["targets"]:
-        assert target["datasource"]["uid"] == INFLUX_UID
+        assert target["datasource"]["uid"] == INFLUX_REF_UID  # the dashboard's InfluxDB picker
         query = interpolate(target["query"], variables, time_from_ms=now_ms - int(range_seconds * 1000),
                             time_to_ms=now_ms, interval_seconds=interval_seconds)
         assert not _LEFTOVER.search(query), f"{panel['title']}: variable left in {query}"

@@ -13,15 +13,21 @@ import yaml
 from netmon.alerting.rules import load_rules
 from netmon.contract import LinkKind
 from netmon.dashboards.build import DASHBOARD_UIDS, build_all
-from netmon.dashboards.datasources import INFLUX_UID, PROMETHEUS_UID
+from netmon.dashboards.datasources import (
+    INFLUX_REF_UID,
+    INFLUX_UID,
+    PROMETHEUS_REF_UID,
+    PROMETHEUS_UID,
+    resolved_uid,
+)
 from netmon.dashboards.thresholds import LINK_KIND_VI, Limit, default_limits, limits_from_rules
 from tests.conftest import netmon_argv, netmon_env
 
 EXPECTED_VARIABLES = {
-    "netmon-province-overview": ["province"],
-    "netmon-site-detail": ["province", "site", "link"],
-    "netmon-capacity": ["province", "site", "link"],
-    "netmon-stack-health": ["province"],
+    "netmon-province-overview": ["ds_influxdb", "ds_prometheus", "province"],
+    "netmon-site-detail": ["ds_influxdb", "province", "site", "link"],
+    "netmon-capacity": ["ds_influxdb", "province", "site", "link"],
+    "netmon-stack-health": ["ds_influxdb", "ds_prometheus", "province"],
 }
 
 
@@ -55,11 +61,13 @@ def test_panels_have_unique_ids_datasources_and_queries() -> None:
         for panel in panels:
             if panel["type"] == "row":
                 continue
-            source = panel["datasource"]["uid"]
+            # panels name the dashboard's datasource variable, which selects the provisioned uid
+            assert panel["datasource"]["uid"] in {INFLUX_REF_UID, PROMETHEUS_REF_UID}, (uid, panel["title"])
+            source = resolved_uid(panel["datasource"]["uid"], board)
             assert source in {INFLUX_UID, PROMETHEUS_UID}, (uid, panel["title"])
             assert panel["targets"], (uid, panel["title"])
             for target in panel["targets"]:
-                assert target["datasource"]["uid"] == source, (uid, panel["title"])
+                assert resolved_uid(target["datasource"]["uid"], board) == source, (uid, panel["title"])
                 assert target["refId"]
                 if source == INFLUX_UID:
                     assert target["rawQuery"] is True and target["query"].startswith("SELECT "), target
@@ -79,8 +87,10 @@ def test_template_variables_query_tags_from_the_influx_datasource() -> None:
         variables = board["templating"]["list"]
         assert [v["name"] for v in variables] == EXPECTED_VARIABLES[uid]
         for variable in variables:
+            if variable["type"] == "datasource":
+                continue
             assert variable["type"] == "query"
-            assert variable["datasource"]["uid"] == INFLUX_UID
+            assert resolved_uid(variable["datasource"]["uid"], board) == INFLUX_UID
             assert variable["query"].startswith("SHOW TAG VALUES")
             if variable["name"] in {"site", "link"} and variable.get("multi"):
                 assert variable["includeAll"] and variable["allValue"] == ".*"
@@ -175,6 +185,8 @@ def test_cli_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
     # The token stays in its file; Grafana reads it from there.
     assert sources[INFLUX_UID]["secureJsonData"] == {"httpHeaderValue1": "Token $__file{/etc/netmon/influx.token}"}
     assert sources[PROMETHEUS_UID]["url"] == "http://10.0.0.6:9090"
+    # an existing Grafana keeps its own default datasource
+    assert sources[INFLUX_UID]["isDefault"] is False and sources[PROMETHEUS_UID]["isDefault"] is False
 
 
 def test_cli_build_colours_by_the_collectors_rules_file(tmp_path: Path) -> None:
@@ -206,3 +218,25 @@ def test_cli_build_reports_config_errors_with_file_and_key(tmp_path: Path) -> No
     assert proc.returncode == 1
     assert f"{central}:2: influxdb.url: String should match pattern" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_dashboard_imported_into_another_grafana_uses_the_datasources_chosen_there() -> None:
+    """Importing the JSON where the datasources have other uids: choosing them in the two pickers
+    (what Grafana's import does, or what it falls back to: the first datasource of the type) moves
+    every panel, target and query variable over; nothing names the provisioned uids directly."""
+    chosen = {"ds_influxdb": "P951FEA4DE68E13C5", "ds_prometheus": "PBFA97CFB590B2093"}
+    for uid, board in build_all().items():
+        pickers = [v for v in board["templating"]["list"] if v["type"] == "datasource"]
+        assert {v["name"]: v["query"] for v in pickers} == {
+            name: kind for name, kind in (("ds_influxdb", "influxdb"), ("ds_prometheus", "prometheus"))
+            if name in EXPECTED_VARIABLES[uid]}
+        text = json.dumps(board)
+        assert text.count(f'"{INFLUX_UID}"') == 1 and text.count(f'"{PROMETHEUS_UID}"') == len(pickers) - 1, uid
+        for picker in pickers:
+            picker["current"] = {"selected": True, "text": "theirs", "value": chosen[picker["name"]]}
+        refs = [p["datasource"] for p in all_panels(board) if p["type"] != "row"]
+        refs += [t["datasource"] for p in all_panels(board) for t in p.get("targets", [])]
+        refs += [v["datasource"] for v in board["templating"]["list"] if v["type"] == "query"]
+        wanted = {"influxdb": chosen["ds_influxdb"], "prometheus": chosen["ds_prometheus"]}
+        assert refs and all(resolved_uid(ref["uid"], board) == wanted[ref["type"]] for ref in refs), uid
+

@@ -168,5 +168,5 @@ def test_a_cycle_longer_than_the_timeout_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as caught:
         build_tasks(config, default_kinds(), source="site.yaml")
     assert caught.value.problems == [
-        ("probes.icmp", None, "Value error, count × spacing (19.9 s of sending) must be shorter than timeout (10 s) "
+        ("probes.icmp", None, "count × spacing (19.9 s of sending) must be shorter than timeout (10 s) "
                               "(got {'count': 200, 'spacing': '100ms'})")]

@@ -41,9 +41,9 @@ def sim_task(port: int, community: str | None, contracted_mbps: float = 100, opt
                    "snmp": section}],
         "probes": {"snmp_if": {"interval": 20, "timeout": 15, "align_seconds": 0, **(options or {})}},
     })
-    registry = ProbeKinds()
-    registry.register(SnmpIfProbe)
-    (task,) = build_tasks(config, registry)
+    kinds = ProbeKinds()
+    kinds.register(SnmpIfProbe)
+    (task,) = build_tasks(config, kinds)
     return task
 
 
