@@ -40,6 +40,42 @@ def spawn(argv: Sequence[str], log_path: Path, ns: Namespace | None = None, read
     return proc
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a listening TCP socket on ``port`` (in its own namespace).
+
+    A free port is only free when it was asked for: another server started at the same moment
+    can take it, and then a readiness check over HTTP talks to that other server while ours
+    has exited on "address in use". Asking the kernel who listens tells them apart."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            return False
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:1F90", state 0A = LISTEN, inode in column 10
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    try:
+        fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(fd == f"socket:[{inode}]" for fd in fds for inode in inodes)
+
+
+def on_free_port(host: str, port: int | None, start: Callable[[int], Proc], what: str) -> tuple[Proc, int]:
+    """Start a server with ``start(port)`` on ``port``, or on a free one, retried when another
+    process took the free port first (see ``listens_on``)."""
+    for _attempt in range(1 if port else 4):
+        chosen = port or free_port(host)
+        proc = start(chosen)
+        if listens_on(proc.pid, chosen):
+            return proc, chosen
+        proc.kill()
+    raise LabError(f"{what} could not listen on {host}:{port or 'a free port'} (taken by another process)")
+
+
 def http_ok(url: str, expect: tuple[int, ...] = (200, 204)) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -84,12 +120,12 @@ def start_influxdb(data_dir: Path, host: str = "127.0.0.1", port: int | None = N
     """Debian's ``influxd`` (1.x API: ``/write``, ``/query``). Restartable on the same ``data_dir``."""
     binary = debian_binary("influxd", package="influxdb")
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
-    rpc_port = free_port(host)
     conf = data_dir / "influxdb.conf"
-    conf.write_text(f"""
+
+    def start(http_port: int) -> Proc:
+        conf.write_text(f"""
 reporting-disabled = true
-bind-address = "{host}:{rpc_port}"
+bind-address = "{host}:{free_port(host)}"
 [meta]
   dir = "{data_dir}/meta"
   logging-enabled = false
@@ -99,17 +135,18 @@ bind-address = "{host}:{rpc_port}"
   query-log-enabled = false
   wal-fsync-delay = "0s"
 [http]
-  bind-address = "{host}:{port}"
+  bind-address = "{host}:{http_port}"
   log-enabled = false
 [monitor]
   store-enabled = false
 [continuous_queries]
   enabled = false
 """)
-    url = f"http://{host}:{port}"
-    # /ping answers before the meta store serves queries; a 404 on the first write was seen under load.
-    proc = spawn([binary, "-config", str(conf)], data_dir / "influxd.log", ns=ns,
-                 ready=_ready(f"{url}/query?q=SHOW%20DATABASES", ns), name="influxd")
+        # /ping answers before the meta store serves queries; a 404 on the first write was seen under load.
+        return spawn([binary, "-config", str(conf)], data_dir / "influxd.log", ns=ns,
+                     ready=_ready(f"http://{host}:{http_port}/query?q=SHOW%20DATABASES", ns), name="influxd")
+
+    proc, port = on_free_port(host, port, start, "influxd")
     return Server(proc=proc, host=host, port=port, data_dir=data_dir)
 
 
@@ -118,10 +155,12 @@ def start_victoriametrics(data_dir: Path, host: str = "127.0.0.1", port: int | N
     """Debian's ``victoria-metrics``: accepts InfluxDB line protocol on ``/api/v2/write`` (and ``/write``)."""
     binary = debian_binary("victoria-metrics", package="victoria-metrics")
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
-    url = f"http://{host}:{port}"
-    argv = [binary, f"-storageDataPath={data_dir}/vm", f"-httpListenAddr={host}:{port}", "-retentionPeriod=10y",
-            "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"]
-    proc = spawn(argv, data_dir / "victoria-metrics.log", ns=ns, ready=_ready(f"{url}/health", ns),
-                 name="victoria-metrics")
+
+    def start(http_port: int) -> Proc:
+        argv = [binary, f"-storageDataPath={data_dir}/vm", f"-httpListenAddr={host}:{http_port}",
+                "-retentionPeriod=10y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"]
+        return spawn(argv, data_dir / "victoria-metrics.log", ns=ns,
+                     ready=_ready(f"http://{host}:{http_port}/health", ns), name="victoria-metrics")
+
+    proc, port = on_free_port(host, port, start, "victoria-metrics")
     return Server(proc=proc, host=host, port=port, data_dir=data_dir)
