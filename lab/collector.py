@@ -32,7 +32,7 @@ import yaml
 
 import netmon
 from netmon.lab.netns import LabError, Namespace, Proc, call_in_namespace
-from netmon.lab.services import Server
+from netmon.lab.services import Server, listens_on
 from netmon.lab.topology import free_port
 
 # the folder holding the ``netmon`` package: the checkout, or site-packages when installed
@@ -214,6 +214,9 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
             handle.proc.kill()
             raise LabError(f"collector did not become ready (exit {popen.returncode}):\n{handle.proc.log()[-3000:]}")
         time.sleep(0.05)
+    if not listens_on(handle.proc.pid, handle.port):  # /healthz answered, but from another process
+        handle.proc.kill()
+        raise LabError(f"port {handle.port} was taken by another process; the collector could not listen")
     return handle
 
 
