@@ -27,7 +27,7 @@ from netmon.collectors.journal import Journal
 from netmon.collectors.live import LiveState
 from netmon.collectors.metrics import CollectorMetrics, StateCollector
 from netmon.collectors.ratelimit import SiteRateLimiter
-from netmon.collectors.settings import ServiceSettings, influx_secrets
+from netmon.collectors.settings import ServiceSettings, influx_secrets, state_location
 from netmon.collectors.sinks import Sinks
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
@@ -61,6 +61,7 @@ class CollectorCore:
         self.sites = RegistryStore(config.registry, self._sites_db)
         self.sites.load()
         secrets = influx_secrets(config, config_file or "central.yaml", self.settings)
+        self.state = state_location(config, config_file or "central.yaml", self.settings)
         self.surge: SurgeConfig | None = config.surge
         self.journal = Journal(
             state_dir, synchronous=config.journal.synchronous, to_tsdb=config.influxdb is not None,

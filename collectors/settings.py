@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from netmon.config.central import CentralConfig
 from netmon.errors import ConfigError
+from netmon.statedb import StateLocation
 
 log = logging.getLogger("netmon.collector")
 
@@ -65,3 +67,15 @@ def influx_secrets(config: CentralConfig, config_file: str, settings: ServiceSet
         out["password"] = read_secret(influx.password_file, key="influxdb.password_file",
                                       config_file=config_file, settings=settings)
     return out
+
+
+def state_location(config: CentralConfig, config_file: str, settings: ServiceSettings) -> StateLocation:
+    """Where this collector's shared state lives: SQLite in ``state_dir``, or the PostgreSQL of
+    ``state.postgres.dsn_file`` (a secret: it usually holds the password)."""
+    instance = config.state.instance or f"{socket.gethostname()}:{config.listen.port}"
+    postgres = config.state.postgres
+    if postgres is None:
+        return StateLocation(state_dir=Path(config.state_dir), instance=instance)
+    dsn = read_secret(postgres.dsn_file, key="state.postgres.dsn_file", config_file=config_file, settings=settings)
+    return StateLocation(state_dir=Path(config.state_dir), instance=instance, postgres_dsn=dsn,
+                         connect_timeout_seconds=postgres.connect_timeout)

@@ -109,6 +109,26 @@ class SurgeConfig(Strict):
         return value
 
 
+class PostgresStateConfig(Strict):
+    # File holding a libpq connection string or URI ("postgresql://netmon:...@db1,db2/netmon
+    # ?target_session_attrs=read-write" for an HA pair), like the other secret files.
+    dsn_file: str
+    connect_timeout: PositiveSeconds = 5.0
+
+
+class StateConfig(Strict):
+    """Where the collector keeps state that several collectors must share (docs/scaling.md).
+
+    Nothing set: SQLite files in ``state_dir`` (one collector). ``postgres``: incidents,
+    silences, the notification queue, alert baselines and last-seen times in PostgreSQL, so
+    several collectors can run side by side. The accept journal stays local either way."""
+
+    postgres: PostgresStateConfig | None = None
+    # This collector's name in shared state (who saw a site last, who sends notifications).
+    # Default: host name and listen port.
+    instance: str | None = Field(default=None, min_length=1, max_length=100)
+
+
 class CentralConfig(Strict):
     listen: Listen = Field(default_factory=Listen)
     state_dir: str = "/var/lib/netmon"
@@ -123,6 +143,7 @@ class CentralConfig(Strict):
     surge: SurgeConfig | None = None
     alerting: AlertingConfig | None = None
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
 
 
 def load_central(path: str | Path) -> CentralConfig:
@@ -145,6 +166,10 @@ def load_central(path: str | Path) -> CentralConfig:
         update["influxdb"] = config.influxdb.model_copy(update={
             "token_file": anchored(config.influxdb.token_file),
             "password_file": anchored(config.influxdb.password_file)})
+    if config.state.postgres is not None:
+        postgres = config.state.postgres
+        update["state"] = config.state.model_copy(update={
+            "postgres": postgres.model_copy(update={"dsn_file": anchored(postgres.dsn_file)})})
     if config.alerting is not None:
         alerting = config.alerting
         channels = [channel.model_copy(update={name: anchored(getattr(channel, name))

@@ -71,8 +71,8 @@ async def test_bad_chat_id_and_bad_token_are_rejected(bot: tuple[str, BotApiStan
 
 
 async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tuple[str, BotApiStandin, Path],
-                                                                      tmp_path: Path) -> None:
-    store = AlertStore(tmp_path / "a.db")
+                                                                      alert_store: AlertStore) -> None:
+    store = alert_store
     cfg = config(bot)
     good = default_channel_kinds().build(cfg.channels[0])
     dispatcher = Dispatcher(store, {"bot": good}, Router(cfg, None))
@@ -97,11 +97,10 @@ async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tup
         (True, False), (True, False), (True, False), (False, True), (True, False)]
     assert "chat not found" in str(rows[3]["last_error"])
     await dispatcher.aclose()
-    store.close()
 
 
-async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
-    store = AlertStore(tmp_path / "a.db")
+async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], alert_store: AlertStore) -> None:
+    store = alert_store
     cfg = config(bot, rate_per_minute=6, burst=2)  # one message every 10 s, two at once at most
     dispatcher = Dispatcher(store, default_channel_kinds().build_all(cfg.channels), Router(cfg, None))
     for i in range(5):
@@ -109,4 +108,3 @@ async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_
     sent = [await dispatcher.deliver(T0 + dt) for dt in (0, 1, 10, 15, 20, 30)]
     assert sent == [2, 0, 1, 0, 1, 1]
     await dispatcher.aclose()
-    store.close()
