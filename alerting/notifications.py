@@ -25,10 +25,12 @@ class PendingNotification:
     message: Message
     created_at: float
     attempts: int
+    # the channel this message was moved from because that one kept rate limiting it
+    rerouted_from: str | None = None
 
 
-def enqueue(store: AlertStore, channel: str, message: Message, now: float) -> int:
-    return store.enqueue_notification(channel, message.team, message.to_json(), now)
+def enqueue(store: AlertStore, channel: str, message: Message, now: float, rerouted_from: str | None = None) -> int:
+    return store.enqueue_notification(channel, message.team, message.to_json(), now, rerouted_from)
 
 
 def pending(store: AlertStore, now: float) -> dict[str, list[PendingNotification]]:
@@ -45,7 +47,7 @@ def pending(store: AlertStore, now: float) -> dict[str, list[PendingNotification
             continue
         out.setdefault(channel, []).append(PendingNotification(
             id=row["id"], channel=channel, team=row["team"], message=Message.from_json(row["payload"]),
-            created_at=row["created_at"], attempts=row["attempts"]))
+            created_at=row["created_at"], attempts=row["attempts"], rerouted_from=row["rerouted_from"]))
     return out
 
 

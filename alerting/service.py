@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from netmon.alerting.api import incidents_router
 from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
-from netmon.alerting.metrics import FiringIncidents
+from netmon.alerting.metrics import AlertingHealth, FiringIncidents
 from netmon.alerting.store import STATE_FILE, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
@@ -102,6 +102,7 @@ class AlertingExtension:
                               ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
         host.add_sink(AlertingSink(engine, registry=host.site_registry))
         host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))
+        host.add_metrics(AlertingHealth(engine))
         app.include_router(incidents_router(engine, admin))
         self.engine = engine
 

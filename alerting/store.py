@@ -49,6 +49,8 @@ class AlertStore(abc.ABC):
     shared: bool = False
     # for messages: the file or the database (never a password)
     where: str
+    # what holds_dispatch answered last (for /metrics, without a round trip)
+    dispatching: bool = True
 
     # -- what a backend provides ---------------------------------------------------------------
 
@@ -165,10 +167,12 @@ class AlertStore(abc.ABC):
 
     # -- the notification queue (alerting/notifications.py) ------------------------------------
 
-    def enqueue_notification(self, channel: str, team: str | None, payload: str, now: float) -> int:
+    def enqueue_notification(self, channel: str, team: str | None, payload: str, now: float,
+                             rerouted_from: str | None = None) -> int:
         with self.transaction():
-            rows = self._fetch("INSERT INTO deliveries (channel, team, payload, created_at, next_attempt_at) "
-                               "VALUES (?, ?, ?, ?, ?) RETURNING id", (channel, team, payload, now, now))
+            rows = self._fetch("INSERT INTO deliveries (channel, team, payload, created_at, next_attempt_at, "
+                               "rerouted_from) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                               (channel, team, payload, now, now, rerouted_from))
         return int(rows[0]["id"])
 
     def open_notifications(self) -> list[Row]:

@@ -56,6 +56,7 @@ class PostgresAlertStore(AlertStore):
         self._exclusive = False
         self._lease_conn: psycopg.Connection[dict[str, Any]] | None = None
         self._leading = False
+        self.dispatching = False
         self._sql: dict[str, bytes] = {}
         migrate_postgres(self._conn.get(), COMPONENT, MIGRATIONS, self.where)
 
@@ -185,6 +186,7 @@ class PostgresAlertStore(AlertStore):
             except (psycopg.Error, StorageError):
                 self._lease.drop()
                 self._lease_conn, self._leading = None, False
+            self.dispatching = self._leading
             return self._leading
 
     def dispatcher(self) -> str | None:

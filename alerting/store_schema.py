@@ -77,7 +77,11 @@ ALTER TABLE site_seen ADD COLUMN seen_by TEXT;
 CREATE INDEX IF NOT EXISTS incidents_site_open ON incidents(site_id) WHERE state != 'resolved';
 """
 
+# A message moved to another channel because its own kept rate limiting it (never moved twice).
+V3 = "ALTER TABLE deliveries ADD COLUMN rerouted_from TEXT;"
+
 MIGRATIONS = (
     Migration(1, "incidents, silences, deliveries, baselines, last seen", sqlite=V1_SQLITE, postgres=V1_POSTGRES),
     Migration(2, "site_seen.seen_by; open incidents by site", sqlite=V2, postgres=V2),
+    Migration(3, "deliveries.rerouted_from", sqlite=V3, postgres=V3),
 )

@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -225,3 +226,20 @@ def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[st
     if out.returncode != 0:
         raise LabError(f"netmon sites enrol {site_id} failed: {out.stderr.strip()}")
     return str(json.loads(out.stdout)["token"])
+
+
+def copy_enrolment(source_config: Path, target_config: Path) -> None:
+    """Give a second collector the first one's site tokens (``sites.db``, copied with SQLite's backup
+    API): collectors side by side keep their registries and tokens in their own state dir until
+    those move to the shared PostgreSQL too (docs/scaling.md)."""
+    def sites_db(config: Path) -> Path:
+        return Path(yaml.safe_load(config.read_text())["state_dir"]) / "sites.db"
+
+    target = sites_db(target_config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(sites_db(source_config)), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
