@@ -47,9 +47,10 @@ from netmon.errors import IncidentClosed, IncidentNotFound, StorageError
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
 RECHECK_SECONDS = 10.0
-# Shared store: how often last-seen times are exchanged with the other collectors (well inside any
-# absence rule's limit, 60 s by default), and the pause after which a site's results arriving
-# here count as a hand-over from another collector (in ship intervals).
+# Shared store: how often last-seen times are exchanged with the other collectors, at most (and at
+# most a third of the shortest absence limit: another collector's view of a site is then at most
+# two exchanges, two thirds of the limit, old), and the pause after which a site's results
+# arriving here count as a hand-over from another collector (in ship intervals).
 SEEN_SYNC_SECONDS = 5.0
 HANDOVER_AFTER_INTERVALS = 1.5
 
@@ -86,6 +87,8 @@ class AlertEngine:
         if self.store.shared:
             self._shared_seen = self.store.seen()
         self._seen_synced_at = now
+        limits = [(r.after_intervals or 1.0) * ship_interval_seconds for r in self.rules if r.type == "absence"]
+        self.seen_sync_seconds = min([SEEN_SYNC_SECONDS, *(limit / 3 for limit in limits)])
         self.planner = Planner(self.store, self.router, config, self.evaluator.rules, grafana_url)
         if channels is None:
             channels = (channel_kinds or default_channel_kinds()).build_all(config.channels)
@@ -152,7 +155,7 @@ class AlertEngine:
         """Timers, storm control and grouping; returns how many deliveries it queued."""
         now = time.time() if now is None else now
         with self._lock:
-            if self.store.shared and now - self._seen_synced_at >= SEEN_SYNC_SECONDS:
+            if self.store.shared and now - self._seen_synced_at >= self.seen_sync_seconds:
                 try:
                     self._sync_seen(now)
                 except StorageError as exc:

@@ -61,9 +61,17 @@ class PostgresAlertStore(AlertStore):
         migrate_postgres(self._conn.get(), COMPONENT, MIGRATIONS, self.where)
 
     def close(self) -> None:
+        import psycopg
+
         with self._lock:
             self._conn.drop()
-            self._lease.drop()  # releases the dispatch lease at once
+            if self._leading and self._lease_conn is not None:
+                # hand the lease over now: a closed socket frees it only once PostgreSQL has ended
+                # the session, a moment later
+                with contextlib.suppress(psycopg.Error):
+                    self._lease_conn.execute("SELECT pg_advisory_unlock(%s)", (DISPATCH_LOCK,))
+            self._lease.drop()
+            self._leading = self.dispatching = False
 
     # -- transactions ------------------------------------------------------------------------
 
