@@ -98,6 +98,7 @@ class AlertEngine:
         # changed, or when something they left waiting falls due (not blindly every tick).
         self._changed = True
         self._recheck_at = now
+        self._planning_failed = False
 
     def _transition(self, transition: Transition) -> None:
         self.writer.apply(transition)
@@ -159,16 +160,26 @@ class AlertEngine:
                 try:
                     self._sync_seen(now)
                 except StorageError as exc:
-                    log.warning("alerting: last-seen times not exchanged: %s", exc)
+                    self._seen_synced_at = now  # try again in one interval, not every tick
+                    if not self._planning_failed:
+                        log.warning("alerting: last-seen times not exchanged: %s", exc)
             self.evaluator.timers(now)
             self.writer.flush()
             queued = 0
             if self._changed or now >= self._recheck_at:
                 self._changed = True  # until planning succeeds
-                with self.store.transaction(exclusive=True):  # one collector plans at a time
-                    closes_at = storm.update(self.store, self.router, self.config, now)
-                    queued = self.planner.plan(now)
-                self._changed = False
+                try:
+                    with self.store.transaction(exclusive=True):  # one collector plans at a time
+                        closes_at = storm.update(self.store, self.router, self.config, now)
+                        queued = self.planner.plan(now)
+                except StorageError as exc:  # the store is away: plan again next tick, say so once
+                    if not self._planning_failed:
+                        log.error("alerting: planning notifications failed, retrying every tick: %s", exc)
+                    self._planning_failed = True
+                    return 0
+                if self._planning_failed:
+                    log.info("alerting: planning notifications again")
+                self._planning_failed = self._changed = False
                 self._recheck_at = min(closes_at, self.planner.next_check, now + RECHECK_SECONDS)
             if now - self._persisted_at >= PERSIST_EVERY_SECONDS:
                 self.persist(now)

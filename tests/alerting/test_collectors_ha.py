@@ -8,6 +8,7 @@ message once, takes over sending within seconds, and the restarted first sends n
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from netmon.lab.collector import (
     write_registry,
 )
 from netmon.lab.netns import wait_until
+from netmon.lab.postgres import PostgresServer
 from netmon.lab.standins import WebhookReceiver
 from tests.conftest import netmon_env
 
@@ -162,3 +164,53 @@ def test_two_collectors_on_one_postgres_alert_once_and_survive_kill_9(
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
+        pair: tuple[list[Path], dict[str, str]], postgres: PostgresServer, hook: WebhookReceiver) -> None:
+    configs, tokens = pair
+    collector = start_collector(configs[0], env=netmon_env())
+    seq = 0
+    posted = 0
+    slowest = [0.0]
+
+    def feed(seconds: float, ratio: float, while_running: threading.Thread | None = None) -> None:
+        nonlocal seq, posted
+        end = time.monotonic() + seconds
+        while time.monotonic() < end or (while_running is not None and while_running.is_alive()):
+            for site in (SILENT, OTHER):
+                seq += 1
+                post(collector, tokens[site], heartbeat(site, seq))
+            seq += 1
+            began = time.monotonic()
+            post(collector, tokens[BUSY], utilisation(BUSY, seq, ratio), heartbeat(BUSY, seq + 1))
+            slowest[0] = max(slowest[0], time.monotonic() - began)
+            seq += 1
+            posted += 4
+            time.sleep(0.5)
+
+    try:
+        feed(3, 0.3)
+        postgres.kill()  # kill -9 of the whole cluster, while results arrive
+        try:
+            feed(6, 0.97)  # every result still answered 200 (the journal is local); the alert starts now
+            status, _, body = collector.request("GET", "/api/v1/incidents")
+            assert status == 503 and b"state store unavailable" in body
+            assert hook.bodies() == []  # nothing can be sent: the queue is in PostgreSQL
+        finally:  # PostgreSQL's crash recovery takes a while: the sites keep shipping meanwhile
+            restart = threading.Thread(target=postgres.start)
+            restart.start()
+        feed(6, 0.97, while_running=restart)
+        restart.join()
+        wait_until(lambda: len(hook.bodies()) == 1, 15, what="the alert that started during the outage")
+        assert messages(hook) == [("firing", "LinkUtilisationHigh", BUSY)]
+        stats = collector.get_json("/api/v1/stats")["totals"]
+        assert stats["accepted"] == posted and stats["rejected"] == 0
+        text = collector.request("GET", "/metrics")[2].decode()
+        failures = next(s.value for f in text_string_to_metric_families(text)
+                        if f.name == "netmon_alert_state_write_failures" for s in f.samples)
+        assert failures >= 1
+        assert dispatching(collector) == 1.0
+        print(f"slowest answer while PostgreSQL was killed and restarted: {slowest[0] * 1000:.0f} ms")
+    finally:
+        collector.stop()
