@@ -159,3 +159,20 @@ def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path) -> 
         if agent is not None:
             agent.kill()
         second.stop()
+
+
+@pytest.mark.parametrize(("collector", "problem"), [
+    ({"url": "https://a.example.vn", "urls": ["https://b.example.vn"]}, "not both and not neither"),
+    ({}, "not both and not neither"),
+    ({"urls": ["https://a.example.vn", "https://a.example.vn/"]}, "names the same collector twice"),
+    ({"urls": ["https://a.example.vn", "b.example.vn"]}, "String should match pattern"),
+])
+def test_collector_urls_are_checked(tmp_path: Path, collector: dict[str, object], problem: str) -> None:
+    from netmon.config.loader import load_model
+    from netmon.config.site import SiteConfig
+    from netmon.errors import ConfigError
+
+    path = write_config(tmp_path / "site.yaml", collector={"token_file": "/etc/netmon/token", **collector})
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    assert "collector" in str(info.value) and problem in str(info.value), str(info.value)

@@ -206,3 +206,26 @@ async def test_refusal_counts_are_read_from_the_stores_own_answers(stores: tuple
     finally:
         await v1.aclose()
         await v2.aclose()
+
+
+def test_targets_config_single_mapping_still_valid_and_names_unique(tmp_path: Path) -> None:
+    import yaml
+
+    from netmon.config.central import load_central
+    from netmon.errors import ConfigError
+
+    (tmp_path / "sites.yaml").write_text("sites: []\n")
+    one = {"url": "http://127.0.0.1:8086", "api": "v1", "database": "netmon"}
+
+    def central(influx: Any) -> Path:
+        path = tmp_path / "central.yaml"
+        path.write_text(yaml.safe_dump({"registry": "sites.yaml", "influxdb": influx}))
+        return path
+
+    config = load_central(central(one))
+    assert [t.target_name for t in config.tsdb_targets] == ["http://127.0.0.1:8086"]
+    assert config.query_influx is not None and config.query_influx.database == "netmon"
+    two = load_central(central([one, {**one, "url": "http://127.0.0.1:8087", "name": "second"}]))
+    assert [t.target_name for t in two.tsdb_targets] == ["http://127.0.0.1:8086", "second"]
+    with pytest.raises(ConfigError, match="two TSDB targets with the same name: http://127.0.0.1:8086"):
+        load_central(central([one, one]))
