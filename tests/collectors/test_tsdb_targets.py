@@ -227,5 +227,5 @@ def test_targets_config_single_mapping_still_valid_and_names_unique(tmp_path: Pa
     assert config.query_influx is not None and config.query_influx.database == "netmon"
     two = load_central(central([one, {**one, "url": "http://127.0.0.1:8087", "name": "second"}]))
     assert [t.target_name for t in two.tsdb_targets] == ["http://127.0.0.1:8086", "second"]
-    with pytest.raises(ConfigError, match="two TSDB targets with the same name: http://127.0.0.1:8086"):
+    with pytest.raises(ConfigError, match=r"two TSDB targets with the same name: http://127\.0\.0\.1:8086"):
         load_central(central([one, one]))
