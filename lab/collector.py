@@ -74,9 +74,10 @@ def influx_settings(server: Server, api: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_central(workdir: Path, registry: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                  influx: dict[str, Any] | None = None, tls: tuple[Path, Path] | None = None, **sections: Any
-                  ) -> Path:
-    """central.yaml in ``workdir``; ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
+                  influx: dict[str, Any] | list[dict[str, Any]] | None = None, tls: tuple[Path, Path] | None = None,
+                  **sections: Any) -> Path:
+    """central.yaml in ``workdir``; ``influx``: one ``influxdb:`` mapping or a list of them (several TSDB
+    targets); ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
     listen: dict[str, Any] = {"host": host, "port": port or free_port(host)}
     if tls is not None:
         listen.update(tls_cert_file=str(tls[0]), tls_key_file=str(tls[1]))

@@ -73,7 +73,7 @@ def seqs(server: Server, api: str, site: str, measurement: str = "icmp") -> list
 
 def test_one_target_down_holds_back_no_other(tmp_path: Path, stores: tuple[Server, Server]) -> None:
     influx, vm = stores
-    with make_collector(tmp_path / "c", influx=targets(influx, vm)) as collector:  # type: ignore[arg-type]
+    with make_collector(tmp_path / "c", influx=targets(influx, vm)) as collector:
         token = collector.enrol("26734")
         assert collector.post_batch(token, sample_batch("26734", range(1, 101), time_ns=T0))[0] == 200
         wait_until(lambda: seqs(influx, "v1", "26734") == list(range(1, 101)) and
@@ -129,7 +129,7 @@ def huge_batches(state_dir: Path, site: str, count: int, info_bytes: int) -> Non
 def test_huge_points_are_written_alone_or_set_aside_and_the_rest_keeps_flowing(
         tmp_path: Path, stores: tuple[Server, Server]) -> None:
     influx, vm = stores
-    collector = make_collector(tmp_path / "c", influx=targets(influx, vm))  # type: ignore[arg-type]
+    collector = make_collector(tmp_path / "c", influx=targets(influx, vm))
     try:
         tokens = {site: collector.enrol(site) for site in ("26734", "26740")}
         collector.stop()  # the journal's file is ours for a moment
