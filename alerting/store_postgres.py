@@ -58,7 +58,11 @@ class PostgresAlertStore(AlertStore):
         self._leading = False
         self.dispatching = False
         self._sql: dict[str, bytes] = {}
-        migrate_postgres(self._conn.get(), COMPONENT, MIGRATIONS, self.where)
+        try:
+            first = self._conn.get()
+        except StorageError as exc:
+            raise StorageError(f"alert state (state.postgres): {exc}") from None
+        migrate_postgres(first, COMPONENT, MIGRATIONS, self.where)
 
     def close(self) -> None:
         import psycopg

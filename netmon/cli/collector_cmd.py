@@ -51,8 +51,8 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(1) from None
-    except StorageError as exc:
-        typer.echo(f"{config}: state_dir: {exc}", err=True)
+    except StorageError as exc:  # state_dir unusable, or the shared PostgreSQL unreachable at start
+        typer.echo(f"{config}: {exc}", err=True)
         raise typer.Exit(1) from None
     tune_gc()
     listen = central.listen

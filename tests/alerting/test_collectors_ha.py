@@ -214,3 +214,21 @@ def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
         print(f"slowest answer while PostgreSQL was killed and restarted: {slowest[0] * 1000:.0f} ms")
     finally:
         collector.stop()
+
+
+def test_a_collector_does_not_start_without_its_postgres_and_says_why(tmp_path: Path) -> None:
+    import subprocess
+
+    from netmon.lab.collector import netmon_argv
+    from netmon.lab.topology import free_port
+
+    port = free_port()  # nothing listens there
+    (tmp_path / "state.dsn").write_text(f"postgresql://netmon:Vk3-sEcr3t-pw@127.0.0.1:{port}/netmon\n")
+    registry = write_registry(tmp_path / "sites.yaml", [lab_site(SILENT)])
+    central = write_central(tmp_path, registry, state={"postgres": {"dsn_file": "state.dsn", "connect_timeout": 2}})
+    out = subprocess.run(netmon_argv("collector", "serve", "--config", str(central)), capture_output=True, text=True,
+                         env=netmon_env(), timeout=60)
+    assert out.returncode == 1
+    assert f"alert state (state.postgres): PostgreSQL 127.0.0.1:{port}/netmon: cannot connect" in out.stderr, \
+        out.stderr[-2000:]
+    assert "Vk3-sEcr3t-pw" not in out.stderr + out.stdout and "Traceback" not in out.stderr
