@@ -12,10 +12,8 @@ delivery waits on the network. All state needed across a restart is in the store
 
 Several collectors on one PostgreSQL store each evaluate the results they receive; the store
 makes an incident open once and plans one collector at a time, and only the holder of the
-dispatch lease sends. Two things need the engine's help: absence (a site shipping to another
-collector is silent as far as this one's own memory goes), so last-seen times are shared every
-few seconds and a site seen elsewhere is not silent here; and hand-over (a site's results start
-arriving here after a pause), when this collector re-reads that site's open incidents first.
+dispatch lease sends. What a collector must know of the others (last-seen times for absence,
+hand-over of a site's incidents) is ``alerting/peers.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from netmon.alerting.dispatch import Dispatcher
 from netmon.alerting.evaluator import Evaluator
 from netmon.alerting.incidents import IncidentWriter
 from netmon.alerting.model import Incident, Silence
+from netmon.alerting.peers import Peers
 from netmon.alerting.planner import Planner
 from netmon.alerting.routing import Router
 from netmon.alerting.rules import Rule, load_rules
@@ -47,12 +46,6 @@ from netmon.errors import IncidentClosed, IncidentNotFound, StorageError
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
 RECHECK_SECONDS = 10.0
-# Shared store: how often last-seen times are exchanged with the other collectors, at most (and at
-# most a third of the shortest absence limit: another collector's view of a site is then at most
-# two exchanges, two thirds of the limit, old), and the pause after which a site's results
-# arriving here count as a hand-over from another collector (in ship intervals).
-SEEN_SYNC_SECONDS = 5.0
-HANDOVER_AFTER_INTERVALS = 1.5
 
 
 class AlertEngine:
@@ -70,25 +63,16 @@ class AlertEngine:
             store = SqliteAlertStore(state_path)
         self.store = store
         self.instance = instance
-        self.ship_interval_seconds = ship_interval_seconds
         self.router = Router(config, registry)
         self._sites: dict[str, RegistrySite] = dict(registry.by_id()) if registry else {}
         self._lock = threading.RLock()
-        # shared store: when this collector last received each site, and what every collector reported
-        self._received: dict[str, float] = {}
-        self._shared_seen: dict[str, tuple[float, str | None]] = {}
-        self._resync_due: set[str] = set()
-        self.writer = IncidentWriter(self.store, self.router, self._sites.get, owns=self._owns)
+        self.peers = Peers(self.store, instance, ship_interval_seconds, self.rules, now)
+        self.writer = IncidentWriter(self.store, self.router, self._sites.get, owns=self.peers.owns)
         self.evaluator = Evaluator(self.rules, ship_interval_seconds=ship_interval_seconds,
                                    stale_after_seconds=config.stale_after, emit=self._transition, started_at=now)
         restored = self.writer.restore(self.evaluator, self.evaluator.rules, now)
         if restored:
             log.info("alerting: %d open alert(s) restored from %s", restored, self.store.where)
-        if self.store.shared:
-            self._shared_seen = self.store.seen()
-        self._seen_synced_at = now
-        limits = [(r.after_intervals or 1.0) * ship_interval_seconds for r in self.rules if r.type == "absence"]
-        self.seen_sync_seconds = min([SEEN_SYNC_SECONDS, *(limit / 3 for limit in limits)])
         self.planner = Planner(self.store, self.router, config, self.evaluator.rules, grafana_url)
         if channels is None:
             channels = (channel_kinds or default_channel_kinds()).build_all(config.channels)
@@ -117,52 +101,15 @@ class AlertEngine:
         now = time.time() if now is None else now
         with self._lock:
             self._sites[site.id] = site
-            if self.store.shared:
-                self._take_over(site.id, now)
+            self.peers.received_from(site.id, now, self.writer, self.evaluator)
             self.evaluator.observe(site.id, records, now)
             self.writer.flush()
-
-    def _take_over(self, site_id: str, now: float) -> None:
-        """First results of a site after a pause: another collector may have had them meanwhile."""
-        last = self._received.get(site_id)
-        self._received[site_id] = now
-        if last is None or now - last > HANDOVER_AFTER_INTERVALS * self.ship_interval_seconds:
-            self._resync_due.add(site_id)
-        if site_id in self._resync_due:
-            try:
-                if self.writer.resync(site_id, self.evaluator):
-                    self._resync_due.discard(site_id)
-            except StorageError as exc:
-                log.warning("alerting: cannot re-read site %s's open incidents: %s", site_id, exc)
-
-    def _owns(self, site_id: str) -> bool:
-        """Does this collector receive ``site_id``'s results (so its clear timers decide)?"""
-        if not self.store.shared:
-            return True
-        mine = self._received.get(site_id)
-        shared = self._shared_seen.get(site_id)
-        return mine is not None and (shared is None or shared[1] == self.instance or mine >= shared[0])
-
-    def _sync_seen(self, now: float) -> None:
-        """Shared store: publish when this collector received its sites, learn when the others did."""
-        self.store.save_seen(self.evaluator.take_dirty_seen(), seen_by=self.instance)
-        for site_id, (at, by) in self.store.seen(since=self._seen_synced_at - 60.0).items():
-            self._shared_seen[site_id] = (at, by)
-            if by != self.instance:
-                self.evaluator.seen_elsewhere(site_id, at)
-        self._seen_synced_at = now
 
     def tick(self, now: float | None = None) -> int:
         """Timers, storm control and grouping; returns how many deliveries it queued."""
         now = time.time() if now is None else now
         with self._lock:
-            if self.store.shared and now - self._seen_synced_at >= self.seen_sync_seconds:
-                try:
-                    self._sync_seen(now)
-                except StorageError as exc:
-                    self._seen_synced_at = now  # try again in one interval, not every tick
-                    if not self._planning_failed:
-                        log.warning("alerting: last-seen times not exchanged: %s", exc)
+            self.peers.exchange(now, self.evaluator)
             self.evaluator.timers(now)
             self.writer.flush()
             queued = 0
