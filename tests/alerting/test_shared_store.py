@@ -124,3 +124,23 @@ async def test_the_dispatch_lease_passes_on_when_its_holder_goes(pg_dsn: str, tm
     await a.aclose()  # its session ends, and the lease with it
     assert b.store.holds_dispatch()
     await b.aclose()
+
+
+async def test_firing_an_incident_another_collector_closed_meanwhile_opens_a_new_one(
+        pg_dsn: str, tmp_path: Path, hook: WebhookReceiver) -> None:
+    reg = registry(1)
+    a, b = pair(pg_dsn, tmp_path, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
+    site = reg.sites[0]
+    a.observe(site, [utilisation(site.id, T0, 0.97)], T0)  # pending at a
+    [pending] = b.incidents(state="pending", now=T0)
+    b.store.update_incident(pending.id, state="resolved", resolved_at=T0 + 5)  # closed by the other collector
+    t = T0 + 10
+    while t <= T0 + 200:  # still saturated where the results arrive: it must fire, on a row that is open
+        a.observe(site, [utilisation(site.id, t, 0.97)], t)
+        await step((a, b), t + 5)
+        t += 10
+    assert statuses(hook) == [("firing", "LinkUtilisationHigh", site.id)]
+    [firing] = a.incidents(state="firing", now=t)
+    assert firing.id != pending.id
+    await a.aclose()
+    await b.aclose()
