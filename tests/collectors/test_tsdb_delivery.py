@@ -18,7 +18,7 @@ from netmon.lab.collector import CollectorProcess, influx_settings, sample_batch
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
-from tests.collectors.tsdb_readback import read_points
+from tests.collectors.tsdb_readback import read_points, seed_influx
 
 T0 = 1_750_000_000_000_000_000  # 2025-06-15, inside any retention
 
@@ -207,14 +207,10 @@ def test_kill_9_after_200_loses_nothing_and_a_resend_is_all_duplicates(tmp_path:
 
 
 def test_points_influxdb_refuses_are_counted_and_do_not_block_the_rest(tmp_path: Path) -> None:
-    import urllib.request
-
     server = start_influxdb(tmp_path / "influx")
     try:
-        urllib.request.urlopen(urllib.request.Request(f"{server.url}/query?q=CREATE%20DATABASE%20netmon", b""))
         # someone wrote rtt_avg_seconds as a string into the same shard: our float points conflict
-        urllib.request.urlopen(urllib.request.Request(f"{server.url}/write?db=netmon&precision=ns",
-                                                      f'icmp,site=x rtt_avg_seconds="fast" {T0}'.encode()))
+        seed_influx(server, f'icmp,site=x rtt_avg_seconds="fast" {T0}')
         with make_collector(tmp_path / "c", influx=influx_settings(server, "v1")) as collector:
             token = collector.enrol("26734")
             assert collector.post_batch(token, sample_batch("26734", range(1, 11), time_ns=T0))[0] == 200

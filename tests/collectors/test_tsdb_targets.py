@@ -28,7 +28,7 @@ from netmon.lab.netns import wait_until
 from netmon.lab.procstat import rss_mib
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
-from tests.collectors.tsdb_readback import read_points
+from tests.collectors.tsdb_readback import read_points, seed_influx
 
 T0 = 1_750_000_000_000_000_000
 
@@ -170,20 +170,14 @@ def test_huge_points_are_written_alone_or_set_aside_and_the_rest_keeps_flowing(
 
 
 async def test_refusal_counts_are_read_from_the_stores_own_answers(stores: tuple[Server, Server]) -> None:
-    import urllib.request
-
     from netmon.collectors.tsdb import InfluxV1Writer, InfluxV2Writer
     from netmon.config.central import InfluxConfig
     from netmon.errors import TSDBRejected
 
     influx, vm = stores
 
-    def seed() -> None:  # the field v exists as a string: our float points conflict with it
-        urllib.request.urlopen(urllib.request.Request(f"{influx.url}/query?q=CREATE%20DATABASE%20netmon", b""))
-        urllib.request.urlopen(urllib.request.Request(f"{influx.url}/write?db=netmon&precision=ns",
-                                                      f'm,site=x v="text" {T0}'.encode()))
-
-    await asyncio.to_thread(seed)
+    # the field v exists as a string: our float points conflict with it
+    await asyncio.to_thread(seed_influx, influx, f'm,site=x v="text" {T0}')
     v1 = InfluxV1Writer(InfluxConfig.model_validate(influx_settings(influx, "v1")))
     v2 = InfluxV2Writer(InfluxConfig.model_validate(influx_settings(vm, "v2")))
     cases = [  # (lines, refused as InfluxDB 1.x tells it)
