@@ -1,13 +1,19 @@
 """The alerting engine: results in, incidents kept, messages out.
 
-    engine = AlertEngine(config, registry=registry, state_path=state_dir / "alerting.db",
+    engine = AlertEngine(config, registry=registry, store=open_store(location),   # or state_path=...db
                          ship_interval_seconds=10, grafana_url="https://grafana.example")
     engine.observe(site, records)      # in-stream, for every durably accepted batch
     engine.tick(now)                   # timers, storm control, grouping (about once a second)
     await engine.deliver(now)          # send what is due (retries, rate limits)
 
-``observe`` and ``tick`` are synchronous and CPU-bound (plus short SQLite writes); only
-delivery waits on the network. All state needed across a restart is in the SQLite file.
+``observe`` and ``tick`` are synchronous and CPU-bound (plus short store writes); only
+delivery waits on the network. All state needed across a restart is in the store
+(``alerting/store.py``).
+
+Several collectors on one PostgreSQL store each evaluate the results they receive; the store
+makes an incident open once and plans one collector at a time, and only the holder of the
+dispatch lease sends. What a collector must know of the others (last-seen times for absence,
+hand-over of a site's incidents) is ``alerting/peers.py``.
 """
 
 from __future__ import annotations
@@ -23,17 +29,19 @@ from netmon.alerting.channels.base import Channel
 from netmon.alerting.channels.kinds import ChannelKinds, default_channel_kinds
 from netmon.alerting.dispatch import Dispatcher
 from netmon.alerting.evaluator import Evaluator
-from netmon.alerting.incidents import IncidentWriter, restore
+from netmon.alerting.incidents import IncidentWriter
 from netmon.alerting.model import Incident, Silence
+from netmon.alerting.peers import Peers
 from netmon.alerting.planner import Planner
 from netmon.alerting.routing import Router
 from netmon.alerting.rules import Rule, load_rules
 from netmon.alerting.series import Transition
 from netmon.alerting.store import AlertStore
+from netmon.alerting.store_sqlite import SqliteAlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
-from netmon.errors import IncidentClosed, IncidentNotFound
+from netmon.errors import IncidentClosed, IncidentNotFound, StorageError
 
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
@@ -41,24 +49,31 @@ RECHECK_SECONDS = 10.0
 
 
 class AlertEngine:
-    def __init__(self, config: AlertingConfig, *, state_path: str | Path, registry: Registry | None = None,
+    def __init__(self, config: AlertingConfig, *, state_path: str | Path | None = None,
+                 store: AlertStore | None = None, instance: str = "local", registry: Registry | None = None,
                  ship_interval_seconds: float = 10.0, grafana_url: str | None = None,
                  rules: Sequence[Rule] | None = None, channels: Mapping[str, Channel] | None = None,
                  channel_kinds: ChannelKinds | None = None, now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.config = config
         self.rules = list(rules) if rules is not None else load_rules(config.rules_file)
-        self.store = AlertStore(state_path)
+        if store is None:
+            if state_path is None:
+                raise ValueError("AlertEngine needs a store or a state_path")
+            store = SqliteAlertStore(state_path)
+        self.store = store
+        self.instance = instance
         self.router = Router(config, registry)
         self._sites: dict[str, RegistrySite] = dict(registry.by_id()) if registry else {}
         self._lock = threading.RLock()
-        self.writer = IncidentWriter(self.store, self.router, self._sites.get)
+        self.peers = Peers(self.store, instance, ship_interval_seconds, self.rules, now)
+        self.writer = IncidentWriter(self.store, self.router, self._sites.get, owns=self.peers.owns)
         self.evaluator = Evaluator(self.rules, ship_interval_seconds=ship_interval_seconds,
                                    stale_after_seconds=config.stale_after, emit=self._transition, started_at=now,
                                    late_after_seconds=ship_interval_seconds + config.late_margin)
-        restored = restore(self.store, self.evaluator, self.evaluator.rules, now)
+        restored = self.writer.restore(self.evaluator, self.evaluator.rules, now)
         if restored:
-            log.info("alerting: %d open alert(s) restored from %s", restored, self.store.path)
+            log.info("alerting: %d open alert(s) restored from %s", restored, self.store.where)
         self.planner = Planner(self.store, self.router, config, self.evaluator.rules, grafana_url)
         if channels is None:
             channels = (channel_kinds or default_channel_kinds()).build_all(config.channels)
@@ -68,6 +83,7 @@ class AlertEngine:
         # changed, or when something they left waiting falls due (not blindly every tick).
         self._changed = True
         self._recheck_at = now
+        self._planning_failed = False
 
     def _transition(self, transition: Transition) -> None:
         self.writer.apply(transition)
@@ -82,23 +98,36 @@ class AlertEngine:
     # -- the stream --------------------------------------------------------------------------
 
     def observe(self, site: RegistrySite, records: Sequence[ResultRecord], now: float | None = None) -> None:
-        """Evaluate one accepted batch of ``site``'s results (one SQLite transaction)."""
+        """Evaluate one accepted batch of ``site``'s results (what changed: one store transaction)."""
         now = time.time() if now is None else now
-        with self._lock, self.store.transaction():
+        with self._lock:
             self._sites[site.id] = site
+            self.peers.received_from(site.id, now, self.writer, self.evaluator)
             self.evaluator.observe(site.id, records, now)
+            self.writer.flush()
 
     def tick(self, now: float | None = None) -> int:
         """Timers, storm control and grouping; returns how many deliveries it queued."""
         now = time.time() if now is None else now
         with self._lock:
-            with self.store.transaction():
-                self.evaluator.timers(now)
+            self.peers.exchange(now, self.evaluator)
+            self.evaluator.timers(now)
+            self.writer.flush()
             queued = 0
             if self._changed or now >= self._recheck_at:
-                self._changed = False
-                closes_at = storm.update(self.store, self.router, self.config, now)
-                queued = self.planner.plan(now)
+                self._changed = True  # until planning succeeds
+                try:
+                    with self.store.transaction(exclusive=True):  # one collector plans at a time
+                        closes_at = storm.update(self.store, self.router, self.config, now)
+                        queued = self.planner.plan(now)
+                except StorageError as exc:  # the store is away: plan again next tick, say so once
+                    if not self._planning_failed:
+                        log.error("alerting: planning notifications failed, retrying every tick: %s", exc)
+                    self._planning_failed = True
+                    return 0
+                if self._planning_failed:
+                    log.info("alerting: planning notifications again")
+                self._planning_failed = self._changed = False
                 self._recheck_at = min(closes_at, self.planner.next_check, now + RECHECK_SECONDS)
             if now - self._persisted_at >= PERSIST_EVERY_SECONDS:
                 self.persist(now)
@@ -108,11 +137,13 @@ class AlertEngine:
         """Write baselines and last-seen times (batched: they change with every result)."""
         with self._lock:
             self.store.save_baselines(self.evaluator.take_dirty_baselines())
-            self.store.save_seen(self.evaluator.take_dirty_seen())
+            self.store.save_seen(self.evaluator.take_dirty_seen(), seen_by=self.instance)
             self._persisted_at = time.time() if now is None else now
 
     async def deliver(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
+        if not self.store.holds_dispatch():
+            return 0  # another collector sends
         sent = await self.dispatcher.deliver(now)
         await self.dispatcher.resend(now, self.config.language, self.config.timezone, self.config.external_url)
         return sent
@@ -126,7 +157,7 @@ class AlertEngine:
     def incidents(self, state: str | None = None, team: str | None = None, site: str | None = None,
                   limit: int = 200, now: float | None = None) -> list[Incident]:
         """Newest first. ``state``: open (default: pending and firing), firing, pending, resolved, all."""
-        where, params = ["1"], []
+        where, params = ["1 = 1"], []
         states = {"open": ("pending", "firing"), "firing": ("firing",), "pending": ("pending",),
                   "resolved": ("resolved",), "all": None}[state or "open"]
         if states:

@@ -199,6 +199,15 @@ class Evaluator:
                 self._silent.setdefault(site_id, []).append(series)
                 self.emit(Transition("firing", series, now))
 
+    def seen_elsewhere(self, site_id: str, at: float) -> None:
+        """Another collector received ``site_id``'s results at ``at`` (shared state): not silent."""
+        if at <= self.seen.get(site_id, float("-inf")):
+            return
+        self.seen[site_id] = at
+        for series in self._silent.pop(site_id, []):
+            series.value = at - (series.active_at or at)
+            self._emit("resolved", series, at)
+
     # -- persistence hooks -------------------------------------------------------------------
 
     def restore(self, series: Series) -> None:

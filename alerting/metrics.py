@@ -7,17 +7,25 @@ engine's own operator API (``incidents(state="firing")``);
 site metadata stays on ``netmon_site_info`` (join on ``site``). Incidents that belong to no
 single commune (a platform failing for many, an upstream storm) carry ``site=""`` and are
 left out by that join — the incidents API lists them.
+
+``AlertingHealth`` adds how the alerting itself is doing: whether this collector is the one
+sending notifications (``netmon_alert_dispatching``: 1 on exactly one collector of a shared
+store), changes it could not write to the alert state, and notifications given up, by reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from netmon.alerting.model import Incident
+
+if TYPE_CHECKING:
+    from netmon.alerting.engine import AlertEngine
 
 log = logging.getLogger("netmon.alerting")
 NAME = "netmon_alerts_firing"
@@ -44,3 +52,32 @@ class FiringIncidents(Collector):
                                incident.target or ""], 1.0)
         yield family
 
+
+
+class AlertingHealth(Collector):
+    def __init__(self, engine: AlertEngine) -> None:
+        self.engine = engine
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self.engine
+        dispatching = GaugeMetricFamily("netmon_alert_dispatching",
+                                        "1 when this collector sends the notifications (holds the dispatch lease).")
+        dispatching.add_metric([], 1.0 if engine.store.dispatching else 0.0)
+        yield dispatching
+        for name, doc, value in (
+                ("netmon_alert_state_write_failures", "Evaluation passes whose changes could not be written to the "
+                 "alert state (kept and written by a later pass).", engine.writer.failed_flushes),
+                ("netmon_alert_state_dropped_changes", "Unwritten alert-state changes dropped while the store was "
+                 "unreachable for long.", engine.writer.dropped_writes)):
+            family = CounterMetricFamily(name, doc)
+            family.add_metric([], value)
+            yield family
+        failed = CounterMetricFamily("netmon_alert_notifications_failed",
+                                     "Notifications given up, by channel and reason (rejected, gave_up, rate_limited, "
+                                     "no_channel).", labels=["channel", "reason"])
+        for (channel, reason), count in sorted(engine.dispatcher.failed.items()):
+            failed.add_metric([channel, reason], count)
+        yield failed

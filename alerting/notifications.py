@@ -2,9 +2,9 @@
 
 Rows are written in the same transaction that marks incidents as announced, and are
 delivered per channel in id order, so a resolve never overtakes its firing message and a
-restart re-sends only what had not been delivered. (The rows live in the ``deliveries``
-table of the alert store; the name stays because renaming it would need a migration of
-every running collector's alerting.db.)
+restart re-sends only what had not been delivered. The rows live in the ``deliveries`` table
+of the alert store (SQLite or PostgreSQL, ``alerting/store.py``); with several collectors only
+the one holding the dispatch lease sends them.
 """
 
 from __future__ import annotations
@@ -25,23 +25,20 @@ class PendingNotification:
     message: Message
     created_at: float
     attempts: int
+    # the channel this message was moved from because that one kept rate limiting it
+    rerouted_from: str | None = None
 
 
-def enqueue(store: AlertStore, channel: str, message: Message, now: float) -> int:
-    with store.transaction() as db:
-        cursor = db.execute(
-            "INSERT INTO deliveries (channel, team, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
-            (channel, message.team, message.to_json(), now, now))
-        return int(cursor.lastrowid or 0)
+def enqueue(store: AlertStore, channel: str, message: Message, now: float, rerouted_from: str | None = None) -> int:
+    return store.enqueue_notification(channel, message.team, message.to_json(), now, rerouted_from)
 
 
 def pending(store: AlertStore, now: float) -> dict[str, list[PendingNotification]]:
     """Undelivered rows per channel, oldest first; a channel stops at its first row not yet due
     (it is backing off), so later rows wait behind it."""
-    rows = store.query("SELECT * FROM deliveries WHERE delivered_at IS NULL AND gave_up_at IS NULL ORDER BY id")
     out: dict[str, list[PendingNotification]] = {}
     blocked: set[str] = set()
-    for row in rows:
+    for row in store.open_notifications():
         channel = row["channel"]
         if channel in blocked:
             continue
@@ -50,23 +47,17 @@ def pending(store: AlertStore, now: float) -> dict[str, list[PendingNotification
             continue
         out.setdefault(channel, []).append(PendingNotification(
             id=row["id"], channel=channel, team=row["team"], message=Message.from_json(row["payload"]),
-            created_at=row["created_at"], attempts=row["attempts"]))
+            created_at=row["created_at"], attempts=row["attempts"], rerouted_from=row["rerouted_from"]))
     return out
 
 
 def delivered(store: AlertStore, notification_id: int, now: float) -> None:
-    with store.transaction() as db:
-        db.execute("UPDATE deliveries SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
-                   (now, notification_id))
+    store.notification_delivered(notification_id, now)
 
 
 def retry_at(store: AlertStore, notification_id: int, when: float, error: str) -> None:
-    with store.transaction() as db:
-        db.execute("UPDATE deliveries SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                   (when, error[:500], notification_id))
+    store.notification_retry(notification_id, when, error)
 
 
-def give_up(store: AlertStore, notification_id: int, now: float, error: str) -> None:
-    with store.transaction() as db:
-        db.execute("UPDATE deliveries SET gave_up_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                   (now, error[:500], notification_id))
+def give_up(store: AlertStore, notification_id: int, now: float, error: str, attempted: bool = True) -> None:
+    store.notification_given_up(notification_id, now, error, attempted)

@@ -99,11 +99,13 @@ class Planner:
         candidates, and inhibition sources. Announced ones need no look each second."""
         inhibiting = [r.name for r in self.rules.values() if r.inhibits]
         escalating = [t.name for t in self.config.teams if t.escalate_after is not None and t.escalate_to]
-        where = ("state = 'firing' AND (notified_severity IS NULL"
-                 " OR (notified_severity = 'warning' AND severity = 'critical')"
-                 f" OR rule IN ({','.join('?' for _ in inhibiting)})"
-                 f" OR (acked_at IS NULL AND escalated_at IS NULL AND team IN ({','.join('?' for _ in escalating)})))")
-        return self.store.incidents(where, [*inhibiting, *escalating])
+        either = ["notified_severity IS NULL", "(notified_severity = 'warning' AND severity = 'critical')"]
+        if inhibiting:  # (an empty IN () is valid in SQLite only)
+            either.append(f"rule IN ({','.join('?' for _ in inhibiting)})")
+        if escalating:
+            teams = ",".join("?" for _ in escalating)
+            either.append(f"(acked_at IS NULL AND escalated_at IS NULL AND team IN ({teams}))")
+        return self.store.incidents(f"state = 'firing' AND ({' OR '.join(either)})", [*inhibiting, *escalating])
 
     def _inhibitor(self, inc: Incident, inhibitors: list[tuple[Incident, Rule]]) -> str | None:
         for source, rule in inhibitors:

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 from netmon.alerting.api import incidents_router
 from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
-from netmon.alerting.metrics import FiringIncidents
+from netmon.alerting.metrics import AlertingHealth, FiringIncidents
+from netmon.alerting.store import STATE_FILE, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
+from netmon.statedb import StateLocation
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from netmon.collectors.abc import CollectorHost
 
 log = logging.getLogger("netmon.alerting")
-STATE_FILE = "alerting.db"
+__all__ = ["STATE_FILE", "AlertingExtension", "AlertingSink", "build_engine"]
 
 
 class AlertingSink:
@@ -76,9 +78,11 @@ class AlertingSink:
                 await self._delivery
 
 
-def build_engine(config: AlertingConfig, state_dir: str | Path, *, registry: Registry | None = None,
+def build_engine(config: AlertingConfig, state: StateLocation | str | Path, *, registry: Registry | None = None,
                  ship_interval_seconds: float = 10.0, grafana_url: str | None = None) -> AlertEngine:
-    return AlertEngine(config, state_path=Path(state_dir) / STATE_FILE, registry=registry,
+    """The engine on ``state``'s store (a bare directory: its SQLite file, as for one collector)."""
+    location = state if isinstance(state, StateLocation) else StateLocation(state_dir=Path(state), instance="local")
+    return AlertEngine(config, store=open_store(location), instance=location.instance, registry=registry,
                        ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url)
 
 
@@ -94,10 +98,11 @@ class AlertingExtension:
         central = host.config
         config = central.alerting or AlertingConfig()
         admin = AdminToken.from_file(config.admin_token_file)  # a bad file stops the start before anything runs
-        engine = build_engine(config, central.state_dir, registry=host.site_registry(),
+        engine = build_engine(config, host.state, registry=host.site_registry(),
                               ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
         host.add_sink(AlertingSink(engine, registry=host.site_registry))
         host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))
+        host.add_metrics(AlertingHealth(engine))
         app.include_router(incidents_router(engine, admin))
         self.engine = engine
 

@@ -28,10 +28,9 @@ def update(store: AlertStore, router: Router, config: AlertingConfig, now: float
     _update(store, router, "platform", config.platform, now,
             store.incidents("kind = 'alert' AND state = 'firing' AND aggregate = 1 AND target IS NOT NULL"),
             lambda inc: f"{inc.rule}:{inc.target}")
-    closing = store.query("SELECT kind, below_since FROM incidents WHERE kind != 'alert' AND state = 'firing' "
-                          "AND below_since IS NOT NULL")
     clear_for = {"upstream": config.storm.clear_for, "platform": config.platform.clear_for}
-    return min((row["below_since"] + clear_for[row["kind"]] for row in closing), default=float("inf"))
+    return min((below_since + clear_for[kind] for kind, below_since in store.closing_aggregates()),
+               default=float("inf"))
 
 
 def _update(store: AlertStore, router: Router, kind: str, config: StormConfig, now: float,
@@ -48,14 +47,11 @@ def _update(store: AlertStore, router: Router, kind: str, config: StormConfig, n
             if aggregate is None:
                 if len(sites) < config.min_sites:
                     continue
-                aggregate_id = store.insert_incident(**_new(router, kind, key, incs, len(sites)))
+                aggregate_id = store.open_incident(_new(router, kind, key, incs, len(sites))).id
             else:
                 aggregate_id = aggregate.id
                 _count(store, aggregate, len(sites), config, now)
-            loose = [inc.id for inc in incs if inc.parent_id is None]
-            if loose:
-                marks = ",".join("?" for _ in loose)
-                store.db.execute(f"UPDATE incidents SET parent_id = ? WHERE id IN ({marks})", [aggregate_id, *loose])
+            store.set_parent([inc.id for inc in incs if inc.parent_id is None], aggregate_id)
         for aggregate in open_aggregates.values():
             _count(store, aggregate, 0, config, now)
 
@@ -70,8 +66,7 @@ def _count(store: AlertStore, aggregate: Incident, sites: int, config: StormConf
         return
     store.update_incident(aggregate.id, state="resolved", resolved_at=now, below_since=below_since)
     # Members still failing are problems of their own now: hand them back to be announced.
-    store.db.execute("UPDATE incidents SET parent_id = NULL WHERE parent_id = ? AND state != 'resolved'",
-                     (aggregate.id,))
+    store.release_members(aggregate.id)
 
 
 def _new(router: Router, kind: str, key: str, incs: list[Incident], sites: int) -> dict[str, object]:

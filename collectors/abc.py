@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from netmon.config.central import CentralConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
+from netmon.statedb import StateLocation
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,6 +61,12 @@ class CollectorHost(Protocol):
     @property
     def config_file(self) -> str | None:
         """The file ``config`` came from, for messages that name it (None when built in code)."""
+        ...
+
+    @property
+    def state(self) -> StateLocation:
+        """Where shared state lives (``state:`` in central.yaml): SQLite in state_dir, or PostgreSQL.
+        An extension opens its own store there, with its own schema migrations."""
         ...
 
     def site_registry(self) -> Registry:

@@ -45,6 +45,7 @@ class SiteStats(BaseModel):
     agent_dropped_total: int = Field(description="results the agent reports dropping from its full outbox")
     last_seen_ns: int | None
     last_report_age_seconds: float | None
+    tsdb_points_set_aside: int = Field(default=0, description="points a TSDB target refused, kept in the journal")
 
 
 class SiteDetail(SiteStats):
@@ -52,14 +53,24 @@ class SiteDetail(SiteStats):
     other_results: list[LatestResult] = Field(description="results not tied to a link (platforms, agent)")
 
 
+class TsdbTargetState(BaseModel):
+    name: str
+    up: bool = Field(description="the last write to it succeeded (or it refused points: it answers)")
+    write_lag_seconds: float = Field(description="age of the oldest accepted result it does not hold yet")
+    points_written: int
+    points_set_aside: int = Field(description="points it refused, kept in the journal (until retention)")
+    write_errors: int
+
+
 class CollectorTotals(BaseModel):
     accepted: int
     duplicate: int
     rejected: int
     journal_pending_results: int
-    tsdb_write_lag_seconds: float
-    tsdb_up: bool
+    tsdb_write_lag_seconds: float = Field(description="the largest of the targets' write lags")
+    tsdb_up: bool = Field(description="every TSDB target is up")
     surge_provinces: list[str]
+    tsdb_targets: list[TsdbTargetState] = Field(default_factory=list)
 
 
 class StatsResponse(BaseModel):

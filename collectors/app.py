@@ -42,7 +42,7 @@ def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *
     app.include_router(ingest_api.make_router(core.ingest))
     app.include_router(agent_config.make_router(core.auth, core.current_surge))
     app.include_router(status_api.make_router(status_api.StatusSources(
-        core.sites, core.journal, core.live, core.drainer, core.metrics.registry, core.surge_provinces)))
+        core.sites, core.journal, core.live, core.drainers, core.metrics.registry, core.surge_provinces)))
     install_error_handlers(app)
     _install_openapi(app)
     core.install(app, extensions)

@@ -27,7 +27,7 @@ from netmon.collectors.journal import Journal
 from netmon.collectors.live import LiveState
 from netmon.collectors.metrics import CollectorMetrics, StateCollector
 from netmon.collectors.ratelimit import SiteRateLimiter
-from netmon.collectors.settings import ServiceSettings, influx_secrets
+from netmon.collectors.settings import ServiceSettings, influx_secrets, state_location
 from netmon.collectors.sinks import Sinks
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
@@ -61,23 +61,25 @@ class CollectorCore:
         self.sites = RegistryStore(config.registry, self._sites_db)
         self.sites.load()
         secrets = influx_secrets(config, config_file or "central.yaml", self.settings)
+        self.state = state_location(config, config_file or "central.yaml", self.settings)
         self.surge: SurgeConfig | None = config.surge
+        targets = config.tsdb_targets
         self.journal = Journal(
-            state_dir, synchronous=config.journal.synchronous, to_tsdb=config.influxdb is not None,
+            state_dir, synchronous=config.journal.synchronous, to_tsdb=bool(targets),
             gap_close_after_seconds=config.journal.dedupe_gap_close_after,
             max_gaps_per_agent=config.journal.dedupe_max_gaps_per_agent,
-            retention_seconds=config.journal.retention)
-        self.drainer: TsdbDrainer | None = None
-        if config.influxdb is not None:
-            self.drainer = TsdbDrainer(self.journal, make_writer(config.influxdb, secrets),
-                                       config.influxdb.batch_size, config.influxdb.flush_interval)
+            retention_seconds=config.journal.retention, tsdb_targets=[t.target_name for t in targets])
+        # one drainer per TSDB target, each with its own cursor in the journal
+        self.drainers = [TsdbDrainer(self.journal, make_writer(t, secrets[t.target_name]), t.target_name,
+                                     batch_size=t.batch_size, max_bytes=t.batch_max_bytes,
+                                     flush_interval_seconds=t.flush_interval) for t in targets]
         self.live = LiveState()
         self.sinks = Sinks(on_failure=lambda name: self.metrics.sink_failures.labels(name).inc(),
                            on_duration=lambda name, call, seconds: self.metrics.sink_seconds.labels(
                                name, call).inc(seconds))
         self.sinks.register(self.live)
         self.limiter = SiteRateLimiter(config.limits.site_results_per_minute)
-        self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainer))
+        self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainers))
         self.auth = SiteAuthenticator(self.tokens, self.sites)
         self.ingest = IngestService(self.auth, self.journal, self.limiter, self.sinks, self.metrics, config.limits,
                                     config.journal.max_pending_results)
@@ -117,8 +119,8 @@ class CollectorCore:
                                     lambda site: counters[site].last_seen_ns if site in counters else None)
         log.info("collector ready: %d site(s) in %s, %d latest result(s) restored, %d result(s) waiting for the TSDB",
                  len(self.sites.registry.sites), self.sites.path, rebuilt, self.journal.pending)
-        if self.drainer is not None:
-            self.drainer.start()
+        for drainer in self.drainers:
+            drainer.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="netmon-ticker"))
         if threading.current_thread() is threading.main_thread():
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -172,7 +174,7 @@ class CollectorCore:
                 await extension.aclose()
             except Exception:
                 log.exception("extension %s failed to close", extension.name)
-        if self.drainer is not None:
-            await self.drainer.stop()
+        for drainer in self.drainers:
+            await drainer.stop()
         await asyncio.to_thread(self.journal.close)
         self._sites_db.close()

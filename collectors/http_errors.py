@@ -3,7 +3,9 @@
 Services raise ``netmon.errors.RequestRefused`` subclasses (domain errors, no HTTP in them);
 the app's exception handler turns each into JSON ``{"detail": "<clear message>", ...}`` with the
 status below, ``Retry-After`` when the error has ``retry_after`` and the Bearer challenge on 401.
-Anything else that escapes a route is logged with its traceback and answered 500 without it.
+A ``StorageError`` that escapes a route (the shared PostgreSQL unreachable while the incidents
+API reads it) is 503 with ``Retry-After: 5``. Anything else that escapes a route is logged with
+its traceback and answered 500 without it.
 docs/collector.md lists every status and what an agent should do with it.
 """
 
@@ -26,6 +28,7 @@ from netmon.errors import (
     RecordsRejected,
     RequestRefused,
     SiteRateLimited,
+    StorageError,
     Unauthenticated,
     UnsupportedEncoding,
 )
@@ -80,5 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error; see the collector's log"}, status_code=500)
 
+    async def storage_down(request: Request, exc: Exception) -> JSONResponse:
+        # a read of state that lives elsewhere (the shared PostgreSQL) failed: say so, briefly
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"state store unavailable: {exc}"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
     app.add_exception_handler(RequestRefused, refused)
+    app.add_exception_handler(StorageError, storage_down)
     app.add_exception_handler(Exception, internal_error)

@@ -28,6 +28,7 @@ from netmon.collectors.journal_messages import (
     Message,
     NoteRejected,
     Stop,
+    TargetWritten,
     Work,
 )
 from netmon.collectors.journal_state import JournalState
@@ -66,6 +67,7 @@ class _Reply:
 
 
 _Queued = tuple[Message, _Reply | None]
+_Task = Work | TargetWritten
 
 
 def _results_in(message: Message) -> int:
@@ -75,10 +77,14 @@ def _results_in(message: Message) -> int:
 class Journal:
     def __init__(self, state_dir: Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL", to_tsdb: bool = False,
                  gap_close_after_seconds: float = 8 * 86400, max_gaps_per_agent: int = 10_000,
-                 retention_seconds: float = 2 * 86400) -> None:
+                 retention_seconds: float = 2 * 86400, tsdb_targets: Sequence[str] = ("tsdb",)) -> None:
         self.path = state_dir / JOURNAL_DB
         self._conn = connect(self.path, synchronous=synchronous, check_same_thread=False)
         self._conn.executescript(db.SCHEMA)
+        if to_tsdb:
+            with transaction(self._conn, "journal: TSDB targets"):
+                db.sync_targets(self._conn, list(tsdb_targets))
+        self.set_aside = db.set_aside_counts(self._conn)
         self.state = JournalState(self._conn, to_tsdb=to_tsdb, gap_close_after_seconds=gap_close_after_seconds,
                                   max_gaps_per_agent=max_gaps_per_agent, retention_seconds=retention_seconds)
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
@@ -111,6 +117,11 @@ class Journal:
         """The TSDB holds these batches (``results`` results in all): take them off the pending set."""
         await self._submit(MarkWritten(tuple(batch_ids), results))
 
+    async def target_written(self, target: str, batch_ids: list[int],
+                             set_aside: Sequence[db.SetAside] = ()) -> None:
+        """``target`` holds these batches but for the points in ``set_aside`` (refused by it)."""
+        await self._submit(TargetWritten(target, tuple(batch_ids), tuple(set_aside)))
+
     async def maintain(self) -> int:
         """Prune written rows past retention and close old dedupe gaps; returns rows pruned."""
         pruned = await self._submit(Maintain(time.time_ns()))
@@ -121,7 +132,7 @@ class Journal:
         """Count rejected records; nobody waits for this to be durable."""
         self._queue.put((NoteRejected(site_id, count), None))
 
-    async def _submit(self, work: Work) -> Answer:
+    async def _submit(self, work: _Task) -> Answer:
         loop = asyncio.get_running_loop()
         reply = _Reply(loop, loop.create_future())
         self._queue.put((work, reply))
@@ -150,12 +161,18 @@ class Journal:
             if stop:
                 return
 
-    def _process(self, group: list[tuple[Work, _Reply | None]], final: bool) -> None:
+    def _process(self, group: list[tuple[_Task, _Reply | None]], final: bool) -> None:
         now_ns = time.time_ns()
         answers: list[Answer] = []
+        set_aside: list[tuple[str, str]] = []
         try:
             with transaction(self._conn, "journal commit") as conn:
                 for work, _ in group:
+                    if isinstance(work, TargetWritten):
+                        done, results = db.target_written(conn, work.target, list(work.batch_ids),
+                                                          list(work.set_aside), now_ns)
+                        set_aside += [(work.target, site) for _, _, site, _ in work.set_aside]
+                        work = MarkWritten(tuple(done), results)
                     answers.append(self.state.apply(conn, work, now_ns))
                 self.state.save_dirty(conn)
         except StorageError as exc:
@@ -168,6 +185,8 @@ class Journal:
             self._reload_after_failure()
             self._answer_all(group, StorageError(f"journal writer failed: {exc!r}"))
             return
+        for key in set_aside:  # counted once committed (read by /metrics and the status API)
+            self.set_aside[key] = self.set_aside.get(key, 0) + 1
         for (_, reply), answer in zip(group, answers, strict=True):
             if reply is not None:
                 reply.settle(answer)
@@ -175,7 +194,7 @@ class Journal:
             log.info("journal closed")
 
     @staticmethod
-    def _answer_all(group: list[tuple[Work, _Reply | None]], error: StorageError) -> None:
+    def _answer_all(group: list[tuple[_Task, _Reply | None]], error: StorageError) -> None:
         for _, reply in group:
             if reply is not None:
                 reply.fail(error)

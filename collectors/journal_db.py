@@ -4,7 +4,12 @@
                    time, registry tags at accept time, which results of the body were accepted
                    (NULL: all), their seq range and earliest timestamp, and the body as it came over
                    the wire (gzip stays gzip: ~30x smaller than the JSON)
-    tsdb_pending   batches not yet written to the TSDB, indexed by (min_time_ns, batch_id): the cursor
+    tsdb_pending   batches not yet written to every TSDB target, indexed by (min_time_ns, batch_id)
+    tsdb_targets   the TSDB targets (``influxdb:`` entries, by name) the journal fans out to
+    tsdb_todo      per target, the batches it has still to write: its own cursor, so one target
+                   being down holds back no other (filled by a trigger on tsdb_pending)
+    tsdb_set_aside points a target refused (one line each, isolated by splitting the write), with
+                   the TSDB's reason: kept with their batch, counted, never retried
     latest         the newest result per (site, probe, link, target): rebuilds the live state at start
     site_counters  per site accepted / duplicate / rejected, agent-reported dropped, last seen
     dedupe_marks   per agent seq intervals (collectors/intervals.py)
@@ -48,6 +53,20 @@ CREATE TABLE IF NOT EXISTS latest (
     time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL,
     PRIMARY KEY (site_id, probe, link, target)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tsdb_targets (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS tsdb_todo (
+    target TEXT NOT NULL, min_time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL,
+    PRIMARY KEY (target, min_time_ns, batch_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tsdb_todo_oldest ON tsdb_todo (target, batch_id);
+CREATE INDEX IF NOT EXISTS tsdb_todo_batch ON tsdb_todo (batch_id);
+CREATE TRIGGER IF NOT EXISTS tsdb_fan_out AFTER INSERT ON tsdb_pending BEGIN
+    INSERT INTO tsdb_todo (target, min_time_ns, batch_id) SELECT name, NEW.min_time_ns, NEW.batch_id FROM tsdb_targets;
+END;
+CREATE TABLE IF NOT EXISTS tsdb_set_aside (
+    target TEXT NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL, site_id TEXT NOT NULL,
+    reason TEXT NOT NULL, at_ns INTEGER NOT NULL, PRIMARY KEY (target, batch_id, idx)
+);
 CREATE TABLE IF NOT EXISTS site_counters (
     site_id TEXT PRIMARY KEY,
     accepted INTEGER NOT NULL DEFAULT 0,
@@ -125,42 +144,118 @@ def pending_results(conn: sqlite3.Connection) -> int:
 
 
 def mark_written(conn: sqlite3.Connection, batch_ids: Iterable[int]) -> None:
-    conn.executemany("DELETE FROM tsdb_pending WHERE batch_id = ?", [(i,) for i in batch_ids])
+    """Every target holds these batches."""
+    ids = [(i,) for i in batch_ids]
+    conn.executemany("DELETE FROM tsdb_pending WHERE batch_id = ?", ids)
+    conn.executemany("DELETE FROM tsdb_todo WHERE batch_id = ?", ids)
 
 
 _COLUMNS = "id, site_id, agent_id, accepted_ns, province, district, accepted_idx, gzipped, body"
 
 
-def _decode(row: tuple[Any, ...]) -> StoredBatch:
+def _decode(row: tuple[Any, ...], sizes: dict[int, int] | None = None) -> StoredBatch:
     bid, site_id, agent_id, accepted_ns, province, district, packed, gzipped, body = row
-    results = from_json(gzip.decompress(body) if gzipped else body)["results"]
+    raw = gzip.decompress(body) if gzipped else body
+    if sizes is not None:
+        sizes[bid] = len(raw)
+    results = from_json(raw)["results"]
     if packed is not None:
         results = [results[i] for i in array.array("I", packed)]
     return StoredBatch(bid, site_id, agent_id, accepted_ns, province, district, results)
 
 
-def read_batches(conn: sqlite3.Connection, batch_ids: Iterable[int]) -> dict[int, StoredBatch]:
+def read_batches(conn: sqlite3.Connection, batch_ids: Iterable[int], sizes: dict[int, int] | None = None
+                 ) -> dict[int, StoredBatch]:
+    """``sizes``: filled with each body's uncompressed size."""
     wanted = sorted(set(batch_ids))
     out: dict[int, StoredBatch] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         for row in conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            out[row[0]] = _decode(row)
+            out[row[0]] = _decode(row, sizes)
     return out
 
 
-def read_pending(conn: sqlite3.Connection, max_results: int) -> list[StoredBatch]:
-    """Pending batches, earliest result first, until they hold at least ``max_results`` results."""
-    chosen: list[int] = []
+def read_pending(conn: sqlite3.Connection, target: str, max_results: int, max_bytes: int = 2**62
+                 ) -> list[StoredBatch]:
+    """Batches ``target`` has still to write, earliest result first, until they hold ``max_results``
+    results or ``max_bytes`` of (uncompressed) bodies — at least one batch, so memory stays bounded
+    whatever a site put into its records."""
+    candidates: list[int] = []
     total = 0
-    for bid, results in conn.execute("SELECT p.batch_id, b.results FROM tsdb_pending p JOIN batches b ON b.id = "
-                                     "p.batch_id ORDER BY p.min_time_ns, p.batch_id"):
-        chosen.append(bid)
+    for bid, results in conn.execute("SELECT t.batch_id, b.results FROM tsdb_todo t JOIN batches b ON b.id = "
+                                     "t.batch_id WHERE t.target = ? ORDER BY t.min_time_ns, t.batch_id", (target,)):
+        candidates.append(bid)
         total += results
         if total >= max_results:
             break
-    stored = read_batches(conn, chosen)
-    return [stored[bid] for bid in chosen]
+    out: list[StoredBatch] = []
+    size = 0
+    for start in range(0, len(candidates), 32):
+        chunk = candidates[start:start + 32]
+        rows = {row[0]: row for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM batches WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+        for bid in chunk:  # decoded one by one: a few huge bodies never sit in memory side by side
+            if bid not in rows:
+                continue
+            sizes: dict[int, int] = {}
+            out.append(_decode(rows[bid], sizes))
+            size += sizes[bid]
+            if size >= max_bytes:
+                return out
+    return out
+
+
+def sync_targets(conn: sqlite3.Connection, names: list[str]) -> None:
+    """Make ``tsdb_targets`` the configured targets: a new one starts with everything still pending,
+    a removed one's cursor and set-aside points go; a batch no target still needs leaves pending."""
+    known = {row[0] for row in conn.execute("SELECT name FROM tsdb_targets")}
+    for name in known - set(names):
+        for table in ("tsdb_todo", "tsdb_set_aside"):
+            conn.execute(f"DELETE FROM {table} WHERE target = ?", (name,))
+        conn.execute("DELETE FROM tsdb_targets WHERE name = ?", (name,))
+    for name in [n for n in names if n not in known]:
+        conn.execute("INSERT INTO tsdb_targets (name) VALUES (?)", (name,))
+        conn.execute("INSERT INTO tsdb_todo (target, min_time_ns, batch_id) SELECT ?, min_time_ns, batch_id "
+                     "FROM tsdb_pending", (name,))
+    if names:
+        conn.execute("DELETE FROM tsdb_pending WHERE batch_id NOT IN (SELECT batch_id FROM tsdb_todo)")
+
+
+SetAside = tuple[int, int, str, str]  # (batch id, index among the batch's accepted records, site, reason)
+
+
+def target_written(conn: sqlite3.Connection, target: str, batch_ids: list[int], set_aside: list[SetAside],
+                   now_ns: int) -> tuple[list[int], int]:
+    """``target`` holds these batches (but for ``set_aside``): advance its cursor. Returns the batches
+    every target now holds, and how many results they carry (they leave ``tsdb_pending``)."""
+    conn.executemany("DELETE FROM tsdb_todo WHERE target = ? AND batch_id = ?", [(target, b) for b in batch_ids])
+    conn.executemany("INSERT OR IGNORE INTO tsdb_set_aside (target, batch_id, idx, site_id, reason, at_ns) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", [(target, b, i, site, why[:500], now_ns)
+                                                   for b, i, site, why in set_aside])
+    done: list[int] = []
+    results = 0
+    for start in range(0, len(batch_ids), 500):
+        chunk = batch_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for bid, count in conn.execute(
+                f"SELECT b.id, b.results FROM batches b WHERE b.id IN ({marks}) AND b.id IN (SELECT batch_id FROM "
+                f"tsdb_pending) AND NOT EXISTS (SELECT 1 FROM tsdb_todo t WHERE t.batch_id = b.id)", chunk):
+            done.append(int(bid))
+            results += int(count)
+    return done, results
+
+
+def oldest_todo_accepted_ns(conn: sqlite3.Connection, target: str) -> int | None:
+    row = conn.execute("SELECT accepted_ns FROM batches WHERE id = (SELECT min(batch_id) FROM tsdb_todo WHERE "
+                       "target = ?)", (target,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def set_aside_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """(target, site) -> points set aside and still kept."""
+    return {(str(t), str(s)): int(n) for t, s, n in conn.execute(
+        "SELECT target, site_id, count(*) FROM tsdb_set_aside GROUP BY target, site_id")}
 
 
 def load_latest(conn: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]]]:
@@ -202,11 +297,13 @@ def _last_batch_before(conn: sqlite3.Connection, older_than_ns: int) -> int | No
 def prune(conn: sqlite3.Connection, older_than_ns: int, limit_batches: int) -> int:
     """Delete up to ``limit_batches`` batches accepted before ``older_than_ns`` that are in the TSDB and
     that ``latest`` does not point at. Returns how many results they held."""
+    # set-aside points are kept for the retention after they were set aside, with their batch
+    conn.execute("DELETE FROM tsdb_set_aside WHERE at_ns < ?", (older_than_ns,))
     cut = _last_batch_before(conn, older_than_ns)
     if cut is None:
         return 0
     doomed = ("FROM batches WHERE id <= ? AND id NOT IN (SELECT batch_id FROM tsdb_pending) "
-              "AND id NOT IN (SELECT batch_id FROM latest)")
+              "AND id NOT IN (SELECT batch_id FROM latest) AND id NOT IN (SELECT batch_id FROM tsdb_set_aside)")
     ids = [r[0] for r in conn.execute(f"SELECT id {doomed} ORDER BY id LIMIT ?", (cut, limit_batches))]
     if not ids:
         return 0

@@ -33,6 +33,17 @@ class MarkWritten:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class TargetWritten:
+    """One TSDB target holds these batches, but for the points it refused (``set_aside``: batch id,
+    index, site, reason). The journal advances that target's cursor and turns the batches every
+    target now holds into a ``MarkWritten``."""
+
+    target: str
+    batch_ids: tuple[int, ...]
+    set_aside: tuple[tuple[int, int, str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class NoteRejected:
     """Count records refused at validation (nobody waits for this)."""
 
@@ -52,9 +63,10 @@ class Stop:
     """Run what is queued, then end the writer thread."""
 
 
-# the work a transaction applies (``Stop`` is handled by the writer loop itself)
+# the work a transaction applies (``Stop`` is handled by the writer loop itself, ``TargetWritten``
+# by the journal, which hands ``JournalState`` the resulting ``MarkWritten``)
 Work = Commit | MarkWritten | NoteRejected | Maintain
-Message = Work | Stop
+Message = Work | TargetWritten | Stop
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

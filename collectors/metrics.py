@@ -61,11 +61,11 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
 class StateCollector(Collector):
     """Journal, TSDB and live-state figures computed at scrape time."""
 
-    def __init__(self, sites: RegistryStore, journal: Journal, live: LiveState, drainer: TsdbDrainer | None) -> None:
+    def __init__(self, sites: RegistryStore, journal: Journal, live: LiveState, drainers: list[TsdbDrainer]) -> None:
         self.sites = sites
         self.journal = journal
         self.live = live
-        self.drainer = drainer
+        self.drainers = drainers
 
     def describe(self) -> list[Metric]:
         return []
@@ -75,25 +75,14 @@ class StateCollector(Collector):
         yield from self._live()
 
     def _collector_health(self) -> Iterator[Metric]:
-        journal, drainer = self.journal, self.drainer
+        journal = self.journal
         yield _single(_gauge("netmon_collector_journal_pending_results",
-                             "Accepted results in the journal not yet written to the TSDB."), journal.pending)
+                             "Accepted results in the journal not yet written to every TSDB target."), journal.pending)
         size = journal.path.stat().st_size if journal.path.exists() else 0
         wal = journal.path.with_name(journal.path.name + "-wal")
         size += wal.stat().st_size if wal.exists() else 0
         yield _single(_gauge("netmon_collector_journal_size_bytes", "Size of journal.db and its WAL."), size)
-        yield _single(_gauge("netmon_collector_tsdb_write_lag_seconds",
-                             "Age of the oldest accepted result not yet in the TSDB (0 when caught up)."),
-                      drainer.lag_seconds() if drainer else 0.0)
-        yield _single(_gauge("netmon_collector_tsdb_up", "1 when the last TSDB write succeeded."),
-                      1.0 if drainer is None or drainer.available else 0.0)
-        for name, doc, attr in (
-                ("netmon_collector_tsdb_points_written", "Points written to the TSDB.", "points_written"),
-                ("netmon_collector_tsdb_points_rejected", "Points the TSDB refused (400, partial write).",
-                 "points_rejected"),
-                ("netmon_collector_tsdb_write_errors", "Failed TSDB writes (retried unless rejected).",
-                 "write_errors")):
-            yield _single(CounterMetricFamily(name, doc), getattr(drainer, attr) if drainer else 0)
+        yield from self._tsdb()
         gaps = CounterMetricFamily("netmon_collector_dedupe_gaps_closed",
                                    "Gaps in agents' sequence numbers closed, by reason.", labels=["reason"])
         for reason, count in journal.gaps_closed.items():
@@ -101,6 +90,33 @@ class StateCollector(Collector):
         yield gaps
         yield _single(_gauge("netmon_collector_registry_sites", "Sites in the loaded registry."),
                       len(self.sites.registry.sites))
+
+    def _tsdb(self) -> Iterator[Metric]:
+        """Per TSDB target (``target``: its name, the URL unless ``name`` is set)."""
+        lag = _gauge("netmon_collector_tsdb_write_lag_seconds",
+                     "Age of the oldest accepted result the target does not hold yet (0 when caught up).", ["target"])
+        up = _gauge("netmon_collector_tsdb_up", "1 when the last write to the target succeeded.", ["target"])
+        kept = _gauge("netmon_collector_tsdb_points_set_aside",
+                      "Points the target refused, kept in the journal (until journal.retention).", ["target"])
+        per_site = _gauge("netmon_site_tsdb_points_set_aside", "Points of the site a TSDB target refused, kept in "
+                          "the journal.", ["site", "target"])
+        counters = [CounterMetricFamily(name, doc, labels=["target"]) for name, doc in (
+            ("netmon_collector_tsdb_points_written", "Points written to the target."),
+            ("netmon_collector_tsdb_points_rejected", "Points the target refused, isolated and set aside."),
+            ("netmon_collector_tsdb_write_errors", "Failed writes to the target (retried unless refused)."),
+            ("netmon_collector_tsdb_write_splits", "Refused writes split in two to isolate refused points."))]
+        for drainer in self.drainers:
+            target = drainer.target
+            lag.add_metric([target], drainer.lag_seconds())
+            up.add_metric([target], 1.0 if drainer.available else 0.0)
+            set_aside = drainer.points_set_aside()
+            kept.add_metric([target], sum(set_aside.values()))
+            for site, count in sorted(set_aside.items()):
+                per_site.add_metric([site, target], count)
+            for family, value in zip(counters, (drainer.points_written, drainer.points_rejected, drainer.write_errors,
+                                                drainer.splits), strict=True):
+                family.add_metric([target], value)
+        yield from (lag, up, kept, per_site, *counters)
 
     def _live(self) -> Iterator[Metric]:
         journal, live_state = self.journal, self.live

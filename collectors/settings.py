@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from netmon.config.central import CentralConfig
 from netmon.errors import ConfigError
+from netmon.statedb import StateLocation
 
 log = logging.getLogger("netmon.collector")
 
@@ -69,16 +71,30 @@ def read_secret(path: str, *, key: str, config_file: str, settings: ServiceSetti
     return value
 
 
-def influx_secrets(config: CentralConfig, config_file: str, settings: ServiceSettings) -> dict[str, str]:
-    """The InfluxDB credentials named by the config: ``token`` (v2) or ``password`` (v1)."""
-    influx = config.influxdb
-    out: dict[str, str] = {}
-    if influx is None:
-        return out
-    if influx.token_file:
-        out["token"] = read_secret(influx.token_file, key="influxdb.token_file", config_file=config_file,
-                                   settings=settings)
-    if influx.password_file:
-        out["password"] = read_secret(influx.password_file, key="influxdb.password_file",
-                                      config_file=config_file, settings=settings)
+def influx_secrets(config: CentralConfig, config_file: str, settings: ServiceSettings) -> dict[str, dict[str, str]]:
+    """Per TSDB target (by name), the credentials its section names: ``token`` (v2) or ``password`` (v1)."""
+    out: dict[str, dict[str, str]] = {}
+    several = isinstance(config.influxdb, list)
+    for index, influx in enumerate(config.tsdb_targets):
+        where = f"influxdb[{index}]" if several else "influxdb"
+        secrets: dict[str, str] = {}
+        if influx.token_file:
+            secrets["token"] = read_secret(influx.token_file, key=f"{where}.token_file", config_file=config_file,
+                                           settings=settings)
+        if influx.password_file:
+            secrets["password"] = read_secret(influx.password_file, key=f"{where}.password_file",
+                                              config_file=config_file, settings=settings)
+        out[influx.target_name] = secrets
     return out
+
+
+def state_location(config: CentralConfig, config_file: str, settings: ServiceSettings) -> StateLocation:
+    """Where this collector's shared state lives: SQLite in ``state_dir``, or the PostgreSQL of
+    ``state.postgres.dsn_file`` (a secret: it usually holds the password)."""
+    instance = config.state.instance or f"{socket.gethostname()}:{config.listen.port}"
+    postgres = config.state.postgres
+    if postgres is None:
+        return StateLocation(state_dir=Path(config.state_dir), instance=instance)
+    dsn = read_secret(postgres.dsn_file, key="state.postgres.dsn_file", config_file=config_file, settings=settings)
+    return StateLocation(state_dir=Path(config.state_dir), instance=instance, postgres_dsn=dsn,
+                         connect_timeout_seconds=postgres.connect_timeout)

@@ -19,6 +19,7 @@ from netmon.collectors.api_models import (
     SiteDetail,
     SiteStats,
     StatsResponse,
+    TsdbTargetState,
 )
 from netmon.collectors.drain import TsdbDrainer
 from netmon.collectors.journal import Journal
@@ -36,7 +37,7 @@ class StatusSources:
     sites: RegistryStore
     journal: Journal
     live: LiveState
-    drainer: TsdbDrainer | None
+    drainers: list[TsdbDrainer]
     metrics: CollectorRegistry
     surge_provinces: Callable[[], list[str]]
 
@@ -47,7 +48,8 @@ def _stats(src: StatusSources, site: RegistrySite, now_ns: int) -> SiteStats:
                      accepted=counters.accepted, duplicate=counters.duplicate, rejected=counters.rejected,
                      agent_dropped_total=counters.dropped_total, last_seen_ns=src.live.sites[site.id].last_seen_ns
                      if site.id in src.live.sites else counters.last_seen_ns,
-                     last_report_age_seconds=src.live.last_report_age_seconds(site.id, now_ns))
+                     last_report_age_seconds=src.live.last_report_age_seconds(site.id, now_ns),
+                     tsdb_points_set_aside=sum(n for (_, s), n in src.journal.set_aside.items() if s == site.id))
 
 
 def _latest(record: ResultRecord) -> LatestResult:
@@ -73,12 +75,14 @@ def make_router(src: StatusSources) -> APIRouter:
         now_ns = time.time_ns()
         sites = [_stats(src, site, now_ns) for site in src.sites.registry.sites]
         counters = src.journal.counters.values()
-        drainer = src.drainer
+        targets = [TsdbTargetState(name=d.target, up=d.available, write_lag_seconds=d.lag_seconds(),
+                                   points_written=d.points_written, points_set_aside=sum(d.points_set_aside().values()),
+                                   write_errors=d.write_errors) for d in src.drainers]
         totals = CollectorTotals(
             accepted=sum(c.accepted for c in counters), duplicate=sum(c.duplicate for c in counters),
             rejected=sum(c.rejected for c in counters), journal_pending_results=src.journal.pending,
-            tsdb_write_lag_seconds=drainer.lag_seconds() if drainer else 0.0,
-            tsdb_up=drainer.available if drainer else True, surge_provinces=src.surge_provinces())
+            tsdb_write_lag_seconds=max((t.write_lag_seconds for t in targets), default=0.0),
+            tsdb_up=all(t.up for t in targets), surge_provinces=src.surge_provinces(), tsdb_targets=targets)
         return StatsResponse(totals=totals, sites=sites)
 
     @router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"],

@@ -1,9 +1,10 @@
 """TSDB writers: InfluxDB 1.x ``/write`` and the v2 write API through ``influxdb-client``.
 
 Third-party errors end here. ``TSDBUnavailable`` (network, 5xx, auth, missing bucket): keep
-the results in the journal and retry. ``TSDBRejected`` (400 — bad points; InfluxDB writes
-the rest of the batch, a "partial write"): retrying the same lines cannot help, so the
-drainer counts them and moves on.
+the results in the journal and retry. ``TSDBRejected`` (400 — bad points; InfluxDB 1.x writes
+the rest of the batch, a "partial write", VictoriaMetrics refuses the whole request; 413 or
+"too large": the write itself is too big): retrying the same lines cannot help, so the drainer
+splits the write until the refused points stand alone and sets them aside (``drain.py``).
 """
 
 from __future__ import annotations
@@ -28,12 +29,23 @@ class TsdbWriter(Protocol):
     async def aclose(self) -> None: ...
 
 
+def refused_count(text: str, lines: int) -> int:
+    """How many of ``lines`` points an answer says were refused. InfluxDB 1.x counts points its engine
+    refused as ``dropped=N`` but lists lines it could not parse (``unable to parse '...'``) apart, and
+    a write whose every bad point had one error says only that error ("field type conflict"):
+    then, and for VictoriaMetrics (which refuses a whole request), all ``lines``."""
+    dropped = sum(int(n) for n in re.findall(r"dropped=(\d+)", text))
+    unparsable = text.count("unable to parse")
+    return dropped + unparsable if "partial write" in text else lines
+
+
 def _classify(status: int, text: str, lines: int, where: str) -> StorageError:
-    text = " ".join(text.split())[:300]
+    text = " ".join(text.split())
     if status >= 500 or status in RETRYABLE:
-        return TSDBUnavailable(f"{where} answered {status}: {text}")
-    match = re.search(r"dropped=(\d+)", text)
-    return TSDBRejected(f"{where} rejected points ({status}): {text}", int(match.group(1)) if match else lines)
+        return TSDBUnavailable(f"{where} answered {status}: {text[:300]}")
+    if status == 413 or "too large" in text.lower():
+        return TSDBRejected(f"{where} refused the write as too large ({status}): {text[:300]}", lines, too_large=True)
+    return TSDBRejected(f"{where} rejected points ({status}): {text[:300]}", refused_count(text, lines))
 
 
 class InfluxV1Writer:

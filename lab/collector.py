@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -73,9 +74,10 @@ def influx_settings(server: Server, api: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_central(workdir: Path, registry: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                  influx: dict[str, Any] | None = None, tls: tuple[Path, Path] | None = None, **sections: Any
-                  ) -> Path:
-    """central.yaml in ``workdir``; ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
+                  influx: dict[str, Any] | list[dict[str, Any]] | None = None, tls: tuple[Path, Path] | None = None,
+                  **sections: Any) -> Path:
+    """central.yaml in ``workdir``; ``influx``: one ``influxdb:`` mapping or a list of them (several TSDB
+    targets); ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
     listen: dict[str, Any] = {"host": host, "port": port or free_port(host)}
     if tls is not None:
         listen.update(tls_cert_file=str(tls[0]), tls_key_file=str(tls[1]))
@@ -228,3 +230,20 @@ def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[st
     if out.returncode != 0:
         raise LabError(f"netmon sites enrol {site_id} failed: {out.stderr.strip()}")
     return str(json.loads(out.stdout)["token"])
+
+
+def copy_enrolment(source_config: Path, target_config: Path) -> None:
+    """Give a second collector the first one's site tokens (``sites.db``, copied with SQLite's backup
+    API): collectors side by side keep their registries and tokens in their own state dir until
+    those move to the shared PostgreSQL too (docs/scaling.md)."""
+    def sites_db(config: Path) -> Path:
+        return Path(yaml.safe_load(config.read_text())["state_dir"]) / "sites.db"
+
+    target = sites_db(target_config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(sites_db(source_config)), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()

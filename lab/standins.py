@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,7 +30,8 @@ class Recorder:
                     body = json.loads(raw.decode("utf-8")) if raw else None
                 except ValueError:
                     body = None
-                request = {"path": self.path, "headers": dict(self.headers), "body": body, "raw": raw}
+                request = {"path": self.path, "headers": dict(self.headers), "body": body, "raw": raw,
+                           "at": time.time()}
                 status, answer, headers = recorder.answer(request)
                 with recorder.lock:
                     recorder.requests.append({**request, "status": status, "answer": answer})

@@ -30,7 +30,7 @@ user reads one sentence, never a traceback. The tree::
     │       └── BatchTooLarge       413: the shipper splits the batch
     ├── StorageError                SQLite (outbox, journal, site and alert state) or the TSDB
     │   ├── TSDBUnavailable         network, 5xx, auth: writes stay in the journal and are retried
-    │   └── TSDBRejected            400, bad points (InfluxDB wrote the rest): retrying cannot help
+    │   └── TSDBRejected            400, bad points, or 413: split the write, set refused points aside
     │
     ├── ChannelError                an alert channel failed to deliver (transient: retry with backoff)
     │   ├── ChannelRateLimited      retry after ``retry_after`` seconds
@@ -193,10 +193,13 @@ class TSDBUnavailable(StorageError):
 
 
 class TSDBRejected(StorageError):
-    def __init__(self, message: str, dropped: int) -> None:
+    def __init__(self, message: str, dropped: int, too_large: bool = False) -> None:
         super().__init__(message)
-        # points the TSDB refused (InfluxDB's "dropped=N"; all lines sent when it does not say)
+        # points the TSDB says it refused (InfluxDB's "dropped=N" plus its unparsable lines; all
+        # lines sent when it does not say)
         self.dropped = dropped
+        # the write as a whole was too big (413, "request too large"): smaller ones may pass
+        self.too_large = too_large
 
 
 # -- alerting ----------------------------------------------------------------------------------

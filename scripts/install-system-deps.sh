@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   iproute2 iputils-ping fping iperf3 snmpd snmp procps psmisc sqlite3 curl
   influxdb victoria-metrics prometheus prometheus-alertmanager
+  postgresql
   openssh-server openssh-client
   arp-scan iputils-tracepath
   dnsmasq-base

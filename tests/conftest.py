@@ -10,6 +10,7 @@ import pytest
 from netmon.lab.collector import netmon_argv as netmon_argv  # re-exported: one definition each, in the lab
 from netmon.lab.collector import netmon_env as netmon_env
 from netmon.lab.netns import Lab, namespaces_available, sweep_stale
+from netmon.lab.postgres import PostgresServer, start_postgres
 from netmon.lab.topology import SiteTopology, build_site
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -40,6 +41,20 @@ def lab() -> Iterator[Lab]:
 def site_topo(lab: Lab) -> SiteTopology:
     """Site -> router -> centre, leased line shaped to 20 Mbit/s, data network to 100 Mbit/s."""
     return build_site(lab, leased_mbit=20, tslcd_mbit=100)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 for the test session (initdb into a temp dir, free loopback port);
+    tests take a database of their own from it (``pg_dsn``). Stopped and removed at the end."""
+    with start_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_dsn(postgres: PostgresServer) -> str:
+    """The DSN of a new, empty database owned by the ``netmon`` role (one per test)."""
+    return postgres.create_database()
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 ROOT = Path(REPO_ROOT)
-GROUND = {"contract", "config", "errors"}
+GROUND = {"contract", "config", "errors", "statedb"}
 # who may import which room (besides its own and the ground floor)
 ALLOWED: dict[str, set[str]] = {
     "ground": set(),

@@ -45,10 +45,10 @@ def make_router(config: Callable[[], CentralConfig], registry: Callable[[], Regi
         if province not in provinces:
             raise HTTPException(404, f"no site of province {province!r} in the registry; "
                                      f"provinces: {', '.join(provinces) or 'none'}")
-        if central.influxdb is None:
+        if central.query_influx is None:
             raise HTTPException(503, "the readiness report reads InfluxDB, and this collector has none configured")
         try:
-            report = build_report(central.influxdb, province, central.readiness, registry=sites)
+            report = build_report(central.query_influx, province, central.readiness, registry=sites)
         except TSDBUnavailable as exc:
             raise HTTPException(503, str(exc)) from None
         except StorageError as exc:

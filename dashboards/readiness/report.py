@@ -40,7 +40,7 @@ def build_from_central(central: CentralConfig, province: str, *, config_dir: Pat
     from netmon.config.registry import load_registry
     from netmon.errors import ConfigError
 
-    if central.influxdb is None:
+    if central.query_influx is None:
         raise ConfigError("central.yaml", [("influxdb", None, "the readiness report reads InfluxDB: add 'influxdb'")])
     registry_path = Path(central.registry)
     if not registry_path.is_absolute() and config_dir is not None:
@@ -50,5 +50,5 @@ def build_from_central(central: CentralConfig, province: str, *, config_dir: Pat
     if province not in known:
         raise ConfigError(str(registry_path), [("", None, f"no site of province {province!r} in the registry; "
                                                           f"provinces: {', '.join(known) or 'none'}")])
-    return build_report(central.influxdb, province, central.readiness, registry=registry, now=now)
+    return build_report(central.query_influx, province, central.readiness, registry=registry, now=now)
 

@@ -55,7 +55,8 @@ def serve(config: CentralConfigFile = CENTRAL_CONFIG,
         central = load_central(config)
         listen = central.listen
         sock = bind(config, host or listen.host, listen.port if port is None else port)
-    with exit_on_error(f"{config}: state_dir", only=StorageError):
+    # state_dir unusable, or the shared PostgreSQL unreachable at start (the message names which)
+    with exit_on_error(str(config), only=StorageError):
         from netmon.collectors.app import create_app
 
         application = create_app(central, settings, config_file=str(config), extensions=extensions())

@@ -35,9 +35,9 @@ def _central(config_path: Path | None, influx_url: str | None, database: str | N
 
     if config_path is not None:
         central = load_central(config_path)
-        if central.influxdb is None:
+        if central.query_influx is None:
             raise ConfigError(str(config_path), [("influxdb", None, "dashboards need the 'influxdb' section")])
-        return central.influxdb, central
+        return central.query_influx, central
     return InfluxConfig(url=influx_url or "http://127.0.0.1:8086", api="v1", database=database or "netmon"), None
 
 

@@ -28,8 +28,14 @@ class ChannelBase(Strict):
     rate_per_minute: float = Field(default=20.0, gt=0)
     burst: int = Field(default=5, ge=1)
     timeout: PositiveSeconds = 10.0
-    # Keep retrying a failed delivery (backoff, or the server's retry_after) this long.
+    # Keep retrying a failed delivery (backoff) this long.
     give_up_after: PositiveSeconds = 6 * 3600.0
+    # A Retry-After (Telegram's retry_after) longer than this is cut to it: a service asking for
+    # hours would otherwise hold every later message of the channel that long.
+    max_retry_after: PositiveSeconds = 300.0
+    # A message still rate limited this long after it was queued is given up on this channel and
+    # sent through its team's escalate_to channels instead (counted as rate_limited).
+    rate_limited_give_up_after: PositiveSeconds = 900.0
 
 
 class ZaloChannelConfig(ChannelBase):

@@ -43,6 +43,9 @@ class Listen(Strict):
 
 class InfluxConfig(Strict):
     url: str = Field(pattern=r"^https?://")
+    # The target's name in the journal (its own write cursor), metrics and the status API. Default:
+    # the URL. Renaming a target starts it afresh from what is still pending.
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/@-]+$")
     api: Literal["v1", "v2"] = "v2"
     # v1 (InfluxDB 1.x /write)
     database: str | None = None
@@ -54,6 +57,9 @@ class InfluxConfig(Strict):
     bucket: str | None = None
     token_file: str | None = None
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    # A write never carries more than this many bytes of line protocol (InfluxDB 1.x refuses bodies
+    # over 25 MB, VictoriaMetrics over 32 MB); a bigger single point is sent alone.
+    batch_max_bytes: Bytes = Field(default=4 * 2**20, ge=1024)
     flush_interval: PositiveSeconds = 1.0
     timeout: PositiveSeconds = 10.0
 
@@ -64,6 +70,10 @@ class InfluxConfig(Strict):
         if self.api == "v2" and not (self.bucket and self.org is not None):
             raise ValueError("influxdb api v2 needs 'org' and 'bucket'")
         return self
+
+    @property
+    def target_name(self) -> str:
+        return self.name or self.url.rstrip("/")
 
 
 class Limits(Strict):
@@ -109,11 +119,34 @@ class SurgeConfig(Strict):
         return value
 
 
+class PostgresStateConfig(Strict):
+    # File holding a libpq connection string or URI ("postgresql://netmon:...@db1,db2/netmon
+    # ?target_session_attrs=read-write" for an HA pair), like the other secret files.
+    dsn_file: str
+    connect_timeout: PositiveSeconds = 5.0
+
+
+class StateConfig(Strict):
+    """Where the collector keeps state that several collectors must share (docs/scaling.md).
+
+    Nothing set: SQLite files in ``state_dir`` (one collector). ``postgres``: incidents,
+    silences, the notification queue, alert baselines and last-seen times in PostgreSQL, so
+    several collectors can run side by side. The accept journal stays local either way."""
+
+    postgres: PostgresStateConfig | None = None
+    # This collector's name in shared state (who saw a site last, who sends notifications).
+    # Default: host name and listen port.
+    instance: str | None = Field(default=None, min_length=1, max_length=100)
+
+
 class CentralConfig(Strict):
     listen: Listen = Field(default_factory=Listen)
     state_dir: str = "/var/lib/netmon"
     registry: str = Field(description="site registry, YAML or CSV")
-    influxdb: InfluxConfig | None = None
+    # One TSDB, or a list: the drainer writes every result to each, with a cursor of its own per
+    # target, so one store being down never holds back another. Dashboards and readiness query
+    # the first.
+    influxdb: InfluxConfig | list[InfluxConfig] | None = None
     # Base URL of Grafana, for links to a site's dashboard in alert messages and reports.
     grafana_url: str | None = None
     # How often agents ship; a site is "silent" after several of these without a result.
@@ -123,6 +156,33 @@ class CentralConfig(Strict):
     surge: SurgeConfig | None = None
     alerting: AlertingConfig | None = None
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+
+    @field_validator("influxdb")
+    @classmethod
+    def _distinct_targets(cls, value: InfluxConfig | list[InfluxConfig] | None
+                          ) -> InfluxConfig | list[InfluxConfig] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list: leave influxdb out to run without a TSDB")
+            names = [t.target_name for t in value]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"two TSDB targets with the same name: {', '.join(repeated)} (set 'name')")
+        return value
+
+    @property
+    def tsdb_targets(self) -> list[InfluxConfig]:
+        """Every TSDB the drainer writes to, in the order given."""
+        if self.influxdb is None:
+            return []
+        return self.influxdb if isinstance(self.influxdb, list) else [self.influxdb]
+
+    @property
+    def query_influx(self) -> InfluxConfig | None:
+        """The TSDB dashboards and readiness query: the first target."""
+        targets = self.tsdb_targets
+        return targets[0] if targets else None
 
 
 def load_central(path: str | Path) -> CentralConfig:
@@ -142,9 +202,13 @@ def load_central(path: str | Path) -> CentralConfig:
                                      "tls_cert_file": anchored(config.listen.tls_cert_file),
                                      "tls_key_file": anchored(config.listen.tls_key_file)})}
     if config.influxdb is not None:
-        update["influxdb"] = config.influxdb.model_copy(update={
-            "token_file": anchored(config.influxdb.token_file),
-            "password_file": anchored(config.influxdb.password_file)})
+        targets = [t.model_copy(update={"token_file": anchored(t.token_file),
+                                        "password_file": anchored(t.password_file)}) for t in config.tsdb_targets]
+        update["influxdb"] = targets if isinstance(config.influxdb, list) else targets[0]
+    if config.state.postgres is not None:
+        postgres = config.state.postgres
+        update["state"] = config.state.model_copy(update={
+            "postgres": postgres.model_copy(update={"dsn_file": anchored(postgres.dsn_file)})})
     if config.alerting is not None:
         alerting = config.alerting
         channels = [channel.model_copy(update={name: anchored(getattr(channel, name))

@@ -215,8 +215,18 @@ class ProbePlan(Strict):
         return self
 
 
+CollectorUrl = Annotated[str, Field(pattern=r"^https?://")]
+
+
 class CollectorConnection(Strict):
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    # One collector (``url``), or several side by side (``urls``, first = this site's home collector):
+    # the agent moves to the next on a connection failure or a 5xx and goes back to the first
+    # ``failback_after`` later. Give one of the two.
+    url: CollectorUrl | None = None
+    urls: list[CollectorUrl] = Field(default_factory=list, max_length=10)
+    failback_after: PositiveSeconds = 300.0
+    # How long a TCP (and TLS) handshake may take before the next collector is tried.
+    connect_timeout: PositiveSeconds = 5.0
     token_file: str
     ca_file: str | None = None
     ship_interval: PositiveSeconds = 10.0
@@ -229,6 +239,22 @@ class CollectorConnection(Strict):
     # Exponential backoff (full jitter) after the collector answered 5xx stops growing here.
     # Failures that never reached it (our own line down) retry within one ship_interval.
     max_backoff: PositiveSeconds = 300.0
+    # A Retry-After from the collector longer than this is cut to it (a broken or hostile answer
+    # must not stop shipping for hours).
+    max_retry_after: PositiveSeconds = 300.0
+
+    @model_validator(mode="after")
+    def _one_way_to_name_collectors(self) -> Self:
+        if (self.url is None) == (not self.urls):
+            raise ValueError("give the collector as 'url' or as a list 'urls', not both and not neither")
+        if len({u.rstrip("/") for u in self.collector_urls}) != len(self.collector_urls):
+            raise ValueError("'urls' names the same collector twice")
+        return self
+
+    @property
+    def collector_urls(self) -> list[str]:
+        """The collectors in order of preference, without a trailing slash."""
+        return [u.rstrip("/") for u in ([self.url] if self.url is not None else self.urls)]
 
 
 class OutboxConfig(Strict):

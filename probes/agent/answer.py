@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,11 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     if not value:
         return default
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" and "nan" parse as floats: neither is a wait
+        return max(0.0, seconds) if math.isfinite(seconds) else default
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -1,4 +1,13 @@
-"""The agent's HTTP client of the collector: the batch body, the bearer token, one request.
+"""The agent's HTTP client of the collector: the batch body, the bearer token, one request, and
+which of the configured collectors it goes to.
+
+With several collectors (``collector.urls``) a request that gets no answer, or a 5xx, is sent to
+the next one at once, and the agent stays there: a dead collector costs one failed connection
+(refused at once, or ``connect_timeout``, 5 s), not a shipping interval. ``failback_after``
+(5 min) after leaving the first (the site's home collector), the next request goes to the first
+again; if it still fails, on to the next within the same request. A 429 is per collector and
+per site: the agent waits as asked instead of taking its backlog to another collector. Plan
+polls use the same client, so they follow the same collector.
 
 httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
 means is ``probes.agent.answer``.
@@ -8,11 +17,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import socket
 import ssl
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +37,7 @@ from netmon.probes.agent.outbox import Queued
 if TYPE_CHECKING:
     import httpx
 
+log = logging.getLogger(__name__)
 RESULTS_PATH = "/api/v1/results"
 # One connection (and one TLS session) for the agent's life rather than one per batch: httpx drops
 # idle connections after 5 s by default, shorter than any ship interval. Kept below the collector's
@@ -78,23 +90,37 @@ def read_token(path: str) -> str:
 
 
 class CollectorClient:
-    """Holds the HTTP client (connection reuse, private CA) and the bearer token."""
+    """Holds the HTTP client (connection reuse, private CA), the bearer token and the collector in use.
+    ``on_switch(reason, index)`` is told each move (reason ``failover`` or ``failback``)."""
 
-    def __init__(self, connection: CollectorConnection, *, site_id: str, agent_id: str) -> None:
+    def __init__(self, connection: CollectorConnection, *, site_id: str, agent_id: str,
+                 on_switch: Callable[[str, int], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.connection = connection
         self.site_id = site_id
         self.agent_id = agent_id
+        self.urls = connection.collector_urls
+        self.active = 0
+        self._left_first_at = 0.0
+        self._on_switch = on_switch or (lambda reason, index: None)
+        self._clock = clock
         # A private CA file when given; the system's CAs for other https; none for plain http
         # (httpx would otherwise load its whole CA bundle, ~3 MB resident, for nothing).
-        verify: ssl.SSLContext | bool = connection.url.startswith("https://")
+        verify: ssl.SSLContext | bool = any(u.startswith("https://") for u in self.urls)
         if connection.ca_file:  # a context of our own: httpx deprecated verify=<path>
             verify = ssl.create_default_context(cafile=connection.ca_file)
         self._httpx = lean_httpx()
         transport = self._httpx.AsyncHTTPTransport(
             verify=verify, limits=self._httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS), socket_options=ABORT_ON_CLOSE)
-        self.http: httpx.AsyncClient = self._httpx.AsyncClient(
-            base_url=connection.url.rstrip("/"), timeout=connection.request_timeout, transport=transport)
+        timeout = self._httpx.Timeout(connection.request_timeout,
+                                      connect=min(connection.connect_timeout, connection.request_timeout))
+        self.http: httpx.AsyncClient = self._httpx.AsyncClient(timeout=timeout, transport=transport)
         self._token: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The collector requests go to now."""
+        return self.urls[self.active]
 
     def token(self, reload: bool = False) -> str:
         if self._token is None or reload:
@@ -103,13 +129,38 @@ class CollectorClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
-        try:
-            response = await self.http.request(method, path, headers=headers, **kwargs)
-        except self._httpx.HTTPError as exc:
-            raise CollectorUnreachable(f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}") from None
-        if response.status_code in {401, 403}:
-            self._token = None  # the operator may have put a new token in place: read it next time
-        return response
+        if self.active != 0 and self._clock() - self._left_first_at >= self.connection.failback_after:
+            log.info("trying the first collector %s again", self.urls[0])
+            self._switch(0, "failback")
+        for attempt in range(len(self.urls)):
+            url = self.url
+            last = attempt == len(self.urls) - 1
+            try:
+                response = await self.http.request(method, url + path, headers=headers, **kwargs)
+            except self._httpx.HTTPError as exc:
+                error = f"{method} {url}{path}: {type(exc).__name__}: {exc or 'no detail'}"
+                if last:
+                    raise CollectorUnreachable(error) from None
+                self._fail_over(error)
+                continue
+            if response.status_code >= 500 and not last:
+                self._fail_over(f"{method} {url}{path} answered {response.status_code}")
+                continue
+            if response.status_code in {401, 403}:
+                self._token = None  # the operator may have put a new token in place: read it next time
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _fail_over(self, why: str) -> None:
+        following = (self.active + 1) % len(self.urls)
+        log.warning("%s; moving to collector %s", why, self.urls[following])
+        self._switch(following, "failover")
+
+    def _switch(self, index: int, reason: str) -> None:
+        if self.active == 0 and index != 0:
+            self._left_first_at = self._clock()
+        self.active = index
+        self._on_switch(reason, index)
 
     async def post(self, items: list[Queued], dropped_total: int) -> Settlement:
         body = batch_body(items, site_id=self.site_id, agent_id=self.agent_id, dropped_total=dropped_total)

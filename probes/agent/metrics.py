@@ -93,6 +93,11 @@ class AgentMetrics:
                                registry=r)
         self.ship_failures = Counter("netmon_agent_ship_failures", "Failed attempts to ship a batch, by reason.",
                                      ["reason"], registry=r)
+        self.collector_switches = Counter(
+            "netmon_agent_collector_switches", "Moves to another collector of collector.urls, by reason (failover: "
+            "the one in use failed; failback: back to the first).", ["reason"], registry=r)
+        self.collector_in_use = Gauge("netmon_agent_collector_in_use",
+                                      "Position in collector.urls of the collector in use (0: the first).", registry=r)
         self.plan_polls = Counter("netmon_agent_plan_polls", "Probe-plan polls of the centre, by result.",
                                   ["result"], registry=r)
         self.last_ship = Gauge("netmon_agent_last_successful_ship_timestamp_seconds",

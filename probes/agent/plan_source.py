@@ -118,7 +118,7 @@ class PlanPoller:
             log.warning("plan poll: centre answered %d (%s); keeping the current plan",
                         response.status_code, response.text[:200])
             return "error"
-        source = f"plan from {self.client.connection.url}{self.path}"
+        source = f"plan from {self.client.url}{self.path}"
         try:
             plan, config, tasks = validate_plan(response.content, self.local, self.kinds, source)
         except ConfigError as exc:

@@ -87,10 +87,15 @@ class Agent:
         self.stop_requested = asyncio.Event()
         # Without a collector section the agent still measures and keeps everything in its outbox.
         connection = self.config.collector
-        self.client = (CollectorClient(connection, site_id=self.config.site.id, agent_id=self.config.agent_id)
+        self.client = (CollectorClient(connection, site_id=self.config.site.id, agent_id=self.config.agent_id,
+                                       on_switch=self._collector_switched)
                        if connection is not None else None)
         self.poller = (PlanPoller(self.client, local, self.config.plan(), kinds, self.apply_plan, self.metrics)
                        if self.client is not None else None)
+
+    def _collector_switched(self, reason: str, index: int) -> None:
+        self.metrics.collector_switches.labels(reason=reason).inc()
+        self.metrics.collector_in_use.set(index)
 
     @property
     def outbox(self) -> AsyncOutbox:

@@ -12,7 +12,7 @@ Retry policy (exponential backoff with full jitter, as in the AWS architecture b
 that never reached the collector (no route, connect timeout: usually our own line is down)
 costs it nothing, so that delay stays within ``ship_interval`` and the centre hears from the
 site within one shipping interval of its line returning. 429 (and 503 with ``Retry-After``)
-waits exactly as long as the collector asks.
+waits as long as the collector asks, at most ``max_retry_after`` (5 min).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ class Shipper:
             self.failures = 0
             return self.connection.ship_interval
         except RetryLater as exc:
-            reason, delay = ("rate_limited" if exc.status_code == 429 else "busy"), exc.retry_after
+            reason = "rate_limited" if exc.status_code == 429 else "busy"
+            delay = min(exc.retry_after, self.connection.max_retry_after)
             log.warning("%s; retrying in %.1f s", exc, delay)
         except CollectorUnreachable as exc:
             self.failures += 1

@@ -1,6 +1,6 @@
 """A process that owns an AlertEngine and is driven line by line on stdin (tests kill it with SIGKILL).
 
-    python -m tests.alerting.engine_driver STATE_DB WEBHOOK_URL
+    python -m tests.alerting.engine_driver STATE WEBHOOK_URL       (STATE: a SQLite file or a postgresql:// DSN)
     {"op": "util", "t": 1751331600, "ratio": 0.97}   -> observe one SNMP result of site 26000
     {"op": "tick", "now": ...} / {"op": "deliver", "now": ...}
 Each line is answered with one JSON line once done.
@@ -13,13 +13,17 @@ import json
 import sys
 from pathlib import Path
 
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import alerting_config, engine, registry, utilisation
 
 
-async def main(state: Path, url: str) -> None:
+async def main(state: str, url: str) -> None:
     reg = registry(1)
-    eng = engine(state.parent, alerting_config([{"name": "hook", "type": "webhook", "url": url}]), reg)
-    assert eng.store.path == state
+    if state.startswith("postgresql://"):
+        location = StateLocation(state_dir=Path("."), instance="driver", postgres_dsn=state)
+    else:
+        location = StateLocation(state_dir=Path(state).parent, instance="driver")
+    eng = engine(location, alerting_config([{"name": "hook", "type": "webhook", "url": url}]), reg)
     site = reg.sites[0]
     for line in sys.stdin:
         cmd = json.loads(line)
@@ -34,4 +38,4 @@ async def main(state: Path, url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

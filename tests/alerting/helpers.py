@@ -8,10 +8,11 @@ from typing import Any
 
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.rules import Rule
-from netmon.alerting.store import AlertStore
+from netmon.alerting.store import AlertStore, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Province, Registry, RegistryLink, RegistrySite
 from netmon.contract import LinkKind, ProbeKind, ResultRecord, Status
+from netmon.statedb import StateLocation
 
 T0 = 1_751_331_600.0  # 2025-07-01 08:00 Asia/Ho_Chi_Minh, go-live day
 PROVINCE = "Đồng Nai"
@@ -63,10 +64,12 @@ def alerting_config(channels: list[dict[str, Any]], **extra: Any) -> AlertingCon
     return AlertingConfig.model_validate({"channels": channels, "teams": [team], "group_wait": 3, **extra})
 
 
-def engine(tmp_path: Path, config: AlertingConfig, reg: Registry, rules: list[Rule] | None = None,
+def engine(state: Path | StateLocation, config: AlertingConfig, reg: Registry, rules: list[Rule] | None = None,
            now: float = T0) -> AlertEngine:
-    return AlertEngine(config, state_path=tmp_path / "alerting.db", registry=reg, ship_interval_seconds=10.0,
-                       grafana_url="http://grafana.test", rules=rules, now=now)
+    """An engine on ``state``: a directory (its SQLite file) or a backend's location (``alert_state``)."""
+    location = state if isinstance(state, StateLocation) else StateLocation(state_dir=state, instance="test")
+    return AlertEngine(config, store=open_store(location), instance=location.instance, registry=reg,
+                       ship_interval_seconds=10.0, grafana_url="http://grafana.test", rules=rules, now=now)
 
 
 async def step(eng: AlertEngine, now: float) -> int:
@@ -77,5 +80,4 @@ async def step(eng: AlertEngine, now: float) -> int:
 
 def notification_rows(store: AlertStore, channel: str | None = None) -> list[dict[str, object]]:
     """Every queued notification row, delivered or not, oldest first (what the tests inspect)."""
-    where, params = ("channel = ?", (channel,)) if channel else ("1", ())
-    return [dict(row) for row in store.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)]
+    return store.notifications(channel)

@@ -15,6 +15,7 @@ import pytest
 
 from netmon.lab.alertmanager import start_alertmanager
 from netmon.lab.services import Server
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import PROVINCE, TEAM, alerting_config, engine, registry, step, utilisation
 
 
@@ -34,13 +35,13 @@ def amtool(server: Server, *matchers: str) -> list[dict[str, Any]]:
     return alerts
 
 
-async def test_pushed_alert_appears_in_amtool_with_labels_and_resolves(tmp_path: Path, alertmanager: Server) -> None:
+async def test_pushed_alert_appears_in_amtool_with_labels_and_resolves(alert_state: StateLocation, tmp_path: Path, alertmanager: Server) -> None:
     base = time.time() - 600  # Alertmanager judges endsAt by its own clock: keep the story in real time
     reg = registry(1)
     site = reg.sites[0]
     config = alerting_config([{"name": "am", "type": "alertmanager", "url": alertmanager.url,
                                "resend_interval": "60s"}], external_url="http://collector.test:8080")
-    eng = engine(tmp_path, config, reg, now=base)
+    eng = engine(alert_state, config, reg, now=base)
     for i in range(14):
         t = base + 10 * i
         eng.observe(site, [utilisation(site.id, t, 0.97)], t)

@@ -19,6 +19,7 @@ from netmon.alerting.api import incidents_router
 from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
 from netmon.lab.topology import free_port
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import alerting_config, engine, registry, utilisation
 from tests.conftest import netmon_argv, netmon_env
 
@@ -45,9 +46,9 @@ class Api:
 
 
 @pytest.fixture
-def firing(tmp_path: Path) -> Iterator[AlertEngine]:
+def firing(alert_state: StateLocation, tmp_path: Path) -> Iterator[AlertEngine]:
     reg = registry(2)
-    eng = engine(tmp_path, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "out.log")}]),
+    eng = engine(alert_state, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "out.log")}]),
                  reg, now=time.time() - 300)
     base = time.time() - 300
     for i in range(13):

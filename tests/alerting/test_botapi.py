@@ -16,7 +16,7 @@ from netmon.alerting.routing import Router
 from netmon.alerting.store import AlertStore
 from netmon.config.alerting import AlertingConfig
 from netmon.errors import ChannelRateLimited, ChannelRejected
-from netmon.lab.standins import BotApiStandin
+from netmon.lab.standins import BotApiStandin, WebhookReceiver
 from tests.alerting.harness import BOT_TOKEN, message
 from tests.alerting.helpers import T0, notification_rows
 
@@ -71,8 +71,8 @@ async def test_bad_chat_id_and_bad_token_are_rejected(bot: tuple[str, BotApiStan
 
 
 async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tuple[str, BotApiStandin, Path],
-                                                                      tmp_path: Path) -> None:
-    store = AlertStore(tmp_path / "a.db")
+                                                                      alert_store: AlertStore) -> None:
+    store = alert_store
     cfg = config(bot)
     good = default_channel_kinds().build(cfg.channels[0])
     dispatcher = Dispatcher(store, {"bot": good}, Router(cfg, None))
@@ -97,11 +97,10 @@ async def test_dispatcher_honours_retry_after_and_gives_up_on_rejection(bot: tup
         (True, False), (True, False), (True, False), (False, True), (True, False)]
     assert "chat not found" in str(rows[3]["last_error"])
     await dispatcher.aclose()
-    store.close()
 
 
-async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_path: Path) -> None:
-    store = AlertStore(tmp_path / "a.db")
+async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], alert_store: AlertStore) -> None:
+    store = alert_store
     cfg = config(bot, rate_per_minute=6, burst=2)  # one message every 10 s, two at once at most
     dispatcher = Dispatcher(store, default_channel_kinds().build_all(cfg.channels), Router(cfg, None))
     for i in range(5):
@@ -109,4 +108,41 @@ async def test_per_channel_rate_limit(bot: tuple[str, BotApiStandin, Path], tmp_
     sent = [await dispatcher.deliver(T0 + dt) for dt in (0, 1, 10, 15, 20, 30)]
     assert sent == [2, 0, 1, 0, 1, 1]
     await dispatcher.aclose()
-    store.close()
+
+
+async def test_a_huge_retry_after_is_capped(bot: tuple[str, BotApiStandin, Path], alert_store: AlertStore) -> None:
+    cfg = config(bot, max_retry_after="2m")
+    dispatcher = Dispatcher(alert_store, default_channel_kinds().build_all(cfg.channels), Router(cfg, None))
+    bot[1].limit_next(1, retry_after=86_400)  # "come back tomorrow"
+    notifications.enqueue(alert_store, "bot", message(1), T0)
+    assert await dispatcher.deliver(T0) == 0
+    assert await dispatcher.deliver(T0 + 119) == 0
+    assert await dispatcher.deliver(T0 + 120) == 1  # two minutes later, not a day
+    await dispatcher.aclose()
+
+
+async def test_a_message_rate_limited_too_long_moves_to_the_escalation_channel_once(
+        bot: tuple[str, BotApiStandin, Path], alert_store: AlertStore, hook: WebhookReceiver) -> None:
+    kind, server, token_file = bot
+    cfg = AlertingConfig.model_validate({
+        "channels": [{"name": "bot", "type": kind, "token_file": str(token_file), "chat_id": CHAT,
+                      "base_url": server.url, "rate_limited_give_up_after": "10m"},
+                     {"name": "noc", "type": "webhook", "url": hook.url}],
+        "teams": [{"name": "rrt-dong-nai", "channels": ["bot"], "escalate_to": ["noc"]}]})
+    dispatcher = Dispatcher(alert_store, default_channel_kinds().build_all(cfg.channels), Router(cfg, None))
+    server.limit_next(1000, retry_after=60)  # the bot service keeps answering 429
+    notifications.enqueue(alert_store, "bot", message(1), T0)
+    notifications.enqueue(alert_store, "bot", message(1, first=2), T0 + 300)
+    sent = [await dispatcher.deliver(T0 + dt) for dt in range(0, 661, 60)]
+    assert sent[:10] == [0] * 10  # parked 60 s at a time; 10 minutes not yet reached
+    # at T0 + 600 the first message had waited 10 min: moved to the NOC webhook (and sent at once
+    # on the next pass); the second (queued at T0 + 300) still waits for the bot service
+    assert sum(sent) == 1 and len(hook.bodies()) == 1
+    assert [a["labels"]["site"] for a in hook.alerts()] == ["26001"]
+    rows = notification_rows(alert_store)
+    assert [(r["channel"], r["delivered_at"] is not None, r["gave_up_at"] is not None, r["rerouted_from"])
+            for r in rows] == [("bot", False, True, None), ("bot", False, False, None), ("noc", True, False, "bot")]
+    assert "rate limited, still not sent 600 s after it was queued; sent through noc instead" in rows[0]["last_error"]
+    assert dispatcher.failed == {("bot", "rate_limited"): 1}
+    assert server.texts() == []
+    await dispatcher.aclose()

@@ -10,6 +10,7 @@ import pytest
 
 from netmon.alerting.engine import AlertEngine
 from netmon.contract import LinkKind, ProbeKind, Status
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import T0, alerting_config, engine, heartbeat, record, registry
 
 LEASED: dict[str, Any] = {"link": "leased", "link_kind": LinkKind.LEASED_LINE, "target": "isp-edge"}
@@ -44,11 +45,11 @@ def feed(eng: AlertEngine, site: Any, t: float, probe: ProbeKind, where: dict[st
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_default_rule_fires_and_resolves(case: tuple[Any, ...], tmp_path: Path) -> None:
+def test_default_rule_fires_and_resolves(alert_state: StateLocation, case: tuple[Any, ...], tmp_path: Path) -> None:
     name, probe, where, bad, status, good = case
     reg = registry(1)
     site = reg.sites[0]
-    eng = engine(tmp_path, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "c.log")}]), reg)
+    eng = engine(alert_state, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "c.log")}]), reg)
     rule = eng.evaluator.rules[name]
     t = T0
     while t <= T0 + rule.for_seconds + 10:
@@ -64,10 +65,10 @@ def test_default_rule_fires_and_resolves(case: tuple[Any, ...], tmp_path: Path) 
     eng.store.close()
 
 
-def test_heartbeat_tells_link_down_from_site_silent(tmp_path: Path) -> None:
+def test_heartbeat_tells_link_down_from_site_silent(alert_state: StateLocation, tmp_path: Path) -> None:
     reg = registry(2)
     alive, silent = reg.sites
-    eng = engine(tmp_path, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "c.log")}]), reg)
+    eng = engine(alert_state, alerting_config([{"name": "c", "type": "console", "path": str(tmp_path / "c.log")}]), reg)
     for s in (alive, silent):
         eng.observe(s, [heartbeat(s.id, T0)], T0)
     for i in range(1, 10):  # 90 s: the alive agent reports its leased line dead; the other sends nothing

@@ -12,6 +12,7 @@ from netmon.config.registry import Province, Registry
 from netmon.contract import ProbeKind
 from netmon.errors import IncidentClosed, IncidentNotFound
 from netmon.lab.standins import WebhookReceiver
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import (
     T0,
     alerting_config,
@@ -25,14 +26,14 @@ from tests.alerting.helpers import (
 )
 
 
-async def test_unacknowledged_incident_is_escalated_once_and_resolve_reaches_both(
+async def test_unacknowledged_incident_is_escalated_once_and_resolve_reaches_both(alert_state: StateLocation,
         tmp_path: Path, hook: WebhookReceiver, noc_hook: WebhookReceiver) -> None:
     reg = registry(2)
     a, b = reg.sites
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url},
                               {"name": "noc", "type": "webhook", "url": noc_hook.url}],
                              team={"channels": ["hook"], "escalate_after": "15m", "escalate_to": ["noc"]})
-    eng = engine(tmp_path, config, reg)
+    eng = engine(alert_state, config, reg)
     for i in range(13):
         for s in (a, b):
             eng.observe(s, [utilisation(s.id, T0 + 10 * i, 0.97)], T0 + 10 * i)
@@ -64,10 +65,10 @@ async def test_unacknowledged_incident_is_escalated_once_and_resolve_reaches_bot
     await eng.aclose()
 
 
-async def test_silenced_site_is_not_sent_until_the_silence_ends(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_silenced_site_is_not_sent_until_the_silence_ends(alert_state: StateLocation, tmp_path: Path, hook: WebhookReceiver) -> None:
     reg = registry(2)
     a, b = reg.sites
-    eng = engine(tmp_path, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
+    eng = engine(alert_state, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
     silence = eng.silence({"site": a.id}, 2 * 3600, "bảo trì router", by="noc", now=T0)
     for i in range(13):
         for s in (a, b):
@@ -83,10 +84,10 @@ async def test_silenced_site_is_not_sent_until_the_silence_ends(tmp_path: Path, 
     await eng.aclose()
 
 
-async def test_link_down_inhibits_the_loss_alert_of_the_same_link(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_link_down_inhibits_the_loss_alert_of_the_same_link(alert_state: StateLocation, tmp_path: Path, hook: WebhookReceiver) -> None:
     reg = registry(1)
     s = reg.sites[0]
-    eng = engine(tmp_path, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
+    eng = engine(alert_state, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
     for i in range(25):
         t = T0 + 10 * i
         loss = 1.0 if i < 20 else 0.0

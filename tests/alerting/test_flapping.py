@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from netmon.alerting.rules import load_rules
 from netmon.lab.standins import WebhookReceiver
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import T0, alerting_config, engine, registry, step, utilisation
 
 # 20 minutes of 10 s SNMP windows: 10 min crossing 80 % and 70 % every sample, 3 min above 80 %,
@@ -14,15 +13,15 @@ PATTERN = ([0.90 if i % 2 == 0 else 0.50 for i in range(60)] + [0.90] * 18
            + [0.85 if i % 2 == 0 else 0.75 for i in range(60)] + [0.50] * 12)
 
 
-async def feed(tmp_path: Path, hook: WebhookReceiver, rules_text: str | None = None) -> None:
+async def feed(state: StateLocation, hook: WebhookReceiver, rules_text: str | None = None) -> None:
     reg = registry(1)
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url + "/alerts"}])
     rules = None
     if rules_text is not None:
-        path = tmp_path / "rules.yaml"
+        path = state.state_dir / "rules.yaml"
         path.write_text(rules_text)
         rules = load_rules(path)
-    eng = engine(tmp_path, config, reg, rules=rules)
+    eng = engine(state, config, reg, rules=rules)
     site = reg.sites[0]
     for i, ratio in enumerate(PATTERN):
         t = T0 + 10 * i
@@ -33,8 +32,9 @@ async def feed(tmp_path: Path, hook: WebhookReceiver, rules_text: str | None = N
     await eng.aclose()
 
 
-async def test_flapping_link_gives_exactly_one_firing_and_one_resolve(tmp_path: Path, hook: WebhookReceiver) -> None:
-    await feed(tmp_path, hook)
+async def test_flapping_link_gives_exactly_one_firing_and_one_resolve(alert_state: StateLocation,
+                                                                      hook: WebhookReceiver) -> None:
+    await feed(alert_state, hook)
     bodies = hook.bodies()
     assert [b["status"] for b in bodies] == ["firing", "resolved"]
     assert [a["labels"]["alertname"] for b in bodies for a in b["alerts"]] == ["LinkUtilisationHigh"] * 2
@@ -44,9 +44,10 @@ async def test_flapping_link_gives_exactly_one_firing_and_one_resolve(tmp_path: 
     assert resolved["endsAt"] == "2025-07-01T01:23:00.000Z"  # T0 + 1380 s: first 50 % sample
 
 
-async def test_without_hysteresis_and_for_the_same_link_would_storm(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_without_hysteresis_and_for_the_same_link_would_storm(alert_state: StateLocation,
+                                                                    hook: WebhookReceiver) -> None:
     # the reference the test above is measured against: what a naive rule would send
-    await feed(tmp_path, hook, "rules:\n  - name: Naive\n    probe: snmp_if\n    value: utilisation_ratio\n"
+    await feed(alert_state, hook, "rules:\n  - name: Naive\n    probe: snmp_if\n    value: utilisation_ratio\n"
                                "    warning: 0.8\n")
     # 30 crossings of phase A alone: 30 alerts fired and resolved, in about as many messages
     assert len(hook.alerts()) >= 60

@@ -7,16 +7,18 @@ import json
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
+from netmon.alerting.store import STATE_FILE
 from netmon.lab.standins import WebhookReceiver
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import T0
 from tests.conftest import netmon_env
 
 
 class Driver:
-    def __init__(self, state: Path, url: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.alerting.engine_driver", str(state), url],
+    def __init__(self, state: StateLocation, url: str) -> None:
+        where = state.postgres_dsn or str(state.state_dir / STATE_FILE)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.alerting.engine_driver", where, url],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=netmon_env())
 
     def __call__(self, **cmd: object) -> dict[str, object]:
@@ -39,8 +41,9 @@ class Driver:
         self.proc.wait(10)
 
 
-def test_killed_after_announcing_no_duplicate_and_resolve_arrives(tmp_path: Path, hook: WebhookReceiver) -> None:
-    state = tmp_path / "alerting.db"
+def test_killed_after_announcing_no_duplicate_and_resolve_arrives(alert_state: StateLocation,
+                                                                   hook: WebhookReceiver) -> None:
+    state = alert_state
     first = Driver(state, hook.url)
     try:
         first.run(T0, T0 + 200, 0.97)  # fires at T0 + 120, announced at T0 + 125
@@ -62,8 +65,9 @@ def test_killed_after_announcing_no_duplicate_and_resolve_arrives(tmp_path: Path
     assert resolved["endsAt"] == "2025-07-01T01:06:40.000Z"  # T0 + 400 s, the first sample under 70 %
 
 
-def test_killed_with_a_message_queued_it_is_sent_once_after_restart(tmp_path: Path, hook: WebhookReceiver) -> None:
-    state = tmp_path / "alerting.db"
+def test_killed_with_a_message_queued_it_is_sent_once_after_restart(alert_state: StateLocation,
+                                                                     hook: WebhookReceiver) -> None:
+    state = alert_state
     first = Driver(state, hook.url)
     try:
         for i in range(14):

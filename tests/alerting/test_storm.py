@@ -9,6 +9,7 @@ from pathlib import Path
 from netmon.config.registry import Registry
 from netmon.contract import ProbeKind, Status
 from netmon.lab.standins import WebhookReceiver
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import (
     PROVINCE,
     T0,
@@ -31,10 +32,10 @@ def province_registry() -> Registry:
     return reg
 
 
-async def test_fifty_sites_behind_one_upstream_make_one_incident(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_fifty_sites_behind_one_upstream_make_one_incident(alert_state: StateLocation, tmp_path: Path, hook: WebhookReceiver) -> None:
     reg = province_registry()
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url + "/alerts"}])
-    eng = engine(tmp_path, config, reg)
+    eng = engine(alert_state, config, reg)
     behind = reg.sites[:BEHIND]
     elsewhere = reg.sites[BEHIND:]
     fail_at, back_at, end = T0 + 100, T0 + 300, T0 + 400
@@ -73,11 +74,11 @@ async def test_fifty_sites_behind_one_upstream_make_one_incident(tmp_path: Path,
     await eng.aclose()
 
 
-async def test_a_few_silent_sites_are_announced_one_message_for_the_team(tmp_path: Path,
+async def test_a_few_silent_sites_are_announced_one_message_for_the_team(alert_state: StateLocation, tmp_path: Path,
                                                                        hook: WebhookReceiver) -> None:
     reg = province_registry()
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url + "/alerts"}])
-    eng = engine(tmp_path, config, reg)
+    eng = engine(alert_state, config, reg)
     for s in reg.sites:
         eng.observe(s, [heartbeat(s.id, T0)], T0)
     t = T0 + 1
@@ -94,11 +95,11 @@ async def test_a_few_silent_sites_are_announced_one_message_for_the_team(tmp_pat
     assert {a["labels"]["alertname"] for a in bodies[0]["alerts"]} == {"SiteSilent"}
 
 
-async def test_many_communes_failing_one_platform_make_one_platform_incident(tmp_path: Path,
+async def test_many_communes_failing_one_platform_make_one_platform_incident(alert_state: StateLocation, tmp_path: Path,
                                                                             hook: WebhookReceiver) -> None:
     reg = registry(8)
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url + "/alerts"}])
-    eng = engine(tmp_path, config, reg)
+    eng = engine(alert_state, config, reg)
     for minute in range(4):
         t = T0 + 60 * minute
         for i, s in enumerate(reg.sites):

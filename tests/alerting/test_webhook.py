@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netmon.lab.standins import WebhookReceiver
+from netmon.statedb import StateLocation
 from tests.alerting.helpers import T0, TEAM, alerting_config, engine, notification_rows, registry, step, utilisation
 
 ALERT_KEYS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
@@ -12,11 +13,11 @@ BODY_KEYS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", "gr
              "commonAnnotations", "externalURL", "alerts"}
 
 
-async def test_webhook_body_has_alertmanagers_shape(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_webhook_body_has_alertmanagers_shape(alert_state: StateLocation, tmp_path: Path, hook: WebhookReceiver) -> None:
     reg = registry(2)
     config = alerting_config([{"name": "hook", "type": "webhook", "url": hook.url + "/alerts"}],
                              external_url="http://collector.test:8080")
-    eng = engine(tmp_path, config, reg)
+    eng = engine(alert_state, config, reg)
     for i in range(16):
         t = T0 + 10 * i
         ratio = 0.97 if i < 14 else 0.2
@@ -50,10 +51,10 @@ async def test_webhook_body_has_alertmanagers_shape(tmp_path: Path, hook: Webhoo
     assert back["fingerprint"] == alert["fingerprint"]
 
 
-async def test_receiver_errors_are_retried_with_backoff_or_retry_after(tmp_path: Path, hook: WebhookReceiver) -> None:
+async def test_receiver_errors_are_retried_with_backoff_or_retry_after(alert_state: StateLocation, tmp_path: Path, hook: WebhookReceiver) -> None:
     reg = registry(1)
     site = reg.sites[0]
-    eng = engine(tmp_path, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
+    eng = engine(alert_state, alerting_config([{"name": "hook", "type": "webhook", "url": hook.url}]), reg)
     hook.fail = [503, 429]
     for i in range(13):
         eng.observe(site, [utilisation(site.id, T0 + 10 * i, 0.97)], T0 + 10 * i)

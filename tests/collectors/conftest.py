@@ -24,7 +24,8 @@ def journal_rows(collector: CollectorProcess) -> int:
         conn.close()
 
 
-def make_collector(workdir: Path, influx: dict[str, Any] | None = None, sites: tuple[str, ...] = SITES,
+def make_collector(workdir: Path, influx: dict[str, Any] | list[dict[str, Any]] | None = None,
+                   sites: tuple[str, ...] = SITES,
                    **sections: Any) -> CollectorProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     registry = write_registry(workdir / "sites.yaml", [lab_site(s) for s in sites])

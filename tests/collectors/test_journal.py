@@ -78,7 +78,7 @@ async def test_the_tsdb_reads_only_accepted_results_with_the_timestamps_they_wer
         assert defaulted > 10**18
         conn = journal.reader()
         try:
-            batches = read_pending(conn, 100)
+            batches = read_pending(conn, "tsdb", 100)
         finally:
             conn.close()
         assert [(b.id, b.district, [(r["seq"], r["time_ns"]) for r in b.records]) for b in batches] == [

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.collectors.journal_db import read_batches
 from netmon.lab.collector import CollectorProcess, influx_settings, sample_batch
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
-from tests.collectors.tsdb_readback import read_points
+from tests.collectors.tsdb_readback import read_points, seed_influx
 
 T0 = 1_750_000_000_000_000_000  # 2025-06-15, inside any retention
 
@@ -49,6 +50,12 @@ def mixed_batch(seq0: int) -> dict[str, Any]:
          "status": "ok", "values": {"outbox_queued_count": 0.0, "uptime_seconds": 3600.0}},
     ]
     return {**common, "results": results}
+
+
+def metric(collector: CollectorProcess, name: str) -> float:
+    """A metric of the collector's /metrics, summed over its labels (the TSDB ones are per target)."""
+    text = collector.request("GET", "/metrics")[2].decode()
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 def drained(collector: CollectorProcess, total: int) -> bool:
@@ -109,8 +116,7 @@ def test_every_record_is_in_the_tsdb_exactly_once_with_the_schema(backend: tuple
             assert (fields["status"], fields["reason"]) == ("failed", 'connect timeout to "dvc", 5 s')
             assert (snmp[151][1]["if_name"], snmp[151][1]["info_status"], snmp[151][1]["status"]) == (
                 "tslcd", "up", "ok")
-        metrics = collector.request("GET", "/metrics")[2].decode()
-        assert "netmon_collector_tsdb_points_written_total 253.0" in metrics
+        assert metric(collector, "netmon_collector_tsdb_points_written_total") == 253
         # the writes are counted above; one INFO line per TSDB request would flood the journal
         assert "HTTP Request:" not in collector.proc.log(), collector.proc.log()[-2000:]
 
@@ -134,7 +140,7 @@ def test_results_accepted_while_influxdb_is_down_are_written_when_it_returns(tmp
             wait_until(lambda: drained(collector, 250), 40, what="the journal to drain after the outage")
             points, samples = wait_for_points(server, "v1", "icmp", "26734", 250)
             assert sorted(points) == list(range(1, 251)) and samples == 250
-            assert "netmon_collector_tsdb_points_written_total 250.0" in collector.request("GET", "/metrics")[2].decode()
+            assert metric(collector, "netmon_collector_tsdb_points_written_total") == 250
     finally:
         server.stop()
 
@@ -201,24 +207,22 @@ def test_kill_9_after_200_loses_nothing_and_a_resend_is_all_duplicates(tmp_path:
 
 
 def test_points_influxdb_refuses_are_counted_and_do_not_block_the_rest(tmp_path: Path) -> None:
-    import urllib.request
-
     server = start_influxdb(tmp_path / "influx")
     try:
-        urllib.request.urlopen(urllib.request.Request(f"{server.url}/query?q=CREATE%20DATABASE%20netmon", b""))
         # someone wrote rtt_avg_seconds as a string into the same shard: our float points conflict
-        urllib.request.urlopen(urllib.request.Request(f"{server.url}/write?db=netmon&precision=ns",
-                                                      f'icmp,site=x rtt_avg_seconds="fast" {T0}'.encode()))
+        seed_influx(server, f'icmp,site=x rtt_avg_seconds="fast" {T0}')
         with make_collector(tmp_path / "c", influx=influx_settings(server, "v1")) as collector:
             token = collector.enrol("26734")
             assert collector.post_batch(token, sample_batch("26734", range(1, 11), time_ns=T0))[0] == 200
             wait_until(lambda: drained(collector, 10), 20, what="the refused batch to leave the journal")
             assert collector.post_batch(token, mixed_batch(11))[0] == 200
             wait_until(lambda: drained(collector, 13), 20, what="the next batch to be written")
-            metrics = collector.request("GET", "/metrics")[2].decode()
-            assert "netmon_collector_tsdb_points_rejected_total 10.0" in metrics
-            assert "netmon_collector_tsdb_points_written_total 3.0" in metrics
-            assert "netmon_collector_tsdb_up 1.0" in metrics
+            assert metric(collector, "netmon_collector_tsdb_points_rejected_total") == 10
+            assert metric(collector, "netmon_collector_tsdb_points_written_total") == 3
+            assert metric(collector, "netmon_collector_tsdb_up") == 1
+            # each refused point isolated (writes split in halves) and kept in the journal, counted per site
+            assert metric(collector, "netmon_collector_tsdb_points_set_aside") == 10
+            assert collector.get_json("/api/v1/sites/26734")["tsdb_points_set_aside"] == 10
             assert "field type conflict" in collector.proc.log()
             snmp, _ = wait_for_points(server, "v1", "snmp_if", "26734", 1)
             assert list(snmp) == [11]

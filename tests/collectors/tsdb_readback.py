@@ -37,3 +37,25 @@ def read_points(server: Server, api: str, measurement: str, site: str) -> tuple[
         for fields in moments.values():
             points[int(fields["seq"])] = (dict(key), fields)
     return points, samples
+
+
+def seed_influx(server: Server, line: str, database: str = "netmon") -> None:
+    """CREATE DATABASE, then write ``line`` — retried while influxd still answers the fresh database 404
+    (its meta store lags the CREATE under load)."""
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode({"q": f'CREATE DATABASE "{database}"'})
+    urllib.request.urlopen(urllib.request.Request(f"{server.url}/query?{query}", b""), timeout=10)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{server.url}/write?db={database}&precision=ns",
+                                                          line.encode()), timeout=10)
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -1,0 +1,178 @@
+"""The real agent (``netmon probe run``) with two real collectors in ``collector.urls``, both writing
+to one real InfluxDB: kill -9 the first, the agent delivers to the second within seconds; the
+first comes back, the agent returns to it after ``failback_after``; plan polls follow the same
+collector; every result the agent produced is in InfluxDB exactly once.
+
+Only heartbeats are produced (no probes), so everything stays on loopback.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from netmon.lab.agent import metrics_url, start_agent
+from netmon.lab.collector import (
+    CollectorProcess,
+    copy_enrolment,
+    influx_settings,
+    lab_site,
+    start_collector,
+    write_central,
+    write_registry,
+)
+from netmon.lab.netns import wait_until
+from netmon.lab.services import Server, start_influxdb
+from netmon.lab.tsdbquery import influxql
+from tests.agent.helpers import SITE, outbox_rows, write_config
+from tests.conftest import netmon_env
+
+FAILBACK_AFTER = 8.0
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[Server]:
+    server = start_influxdb(tmp_path / "influx")
+    yield server
+    server.stop()
+
+
+def accepted(collector: CollectorProcess) -> int:
+    return int(collector.get_json(f"/api/v1/sites/{SITE['id']}")["accepted"])
+
+
+def agent_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp_path: Path, influx: Server) -> None:
+    registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
+    influx_section = influx_settings(influx, "v1")
+    configs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        configs.append(write_central(tmp_path / name, registry, influx=influx_section))
+    first = start_collector(configs[0], env=netmon_env())
+    second: CollectorProcess | None = None
+    agent = None
+    try:
+        token_file = tmp_path / "agent" / "token"
+        token_file.parent.mkdir()
+        token_file.write_text(first.enrol(SITE["id"]) + "\n")
+        copy_enrolment(configs[0], configs[1])
+        second = start_collector(configs[1], env=netmon_env())
+        config = write_config(tmp_path / "agent" / "site.yaml", agent={"heartbeat_interval": 0.2}, collector={
+            "urls": [first.url, second.url], "token_file": str(token_file), "ship_interval": 1,
+            "request_timeout": 3, "connect_timeout": 2, "failback_after": FAILBACK_AFTER,
+            "config_poll_interval": 1, "batch_max_results": 50, "drain_max_results_per_second": 1000})
+        agent = start_agent(None, config)
+        url = metrics_url(agent)
+        assert url is not None
+        wait_until(lambda: accepted(first) >= 20, 20, what="the first collector receiving the agent's results")
+        assert accepted(second) == 0
+
+        first.kill()
+        killed_at = time.monotonic()
+        wait_until(lambda: accepted(second) > 0, 15, interval=0.1, what="results at the second collector")
+        failover_seconds = time.monotonic() - killed_at
+        print(f"failover: delivering to the second collector {failover_seconds:.2f} s after kill -9")
+        assert failover_seconds < 10, failover_seconds  # the issue's goal: delivering again within 10 s
+        before_restart = accepted(second)
+
+        first.restart()
+        at_first_before = accepted(first)
+        wait_until(lambda: accepted(first) > at_first_before, FAILBACK_AFTER + 15, interval=0.2,
+                   what="the agent returning to the first collector")
+        returned_after = time.monotonic() - killed_at
+        assert returned_after >= FAILBACK_AFTER  # not before failback_after
+        settled = accepted(second)
+        time.sleep(3)
+        assert accepted(second) == settled > before_restart  # it stays on the first once back
+
+        agent.signal(signal.SIGTERM)
+        assert agent.popen.wait(15) == 0
+        for collector in (first, second):
+            wait_until(lambda c=collector: c.get_json("/api/v1/stats")["totals"]["journal_pending_results"] == 0,
+                       20, what="the journal drained to InfluxDB")  # type: ignore[misc]
+        queued, meta, integrity = outbox_rows(tmp_path / "agent" / "state")
+        assert integrity == "ok"
+        produced = set(range(meta["base_seq"] + 1, meta["last_seq"] + 1))
+        delivered = produced - set(queued)
+        rows = influxql(influx.url, "netmon", f"SELECT seq FROM agent WHERE site = '{SITE['id']}'")
+        stored = [int(r["seq"]) for r in rows]
+        assert len(stored) == len(set(stored)), "a result is in InfluxDB twice"
+        assert set(stored) == delivered
+        # each collector counts what it accepted: a batch in flight when the first was killed may have
+        # been stored there and accepted again at the second (the same point in InfluxDB)
+        both = accepted(first) + accepted(second)
+        assert len(delivered) <= both <= len(delivered) + 50
+        log = agent.log()
+        assert f"moving to collector {second.url}" in log and f"trying the first collector {first.url} again" in log
+    finally:
+        if agent is not None and agent.alive():
+            agent.kill()
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path) -> None:
+    registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
+    configs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        configs.append(write_central(tmp_path / name, registry))
+    first = start_collector(configs[0], env=netmon_env())
+    token_file = tmp_path / "agent" / "token"
+    token_file.parent.mkdir()
+    token_file.write_text(first.enrol(SITE["id"]) + "\n")
+    copy_enrolment(configs[0], configs[1])
+    first.stop()  # the home collector is down from the start
+    second = start_collector(configs[1], env=netmon_env())
+    agent = None
+    try:
+        config = write_config(tmp_path / "agent" / "site.yaml", agent={"heartbeat_interval": 0.5}, collector={
+            "urls": [first.url, second.url], "token_file": str(token_file), "ship_interval": 1,
+            "connect_timeout": 2, "config_poll_interval": 1, "failback_after": 300})
+        agent = start_agent(None, config)
+        url = metrics_url(agent)
+        assert url is not None
+        wait_until(lambda: accepted(second) >= 5, 20, what="results at the second collector")
+        time.sleep(3)  # a few plan polls
+        samples = agent_samples(url)
+        polls = {dict(labels)["result"]: value for (name, labels), value in samples.items()
+                 if name == "netmon_agent_plan_polls_total"}
+        assert polls.get("no_plan", 0) >= 2 and polls.get("unreachable", 0) == 0, polls
+        assert samples[("netmon_agent_collector_in_use", ())] == 1
+        assert samples[("netmon_agent_collector_switches_total", (("reason", "failover"),))] == 1  # moved once, stayed
+    finally:
+        if agent is not None:
+            agent.kill()
+        second.stop()
+
+
+@pytest.mark.parametrize(("collector", "problem"), [
+    ({"url": "https://a.example.vn", "urls": ["https://b.example.vn"]}, "not both and not neither"),
+    ({}, "not both and not neither"),
+    ({"urls": ["https://a.example.vn", "https://a.example.vn/"]}, "names the same collector twice"),
+    ({"urls": ["https://a.example.vn", "b.example.vn"]}, "String should match pattern"),
+])
+def test_collector_urls_are_checked(tmp_path: Path, collector: dict[str, object], problem: str) -> None:
+    from netmon.config.loader import load_model
+    from netmon.config.site import SiteConfig
+    from netmon.errors import ConfigError
+
+    path = write_config(tmp_path / "site.yaml", collector={"token_file": "/etc/netmon/token", **collector})
+    with pytest.raises(ConfigError) as info:
+        load_model(path, SiteConfig)
+    assert "collector" in str(info.value) and problem in str(info.value), str(info.value)
