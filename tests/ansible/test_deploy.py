@@ -71,7 +71,7 @@ def test_bad_inventory_fails_at_validation_naming_host_and_key_and_changes_nothi
     assert run.returncode != 0
     assert "site-70002: netmon_links[1] (tslcd).contracted_mbps: missing; a data_network link needs its contracted rate" \
         in run.output
-    assert 'site-70001: netmon_links[0] (leased).snmp.version: "4" is not one of 2c, 3' in run.output
+    assert 'site-70001: netmon_links[0] (leased).snmp.version: "4" is not one of 1, 2c, 3' in run.output
     assert {h: (r.failed, r.changed) for h, r in run.recap.items()} == {
         CENTRAL: (0, 0), "site-70001": (1, 0), "site-70002": (1, 0), "site-70003": (0, 0)}
     # any_errors_fatal: the good hosts were stopped too, before the deploy plays began
