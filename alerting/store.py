@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netmon.alerting.model import Incident, Silence
+from netmon.config.statefiles import private_file
 from netmon.errors import StorageError
 
 SCHEMA = """
@@ -44,6 +46,12 @@ CREATE TABLE IF NOT EXISTS site_seen (site_id TEXT PRIMARY KEY, last_seen REAL N
 """
 
 _JSON_COLUMNS = ("labels", "annotations")
+LAST_DATE_SECONDS = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+def _representable(seconds: float) -> float:
+    return seconds if math.isfinite(seconds) and seconds < LAST_DATE_SECONDS else LAST_DATE_SECONDS
+
 _BOOL_COLUMNS = ("storm", "aggregate")
 
 
@@ -52,7 +60,7 @@ class AlertStore:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600, and its WAL with it
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -147,7 +155,9 @@ class AlertStore:
         else:
             rows = self.query("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
                               (active_at, active_at))
-        return [Silence(**{**dict(row), "matchers": json.loads(row["matchers"])}) for row in rows]
+        # a silence stored before durations were bounded may end at infinity: shown as the last date there is
+        return [Silence(**{**dict(row), "matchers": json.loads(row["matchers"]),
+                           "ends_at": _representable(float(row["ends_at"]))}) for row in rows]
 
     # -- baselines and last-seen times (written in batches by the engine's tick) -------------
 
