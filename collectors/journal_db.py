@@ -5,13 +5,15 @@
                    (NULL: all), their seq range and earliest timestamp, and the body as it came over
                    the wire (gzip stays gzip: ~30x smaller than the JSON)
     tsdb_pending   batches not yet written to the TSDB, indexed by (min_time_ns, batch_id): the cursor
-    latest         the newest result per (site, probe, link, target): rebuilds the live state at start
+    latest         the newest result per (site, probe, link, target), by its time capped at its accept
+                   time: rebuilds the live state at start
     site_counters  per site accepted / duplicate / rejected, agent-reported dropped, last seen
-    dedupe_marks   per agent seq intervals (collectors/intervals.py)
+    dedupe_marks   per (site, agent) seq intervals (collectors/intervals.py)
 
 The batch, not the result, is the unit: one row per ~100 results instead of one per result
 is what lets one core accept far more than the country produces. Identity per result is
-(batches.agent_id, seq in the body).
+(batches.site_id, batches.agent_id, seq in the body). The tables and their versions are
+``collectors/schema.py``.
 """
 
 from __future__ import annotations
@@ -24,39 +26,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import from_json  # the parser validate_json used: 2x json.loads
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY,
-    site_id TEXT NOT NULL,
-    agent_id TEXT NOT NULL,
-    accepted_ns INTEGER NOT NULL,
-    province TEXT NOT NULL,
-    district TEXT,
-    results INTEGER NOT NULL,
-    first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
-    min_time_ns INTEGER NOT NULL,
-    accepted_idx BLOB,
-    gzipped INTEGER NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tsdb_pending (batch_id INTEGER PRIMARY KEY, min_time_ns INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tsdb_pending_time ON tsdb_pending (min_time_ns, batch_id);
-CREATE TABLE IF NOT EXISTS latest (
-    site_id TEXT NOT NULL, probe TEXT NOT NULL, link TEXT NOT NULL, target TEXT NOT NULL,
-    time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL,
-    PRIMARY KEY (site_id, probe, link, target)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS site_counters (
-    site_id TEXT PRIMARY KEY,
-    accepted INTEGER NOT NULL DEFAULT 0,
-    duplicate INTEGER NOT NULL DEFAULT 0,
-    rejected INTEGER NOT NULL DEFAULT 0,
-    dropped_total INTEGER NOT NULL DEFAULT 0,
-    last_seen_ns INTEGER
-);
-"""
 
 LatestKey = tuple[str, str, str, str]
 
