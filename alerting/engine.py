@@ -38,6 +38,8 @@ from netmon.errors import IncidentClosed, IncidentNotFound
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
 RECHECK_SECONDS = 10.0
+# The longest silence: a year and a day covers any planned work, and keeps ends_at a date
+MAX_SILENCE_SECONDS = 366 * 86400.0
 
 
 class AlertEngine:
@@ -174,6 +176,9 @@ class AlertEngine:
         now = time.time() if now is None else now
         if not matchers:
             raise ValueError("a silence needs at least one matcher (site, rule, team, upstream, target, link)")
+        if not 0 < duration_seconds <= MAX_SILENCE_SECONDS:  # NaN fails too
+            raise ValueError(f"a silence lasts more than 0 s and at most {MAX_SILENCE_SECONDS / 86400:g} days, "
+                             f"not {duration_seconds!r} s")
         self._changed = True
         return self.store.add_silence(matchers, now, now + duration_seconds, reason, by, now)
 

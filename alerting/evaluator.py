@@ -61,7 +61,9 @@ class Evaluator:
             rules = self._by_probe.get(record.probe)
             if not rules:
                 continue
-            t = record.time_ns / 1e9
+            # a sample stamped ahead of the collector's clock (within the skew the door allows) counts as
+            # taken now: it must not make every later sample of its series look older and be ignored
+            t = min(record.time_ns / 1e9, now)
             if now - t > self.stale_after_seconds:
                 continue
             for rule in rules:
@@ -153,6 +155,7 @@ class Evaluator:
 
     def restore(self, series: Series) -> None:
         """Put back a pending or firing series read from the state store after a restart."""
+        series.last_t = min(series.last_t, self.started_at)  # state saved before future samples were capped
         self.series[series.key] = series
         if series.rule.type == "absence" and series.state == FIRING:
             self._silent.setdefault(series.key[1], []).append(series)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netmon.alerting.api import incidents_router
-from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.metrics import FiringIncidents
 from netmon.config.alerting import AlertingConfig
@@ -93,12 +92,11 @@ class AlertingExtension:
     def install(self, host: CollectorHost, app: FastAPI) -> None:
         central = host.config
         config = central.alerting or AlertingConfig()
-        admin = AdminToken.from_file(config.admin_token_file)  # a bad file stops the start before anything runs
         engine = build_engine(config, central.state_dir, registry=host.site_registry(),
                               ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
         host.add_sink(AlertingSink(engine, registry=host.site_registry))
         host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))
-        app.include_router(incidents_router(engine, admin))
+        app.include_router(incidents_router(engine, host.require))
         self.engine = engine
 
     async def aclose(self) -> None:

@@ -45,6 +45,9 @@ class SiteStats(BaseModel):
     agent_dropped_total: int = Field(description="results the agent reports dropping from its full outbox")
     last_seen_ns: int | None
     last_report_age_seconds: float | None
+    clock_offset_seconds: float | None = Field(description="the agent's clock minus the collector's, as last seen")
+    clock_off: bool = Field(description="the clock is further off than limits.max_clock_offset")
+    unplanned_series: int = Field(description="series the registry does not plan (limits.site_unplanned_series)")
 
 
 class SiteDetail(SiteStats):
@@ -60,6 +63,7 @@ class CollectorTotals(BaseModel):
     tsdb_write_lag_seconds: float
     tsdb_up: bool
     surge_provinces: list[str]
+    sites_clock_off: list[str] = Field(description="sites whose agent's clock is off (limits.max_clock_offset)")
 
 
 class StatsResponse(BaseModel):
@@ -69,4 +73,3 @@ class StatsResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
-    sites: int

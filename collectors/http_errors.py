@@ -31,7 +31,8 @@ from netmon.errors import (
 )
 
 log = logging.getLogger("netmon.collector")
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon"'}
+# Bearer for agents and scripts; Basic so a browser asks for the token (as the password) on /docs
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon", Basic realm="netmon"'}
 
 STATUS: dict[type[RequestRefused], int] = {
     MalformedBody: 400,

@@ -6,6 +6,7 @@ them, in install order. Each implements ``netmon.collectors.abc.Extension``.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,10 +57,27 @@ def serve(config: ConfigOption = Path("/etc/netmon/central.yaml"),
         raise typer.Exit(1) from None
     tune_gc()
     listen = central.listen
-    uvicorn.run(application, host=host or listen.host, port=listen.port if port is None else port,
-                log_level=settings.log_level, access_log=listen.access_log, server_header=False,
-                timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
-                ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file)
+    agents = (host or listen.host, listen.port if port is None else port)
+    server = uvicorn.Server(uvicorn.Config(
+        application, host=agents[0], port=agents[1], log_level=settings.log_level, access_log=listen.access_log,
+        server_header=False, timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
+        ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file))
+    if listen.viewer is None:
+        server.run()
+        return
+    try:  # one process, two addresses: collectors/ports.py tells the routes apart
+        sockets = [_listening(*agents), _listening(listen.viewer.host, listen.viewer.port)]
+    except OSError as exc:
+        typer.echo(f"{config}: listen: {exc}", err=True)
+        raise typer.Exit(1) from None
+    server.run(sockets=sockets)
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def tune_gc() -> None:
