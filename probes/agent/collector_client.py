@@ -1,11 +1,14 @@
 """The agent's HTTP client of the collector: the batch body, the bearer token, one request.
 
 httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
-means is ``probes.agent.answer``.
+means is ``probes.agent.answer``. Every answer's ``Date`` gives the agent's clock offset from
+the collector's (``clock_offset_seconds``, ±1 s), sent back with each upload
+(``X-Netmon-Clock-Offset``) so the centre shows sites whose clocks are off.
 """
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import json
 import socket
@@ -13,12 +16,13 @@ import ssl
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netmon.config.site import CollectorConnection
-from netmon.contract import SCHEMA_VERSION
+from netmon.contract import CLOCK_OFFSET_HEADER, SCHEMA_VERSION
 from netmon.errors import CollectorRejected, CollectorUnreachable
 from netmon.probes.agent.answer import Settlement, settlement_of
 from netmon.probes.agent.outbox import Queued
@@ -95,6 +99,18 @@ class CollectorClient:
         self.http: httpx.AsyncClient = self._httpx.AsyncClient(
             base_url=connection.url.rstrip("/"), timeout=connection.request_timeout, transport=transport)
         self._token: str | None = None
+        self.clock_offset_seconds: float | None = None  # this agent's clock minus the collector's
+        self.on_clock_offset: Callable[[float], None] = lambda seconds: None
+
+    def _note_clock(self, date: str | None, sent: float, received: float) -> None:
+        """``Date`` has whole seconds: the collector's time was in [Date, Date + 1) while it answered."""
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp() + 0.5 if date else None
+        except (TypeError, ValueError):
+            server = None
+        if server is not None:
+            self.clock_offset_seconds = round((sent + received) / 2 - server, 3)
+            self.on_clock_offset(self.clock_offset_seconds)
 
     def token(self, reload: bool = False) -> str:
         if self._token is None or reload:
@@ -103,18 +119,22 @@ class CollectorClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        sent = time.time()
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)
         except self._httpx.HTTPError as exc:
             raise CollectorUnreachable(f"{method} {path}: {type(exc).__name__}: {exc or 'no detail'}") from None
+        self._note_clock(response.headers.get("date"), sent, time.time())
         if response.status_code in {401, 403}:
             self._token = None  # the operator may have put a new token in place: read it next time
         return response
 
     async def post(self, items: list[Queued], dropped_total: int) -> Settlement:
         body = batch_body(items, site_id=self.site_id, agent_id=self.agent_id, dropped_total=dropped_total)
-        response = await self.request("POST", RESULTS_PATH, content=body,
-                                      headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if self.clock_offset_seconds is not None:
+            headers[CLOCK_OFFSET_HEADER] = f"{self.clock_offset_seconds:.3f}"
+        response = await self.request("POST", RESULTS_PATH, content=body, headers=headers)
         return settlement_of(response, items)
 
     async def aclose(self) -> None:
