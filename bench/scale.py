@@ -111,7 +111,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     saturated, silent = site_role(rng, args)
     down_from, down_until = (t0 + args.duration * fraction for fraction in args.silent_window)
     connection = CollectorConnection(url=url, token_file=str(token_file), ship_interval=args.ship_interval,
-                                     request_timeout=30, max_backoff=60)
+                                     request_timeout=30, max_backoff=60, insecure_http=url.startswith("http://"))
     # The agent gives its outbox a thread of its own (AsyncOutbox.open). 3,321 threads in two processes
     # would measure the GIL's convoy, not the agent: each outbox here is pinned to one of a worker's few
     # outbox threads instead (still one connection, one thread, writes in order).

@@ -96,7 +96,7 @@ def site_config(tmp: Path, index: int, token: str) -> Path:
     config = write_config(directory / "site.yaml", **{
         "site": {"id": site, "name": NAMES[site], "province": PROVINCE},
         "agent": {"heartbeat_interval": 2},
-        "collector": {"url": f"http://{PROVINCIAL_DC}:8080", "token_file": str(token_file),
+        "collector": {"url": f"http://{PROVINCIAL_DC}:8080", "token_file": str(token_file), "insecure_http": True,
                       "ship_interval": f"{SHIP_SECONDS:g}s"},
         "links": [
             {"name": "tslcd", "kind": "data_network", "contracted_mbps": 100, "probes": ["icmp"],
