@@ -187,6 +187,10 @@ class CollectorProcess:
                 return exc.code, dict(exc.headers), exc.read()
         return call_in_namespace(self.ns, call) if self.ns is not None else call()
 
+    def read(self, path: str, role: str = "viewer", timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+        """GET ``path`` with a token of ``role`` (status, headers, body)."""
+        return self.request("GET", path, headers=self.read_headers(role), timeout=timeout)
+
     def get_json(self, path: str, token: str | None = None) -> Any:
         """GET with ``token``, by default a viewer token."""
         status, _, body = self.request("GET", path, headers={"Authorization": f"Bearer {token or self.role_token()}"})

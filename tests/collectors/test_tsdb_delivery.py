@@ -109,7 +109,7 @@ def test_every_record_is_in_the_tsdb_exactly_once_with_the_schema(backend: tuple
             assert (fields["status"], fields["reason"]) == ("failed", 'connect timeout to "dvc", 5 s')
             assert (snmp[151][1]["if_name"], snmp[151][1]["info_status"], snmp[151][1]["status"]) == (
                 "tslcd", "up", "ok")
-        metrics = collector.request("GET", "/metrics")[2].decode()
+        metrics = collector.read("/metrics")[2].decode()
         assert "netmon_collector_tsdb_points_written_total 253.0" in metrics
         # the writes are counted above; one INFO line per TSDB request would flood the journal
         assert "HTTP Request:" not in collector.proc.log(), collector.proc.log()[-2000:]
@@ -134,7 +134,7 @@ def test_results_accepted_while_influxdb_is_down_are_written_when_it_returns(tmp
             wait_until(lambda: drained(collector, 250), 40, what="the journal to drain after the outage")
             points, samples = wait_for_points(server, "v1", "icmp", "26734", 250)
             assert sorted(points) == list(range(1, 251)) and samples == 250
-            assert "netmon_collector_tsdb_points_written_total 250.0" in collector.request("GET", "/metrics")[2].decode()
+            assert "netmon_collector_tsdb_points_written_total 250.0" in collector.read("/metrics")[2].decode()
     finally:
         server.stop()
 
@@ -215,7 +215,7 @@ def test_points_influxdb_refuses_are_counted_and_do_not_block_the_rest(tmp_path:
             wait_until(lambda: drained(collector, 10), 20, what="the refused batch to leave the journal")
             assert collector.post_batch(token, mixed_batch(11))[0] == 200
             wait_until(lambda: drained(collector, 13), 20, what="the next batch to be written")
-            metrics = collector.request("GET", "/metrics")[2].decode()
+            metrics = collector.read("/metrics")[2].decode()
             assert "netmon_collector_tsdb_points_rejected_total 10.0" in metrics
             assert "netmon_collector_tsdb_points_written_total 3.0" in metrics
             assert "netmon_collector_tsdb_up 1.0" in metrics
