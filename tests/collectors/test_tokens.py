@@ -63,5 +63,5 @@ def test_a_sites_db_newer_than_the_program_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "sites.db")
     conn.execute("PRAGMA user_version = 9")
     conn.close()
-    with pytest.raises(StorageError, match="sites.db is at schema version 9, newer than this netmon knows"):
+    with pytest.raises(StorageError, match=r"sites\.db is at schema version 9, newer than this netmon knows"):
         TokenStore(connect(tmp_path / "sites.db"))
