@@ -137,10 +137,15 @@ def test_html_is_self_contained_and_renders_its_chart(loaded: tuple[InfluxConfig
     assert image.getpixel((5, 5)) == (255, 255, 255)
 
 
+def open_access(role: object) -> object:
+    """Who may read is the collector's to say (tested with it in test_the_real_collector_serves_readiness...)."""
+    return lambda: None
+
+
 def test_api_answers_like_the_cli(loaded: tuple[InfluxConfig, int], tmp_path: Path) -> None:
     central = CentralConfig(registry="sites.yaml", influxdb=loaded[0], readiness=ReadinessConfig.model_validate(CONFIG))
     app = FastAPI()
-    app.include_router(make_router(lambda: central, registry, lambda role: lambda: None))  # tokens: collector's
+    app.include_router(make_router(lambda: central, registry, open_access))
     client = TestClient(app)
     answer = client.get("/api/v1/readiness", params={"province": d.PROVINCE})
     assert answer.status_code == 200, answer.text
@@ -160,7 +165,7 @@ def test_api_answers_like_the_cli(loaded: tuple[InfluxConfig, int], tmp_path: Pa
     bad_format = client.get("/api/v1/readiness", params={"province": d.PROVINCE, "format": "pdf"})
     assert bad_format.status_code == 422 and bad_format.json()["detail"][0]["loc"] == ["query", "format"]
     embedded = FastAPI()  # a collector running on SQLite alone
-    embedded.include_router(make_router(lambda: CentralConfig(registry="sites.yaml"), registry))
+    embedded.include_router(make_router(lambda: CentralConfig(registry="sites.yaml"), registry, open_access))
     no_tsdb = TestClient(embedded).get("/api/v1/readiness", params={"province": d.PROVINCE})
     assert no_tsdb.status_code == 503
     assert no_tsdb.json() == {"detail": "the readiness report reads InfluxDB, and this collector has none configured"}
