@@ -8,8 +8,9 @@ reserved ``info`` keys); these bound what one site may make the centre store, on
 - ``info``: at most ``max_info_entries`` entries of ``max_info_bytes`` in all (keys and values);
 - ``reason`` and each ``info`` value at most ``max_text_chars`` characters;
 - the record's size at most ``max_record_bytes`` (``record_bytes``: the bytes of its text plus
-  16 per number) — measured only when the body is larger than that, since a record is part of
-  the body: an agent's usual batch of a dozen records never pays for it.
+  16 per number). Measured only when it could be exceeded: the contract bounds every field but
+  ``info`` (``largest_without_info``), so with the defaults a record whose ``info`` is within
+  its limits is within this one too; and never when the whole body is smaller than the limit.
 
 Each check that fails gives a ``FieldError`` with the record's field path and the reason the
 refusal is counted under (``netmon_site_refused_results_total{site,reason}``).
@@ -20,9 +21,18 @@ from __future__ import annotations
 import datetime as dt
 
 from netmon.config.central import CentralConfig
-from netmon.contract import TEXT_MAX_CHARS, FieldError, ResultRecord
+from netmon.contract import TEXT_MAX_CHARS, VALUE_NAMES, FieldError, ResultRecord
 
 NUMBER_BYTES = 16
+IDENTIFIER_CHARS = 64  # contract.Identifier: ASCII
+HOST_CHARS = 255  # Observation.target_host
+UTF8_MAX = 4  # bytes a character may take
+
+
+def largest_without_info(max_text_chars: int) -> int:
+    """The most ``record_bytes`` can count for a record with an empty ``info``, by the contract's bounds."""
+    values = max(sum(len(name) + NUMBER_BYTES for name in names) for names in VALUE_NAMES.values())
+    return (4 * IDENTIFIER_CHARS + UTF8_MAX * (HOST_CHARS + max_text_chars) + 4 * NUMBER_BYTES + values)
 
 
 def _bytes(text: str) -> int:
@@ -57,6 +67,8 @@ class RecordLimits:
         self.max_info_bytes = limits.max_info_bytes
         self.max_text_chars = limits.max_text_chars
         self._text_checked = limits.max_text_chars < TEXT_MAX_CHARS  # else the contract has checked it
+        self._size_checked = largest_without_info(limits.max_text_chars) + limits.max_info_bytes \
+            > limits.max_record_bytes
 
     def errors(self, index: int, record: ResultRecord, now_ns: int, body_bytes: int
                ) -> tuple[str, list[FieldError]] | None:
@@ -87,7 +99,7 @@ class RecordLimits:
                 if text is not None and len(text) > self.max_text_chars:
                     errors.append(FieldError(path=f"{where}.{name}", message=(
                         f"{len(text)} characters; at most {self.max_text_chars} (limits.max_text_chars)")))
-        if body_bytes > self.max_record_bytes:
+        if self._size_checked and body_bytes > self.max_record_bytes:
             size = record_bytes(record)
             if size > self.max_record_bytes:
                 errors.append(FieldError(path=where, message=(

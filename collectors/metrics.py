@@ -142,7 +142,8 @@ class StateCollector(Collector):
             series = self.budget.unplanned(site.id)
             if series:
                 unplanned.add_metric([site.id], series)
-            for kind, count in journal.seq_anomalies.get(site.id, {}).items():
+            # list(): one C-level copy, so the journal's writer thread adding a kind cannot break the loop
+            for kind, count in list(journal.seq_anomalies.get(site.id, {}).items()):
                 anomalies.add_metric([site.id, kind], count)
             counters = journal.counters.get(site.id)
             if counters is not None:
