@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 
 from netmon.collectors.sqlite import transaction
@@ -111,13 +112,16 @@ def migrate(conn: sqlite3.Connection, label: str, steps: Sequence[Step]) -> int:
     for number, what, apply in steps:
         if number <= found:
             continue
+        started = time.monotonic()
+        if number > 1:  # a big journal takes a while (one pass over its batches): say so first
+            log.info("%s: migrating to schema version %d (%s)", label, number, what)
         with transaction(conn, f"{label}: migration to schema {number} ({what})"):
             if version(conn) >= number:  # another process (the CLI, the collector) got there first
                 continue
             apply(conn)
             conn.execute(f"PRAGMA user_version = {number}")
         if number > 1:
-            log.info("%s: migrated to schema version %d (%s)", label, number, what)
+            log.info("%s: at schema version %d after %.1f s", label, number, time.monotonic() - started)
     return newest
 
 
