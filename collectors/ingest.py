@@ -7,7 +7,8 @@ agent the token speaks for -> (the agent's clock offset is noted) -> records: co
 limits and time window -> the site's series budget -> journal capacity -> the site's rate ->
 journal commit (group commit, fsync) -> metrics -> sinks. A refused request writes no result;
 only a batch that passed every check counts against the site's rate. Every refusal is counted
-in ``netmon_collector_rejected_requests_total{reason}``, refused records also per site in
+in ``netmon_collector_rejected_requests_total{reason}`` (and, once the token named its site,
+``netmon_site_rejected_requests_total{site,reason}``), refused records also per site in
 ``netmon_site_refused_results_total{site,reason}``, and, except for a missing or bad token
 (401, which a scanner can repeat at will), logged.
 """
@@ -109,6 +110,8 @@ class IngestService:
                                     reason="storage_error", retry_after=5) from exc
         except RequestRefused as exc:
             self._metrics.rejected_requests.labels(exc.reason).inc()
+            if site_id != "?":  # the token named its site: who keeps sending what is refused
+                self._metrics.site_rejected_requests.labels(site_id, exc.reason).inc()
             if not isinstance(exc, Unauthenticated):
                 log.warning("site %s: %d %s: %s", site_id, http_status(exc), exc.reason, exc.detail)
             raise

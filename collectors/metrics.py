@@ -46,6 +46,9 @@ class CollectorMetrics:
         self.site_refused = Counter("netmon_site_refused_results", "Results refused at the door, by site and why "
                                     "(invalid, limits, future, too_old, series_budget).", ["site", "reason"],
                                     registry=r)
+        self.site_rejected_requests = Counter("netmon_site_rejected_requests", "Ingest requests of a site refused "
+                                              "after its token was recognised, by site and reason.",
+                                              ["site", "reason"], registry=r)
         self.registry_reloads = Counter("netmon_collector_registry_reloads", "Site registry reloads, by outcome.",
                                         ["outcome"], registry=r)
         for outcome in ("accepted", "duplicate", "rejected"):

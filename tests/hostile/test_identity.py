@@ -43,6 +43,8 @@ def test_another_sites_agent_id_is_refused_and_its_seqs_stay_the_victims(centre:
         f"for agent '{attacker.site_id}-agent'; re-enrol with 'netmon sites enrol {attacker.site_id} --rotate "
         f"--agent-id {victim.site_id}-agent' if the agent was renamed")
     assert lag < 10 and centre.stored_seqs(attacker.site_id) == set()
+    assert centre.sample("netmon_site_rejected_requests_total", site=attacker.site_id, reason="forbidden") == \
+        attack.statuses[403]
 
 
 def test_another_sites_id_or_a_replayed_batch_of_it_is_refused(centre: Centre) -> None:

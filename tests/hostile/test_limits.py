@@ -5,7 +5,6 @@ in InfluxDB within seconds and its LinkDown still fires."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
