@@ -1,26 +1,27 @@
 """HTTP API of the alerting engine, mounted on the collector:
 
-    GET    /api/v1/incidents?state=open|firing|pending|resolved|all&team=&site=&limit=
-    GET    /api/v1/incidents/{id}
-    POST   /api/v1/incidents/{id}/ack        {"by": "...", "comment": "..."}     (admin token)
-    GET    /api/v1/silences?all=false
-    POST   /api/v1/silences                  {"site": "...", "duration": "2h", "reason": "..."} (admin token)
-    DELETE /api/v1/silences/{id}                                                  (admin token)
+    GET    /api/v1/incidents?state=open|firing|pending|resolved|all&team=&site=&limit=   (viewer)
+    GET    /api/v1/incidents/{id}                                                         (viewer)
+    POST   /api/v1/incidents/{id}/ack        {"by": "...", "comment": "..."}             (operator)
+    GET    /api/v1/silences?all=false                                                     (viewer)
+    POST   /api/v1/silences                  {"site": "...", "duration": "2h", "reason": "..."}  (operator)
+    DELETE /api/v1/silences/{id}                                                          (operator)
 
-Reading is open like Alertmanager's UI (the collector listens on the NOC network);
-changing anything needs the admin token (``alerting.auth``).
+Who may call what is the collector's (``CollectorHost.require``: viewer, operator or admin
+token; docs/security.md). A silence lasts at most ``MAX_SILENCE_SECONDS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.model import Incident, Silence
+from netmon.collectors.abc import Role
 from netmon.config.alerting import MAX_SILENCE_SECONDS
 from netmon.config.units import PositiveSeconds
 from netmon.errors import IncidentClosed, IncidentNotFound
@@ -69,34 +70,26 @@ class SilenceList(BaseModel):
     silences: list[Silence]
 
 
-def incidents_router(engine: AlertEngine, admin: AdminToken) -> APIRouter:
+def incidents_router(engine: AlertEngine, require: Callable[[Role], Any]) -> APIRouter:
+    """``require``: the collector's ``CollectorHost.require`` (a dependency per role)."""
     router = APIRouter(prefix="/api/v1", tags=["alerting"])
+    viewer = [Depends(require(Role.VIEWER))]
+    operator = [Depends(require(Role.OPERATOR))]
 
-    def require_admin(request: Request) -> str:
-        if not admin.configured:
-            raise HTTPException(403, "acknowledging and silencing need alerting.admin_token_file on the collector")
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not admin.check(token.strip()):
-            raise HTTPException(401, "missing or wrong admin token (Authorization: Bearer <token>)",
-                                headers={"WWW-Authenticate": 'Bearer realm="netmon-admin"'})
-        return "admin"
-
-    admin_only = Depends(require_admin)
-
-    @router.get("/incidents", response_model=IncidentList)
+    @router.get("/incidents", response_model=IncidentList, dependencies=viewer)
     def list_incidents(state: StateFilter = "open", team: str | None = None, site: str | None = None,
                        limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Any:
         return {"incidents": engine.incidents(state=state, team=team, site=site, limit=limit)}
 
-    @router.get("/incidents/{incident_id}", response_model=Incident)
+    @router.get("/incidents/{incident_id}", response_model=Incident, dependencies=viewer)
     def get_incident(incident_id: RowId) -> Any:
         try:
             return engine.incident(incident_id)
         except IncidentNotFound:
             raise HTTPException(404, f"no incident {incident_id}") from None
 
-    @router.post("/incidents/{incident_id}/ack", response_model=Incident)
-    def ack(incident_id: RowId, body: AckRequest | None = None, _: str = admin_only) -> Any:
+    @router.post("/incidents/{incident_id}/ack", response_model=Incident, dependencies=operator)
+    def ack(incident_id: RowId, body: AckRequest | None = None) -> Any:
         body = body or AckRequest()
         try:
             return engine.ack(incident_id, by=body.by, comment=body.comment)
@@ -105,16 +98,16 @@ def incidents_router(engine: AlertEngine, admin: AdminToken) -> APIRouter:
         except IncidentClosed as exc:
             raise HTTPException(409, str(exc)) from None
 
-    @router.get("/silences", response_model=SilenceList)
+    @router.get("/silences", response_model=SilenceList, dependencies=viewer)
     def list_silences(all: bool = False) -> Any:
         return {"silences": engine.silences(active_only=not all)}
 
-    @router.post("/silences", response_model=Silence, status_code=201)
-    def add_silence(body: SilenceRequest, _: str = admin_only) -> Any:
+    @router.post("/silences", response_model=Silence, status_code=201, dependencies=operator)
+    def add_silence(body: SilenceRequest) -> Any:
         return engine.silence(body.matchers(), body.duration, body.reason, by=body.by)
 
-    @router.delete("/silences/{silence_id}", status_code=204)
-    def delete_silence(silence_id: RowId, _: str = admin_only) -> Response:
+    @router.delete("/silences/{silence_id}", status_code=204, dependencies=operator)
+    def delete_silence(silence_id: RowId) -> Response:
         if not engine.unsilence(silence_id):
             raise HTTPException(404, f"no active silence {silence_id}")
         return Response(status_code=204)

@@ -38,7 +38,7 @@ from netmon.alerting.rules import Rule, load_rules
 from netmon.alerting.series import Transition
 from netmon.alerting.store import AlertStore
 from netmon.alerting.store_sqlite import SqliteAlertStore
-from netmon.config.alerting import AlertingConfig
+from netmon.config.alerting import MAX_SILENCE_SECONDS, AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
 from netmon.errors import IncidentClosed, IncidentNotFound, StorageError
@@ -46,6 +46,7 @@ from netmon.errors import IncidentClosed, IncidentNotFound, StorageError
 log = logging.getLogger(__name__)
 PERSIST_EVERY_SECONDS = 30.0
 RECHECK_SECONDS = 10.0
+# The longest silence: a year and a day covers any planned work, and keeps ends_at a date
 
 
 class AlertEngine:
@@ -206,6 +207,9 @@ class AlertEngine:
         now = time.time() if now is None else now
         if not matchers:
             raise ValueError("a silence needs at least one matcher (site, rule, team, upstream, target, link)")
+        if not 0 < duration_seconds <= MAX_SILENCE_SECONDS:  # NaN fails too
+            raise ValueError(f"a silence lasts more than 0 s and at most {MAX_SILENCE_SECONDS / 86400:g} days, "
+                             f"not {duration_seconds!r} s")
         self._changed = True
         return self.store.add_silence(matchers, now, now + duration_seconds, reason, by, now)
 

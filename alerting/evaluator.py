@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from netmon.alerting.replay import CatchUp, SiteClocks
+from netmon.alerting.replay import ArrivalLags, CatchUp
 from netmon.alerting.rules import Rule
 from netmon.alerting.series import (
     FIRING,
@@ -39,7 +39,7 @@ class Evaluator:
         self.ship_interval_seconds = ship_interval_seconds
         self.stale_after_seconds = stale_after_seconds
         self.late_after_seconds = late_after_seconds if late_after_seconds is not None else 2 * ship_interval_seconds
-        self.clocks = SiteClocks()
+        self.arrival_lags = ArrivalLags()
         self.catching_up: dict[str, CatchUp] = {}
         self._overdue: dict[str, set[SeriesKey]] = {}
         self.emit = emit
@@ -61,7 +61,7 @@ class Evaluator:
     def observe(self, site_id: str, records: Sequence[ResultRecord], now: float) -> None:
         self.seen[site_id] = now
         self._seen_dirty.add(site_id)
-        base_lag = self.clocks.base_lag(site_id, max((r.time_ns for r in records), default=0) / 1e9, now) \
+        base_lag = self.arrival_lags.base_lag(site_id, max((r.time_ns for r in records), default=0) / 1e9, now) \
             if records else 0.0
         ages = [now - r.time_ns / 1e9 - base_lag for r in records]
         any_late = any(age > self.late_after_seconds for age in ages)
@@ -84,9 +84,12 @@ class Evaluator:
             rules = self._by_probe.get(record.probe)
             if not rules or age > self.stale_after_seconds:
                 continue
-            t = record.time_ns / 1e9
+            taken = record.time_ns / 1e9  # on the site's clock, like the catch-up bound
             late = age > self.late_after_seconds
-            held = late or (confirm_after is not None and t < confirm_after)
+            held = late or (confirm_after is not None and taken < confirm_after)
+            # a sample stamped ahead of the collector's clock (within the skew the door allows) counts as
+            # taken now: it must not make every later sample of its series look older and be ignored
+            t = min(taken, now)
             for rule in rules:
                 if rule.link_kind and record.link_kind not in rule.link_kind:
                     continue
@@ -212,6 +215,7 @@ class Evaluator:
 
     def restore(self, series: Series) -> None:
         """Put back a pending or firing series read from the state store after a restart."""
+        series.last_t = min(series.last_t, self.started_at)  # state saved before future samples were capped
         self.series[series.key] = series
         if series.rule.type == "absence" and series.state == FIRING:
             self._silent.setdefault(series.key[1], []).append(series)

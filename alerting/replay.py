@@ -6,7 +6,7 @@ would page for an outage that is already over, and resolve it seconds later. So:
 
 - A result is **late** when it is older than ``late_after`` (the expected shipping interval
   plus ``alerting.late_margin``) on arrival. Age is measured against the site's own
-  clock: ``SiteClocks`` keeps the smallest lag of the newest result of each of the site's
+  clock: ``ArrivalLags`` keeps the smallest lag of the newest result of each of the site's
   batches over the last ten minutes, so an agent clock minutes or years off is neither
   always late nor never late. A site with no recent batches is trusted (lag 0) until
   ten minutes of batches show otherwise: a batch of only old results is a backlog, not a
@@ -33,8 +33,10 @@ from netmon.alerting.series import Series
 CLOCK_WINDOW_SECONDS = 600.0
 
 
-class SiteClocks:
-    """Per site, how far behind the centre's clock its freshest results arrive."""
+class ArrivalLags:
+    """Per site, how far behind the centre's clock its freshest results arrive (never less than 0:
+    a sample stamped ahead counts as taken on arrival, as the evaluator takes it, so one sample a few
+    minutes ahead cannot make the site's genuine results look late for ten minutes)."""
 
     def __init__(self, window_seconds: float = CLOCK_WINDOW_SECONDS) -> None:
         self.window_seconds = window_seconds
@@ -48,7 +50,7 @@ class SiteClocks:
             lags.popleft()
         if not lags:
             lags.append((now, 0.0))  # trusted until shown otherwise
-        lag = now - newest_t
+        lag = max(0.0, now - newest_t)
         while lags and lags[-1][1] >= lag:
             lags.pop()
         lags.append((now, lag))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netmon.alerting.api import incidents_router
-from netmon.alerting.auth import AdminToken
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.metrics import AlertingHealth, FiringIncidents
 from netmon.alerting.store import STATE_FILE, open_store
@@ -97,13 +96,12 @@ class AlertingExtension:
     def install(self, host: CollectorHost, app: FastAPI) -> None:
         central = host.config
         config = central.alerting or AlertingConfig()
-        admin = AdminToken.from_file(config.admin_token_file)  # a bad file stops the start before anything runs
         engine = build_engine(config, host.state, registry=host.site_registry(),
                               ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
         host.add_sink(AlertingSink(engine, registry=host.site_registry))
         host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))
         host.add_metrics(AlertingHealth(engine))
-        app.include_router(incidents_router(engine, admin))
+        app.include_router(incidents_router(engine, host.require))
         self.engine = engine
 
     async def aclose(self) -> None:

@@ -21,6 +21,7 @@ import abc
 import contextlib
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,13 @@ from netmon.statedb import StateLocation
 
 STATE_FILE = "alerting.db"
 _JSON_COLUMNS = ("labels", "annotations")
+LAST_DATE_SECONDS = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+def _representable(seconds: float) -> float:
+    return seconds if math.isfinite(seconds) and seconds < LAST_DATE_SECONDS else LAST_DATE_SECONDS
+
+
 _BOOL_COLUMNS = ("storm", "aggregate", "replayed")
 Row = dict[str, Any]
 
@@ -163,7 +171,9 @@ class AlertStore(abc.ABC):
         else:
             rows = self._fetch("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
                                (active_at, active_at))
-        return [Silence(**{**row, "matchers": json.loads(row["matchers"])}) for row in rows]
+        # a silence stored before durations were bounded may end at infinity: shown as the last date there is
+        return [Silence(**{**row, "matchers": json.loads(row["matchers"]),
+                           "ends_at": _representable(float(row["ends_at"]))}) for row in rows]
 
     # -- the notification queue (alerting/notifications.py) ------------------------------------
 

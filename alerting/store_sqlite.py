@@ -17,6 +17,7 @@ from typing import Any
 
 from netmon.alerting.store import AlertStore, Row
 from netmon.alerting.store_schema import COMPONENT, MIGRATIONS
+from netmon.config.statefiles import private_file
 from netmon.errors import StorageError
 from netmon.statedb.migrations import migrate_sqlite
 
@@ -29,7 +30,7 @@ class SqliteAlertStore(AlertStore):
         self.where = f"alert state {self.path}"
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600, and its WAL with it
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")

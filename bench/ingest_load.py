@@ -124,15 +124,17 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
     raise SystemExit("server not ready")
 
 
-def stats_totals(port: int) -> dict[str, float]:
+def stats_totals(port: int, viewer: str) -> dict[str, float]:
     import json
     import urllib.request
-    with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/stats", timeout=10) as response:
+    request = urllib.request.Request(f"http://{HOST}:{port}/api/v1/stats",
+                                     headers={"Authorization": f"Bearer {viewer}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["totals"]  # type: ignore[no-any-return]
 
 
 def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: list[list[bytes]],
-               tokens: list[str], args: argparse.Namespace, workdir: Path, check: bool = False,
+               tokens: list[str], args: argparse.Namespace, workdir: Path, viewer: str | None = None,
                rate: float = 0.0) -> dict[str, float]:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(["taskset", "-c", str(args.server_cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
@@ -143,17 +145,17 @@ def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: l
         result = asyncio.run(load(port, bodies, tokens, args, not args.no_gzip, rate))
         result["server_cpu_ratio"] = (cpu_seconds(proc.pid) - cpu_before) / result["seconds"]
         result["client_cpu_ratio"] = (time.process_time() - client_before) / result["seconds"]
-        if check:  # what the load generator counted is what the collector holds
-            totals = stats_totals(port)
+        if viewer is not None:  # what the load generator counted is what the collector holds
+            totals = stats_totals(port, viewer)
             assert totals["accepted"] == result["accepted"], f"collector holds {totals['accepted']}, " \
                                                              f"load generator counted {result['accepted']}"
             result["tsdb_pending"] = totals["journal_pending_results"]
             result["tsdb_lag_s"] = totals["tsdb_write_lag_seconds"]
             if result["tsdb_pending"]:  # how fast the backlog drains once the load stops (bounded wait)
                 started, pending = time.perf_counter(), result["tsdb_pending"]
-                while stats_totals(port)["journal_pending_results"] and time.perf_counter() - started < 60:
+                while stats_totals(port, viewer)["journal_pending_results"] and time.perf_counter() - started < 60:
                     time.sleep(0.2)
-                left = stats_totals(port)["journal_pending_results"]
+                left = stats_totals(port, viewer)["journal_pending_results"]
                 result["drain_per_second"] = (pending - left) / (time.perf_counter() - started)
         return result
     finally:
@@ -162,14 +164,16 @@ def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: l
         log.close()
 
 
-def enrol_all(config: Path, sites: list[str]) -> list[str]:
-    """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site)."""
+def enrol_all(config: Path, sites: list[str]) -> tuple[list[str], str]:
+    """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site), and a viewer
+    token to read /api/v1/stats."""
+    from netmon.collectors.abc import Role
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
     from netmon.config.central import load_central
 
     store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
-    return [store.enrol(site) for site in sites]
+    return [store.enrol(site) for site in sites], store.issue(Role.VIEWER, "bench")
 
 
 def main() -> None:
@@ -222,11 +226,11 @@ def main() -> None:
             port = free_port(HOST)
             config = write_central(run_dir, registry, port=port,
                                    influx=influx_settings(server, "v2") if server else None)
-            tokens = enrol_all(config, sites)
+            tokens, viewer = enrol_all(config, sites)
             collector = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config)]
             try:
                 rows.append((label, run_target("collector", collector, port, "/healthz", bodies, tokens, args,
-                                               run_dir, check=True, rate=rate)))
+                                               run_dir, viewer=viewer, rate=rate)))
             finally:
                 if server:
                     server.stop()

@@ -111,7 +111,7 @@ async def run_site(site: str, token_file: Path, url: str, state: Path,
     saturated, silent = site_role(rng, args)
     down_from, down_until = (t0 + args.duration * fraction for fraction in args.silent_window)
     connection = CollectorConnection(url=url, token_file=str(token_file), ship_interval=args.ship_interval,
-                                     request_timeout=30, max_backoff=60)
+                                     request_timeout=30, max_backoff=60, insecure_http=url.startswith("http://"))
     # The agent gives its outbox a thread of its own (AsyncOutbox.open). 3,321 threads in two processes
     # would measure the GIL's convoy, not the agent: each outbox here is pinned to one of a worker's few
     # outbox threads instead (still one connection, one thread, writes in order).
@@ -201,8 +201,12 @@ async def worker_main(args: argparse.Namespace, tokens: dict[str, str]) -> dict[
 
 
 
+# reads need a viewer token (enrol_all issues one)
+READ_HEADERS: dict[str, str] = {}
+
+
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=READ_HEADERS), timeout=10) as response:
         return json.loads(response.read())
 
 
@@ -211,7 +215,7 @@ def scrape(url: str) -> tuple[dict[float, float], dict[str, float]]:
     durable commit) and the seconds each sink took (``alerting/handle`` is alert evaluation)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+    with urllib.request.urlopen(urllib.request.Request(url + "/metrics", headers=READ_HEADERS), timeout=10) as response:
         text = response.read().decode()
     buckets: dict[float, float] = {}
     sinks: dict[str, float] = {}
@@ -247,12 +251,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def enrol_all(config: Path, sites: list[str]) -> dict[str, str]:
-    """Tokens straight into sites.db with the collector's own TokenStore (the CLI takes ~1 s a site)."""
+    """Tokens straight into sites.db with the collector's own TokenStore (the CLI takes ~1 s a site),
+    and a viewer token for the orchestrator's reads (READ_HEADERS)."""
+    from netmon.collectors.abc import Role
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
     from netmon.config.central import load_central
 
     store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
+    READ_HEADERS["Authorization"] = f"Bearer {store.issue(Role.VIEWER, 'bench')}"
     return {site: store.enrol(site) for site in sites}
 
 

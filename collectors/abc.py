@@ -5,6 +5,7 @@
     ClosingSink     a sink with work of its own to stop when the collector stops
     CollectorHost   what the collector offers an extension
     Extension       a part installed when the app is built and closed when the collector stops
+    Role, Principal who may call a route (``host.require(Role.OPERATOR)``), and who called it
 
 The program's wiring lists the extensions (``netmon collector serve``: alerting, readiness) and
 passes them to ``create_app``, which installs them in that order; on shutdown the collector
@@ -14,8 +15,10 @@ that needs another gets it as a constructor argument, never by looking it up.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from netmon.config.central import CentralConfig
 from netmon.config.registry import Registry, RegistrySite
@@ -25,6 +28,33 @@ from netmon.statedb import StateLocation
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from prometheus_client.registry import Collector
+
+
+class Role(StrEnum):
+    """What a token may do (docs/security.md). ``agent`` is a site's own lane and nothing else;
+    the others are ranked: each may do what the roles below it may."""
+
+    AGENT = "agent"  # send its site's results, read its site's probe plan
+    VIEWER = "viewer"  # read: stats, sites, incidents, silences, readiness, /metrics, /docs
+    OPERATOR = "operator"  # and acknowledge incidents, set and end silences
+    ADMIN = "admin"  # and list the tokens the collector knows
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Role.AGENT: 0, Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a valid token belongs to: ``name`` is the name it was issued under (a site id for an
+    agent token); ``site_id`` is set for agent tokens only."""
+
+    role: Role
+    name: str
+    site_id: str | None = None
 
 
 @runtime_checkable
@@ -79,6 +109,11 @@ class CollectorHost(Protocol):
 
     def add_metrics(self, collector: Collector) -> None:
         """Add a prometheus-client collector to the collector's ``/metrics``."""
+        ...
+
+    def require(self, role: Role) -> Any:
+        """A FastAPI dependency, ``Depends(host.require(Role.OPERATOR))``, returning the caller's
+        ``Principal``: 401 without a valid token, 403 when its role is below ``role``."""
         ...
 
 

@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from netmon.collectors.api_models import ErrorBody
-from netmon.collectors.auth import SiteAuthenticator, bearer_token
+from netmon.collectors.auth import Authenticator, bearer_token
 from netmon.collectors.surge import plan_for
 from netmon.config.central import SurgeConfig
 from netmon.config.site import ProbePlan
 from netmon.errors import Forbidden
 
 
-def make_router(auth: SiteAuthenticator, surge: Callable[[], SurgeConfig | None]) -> APIRouter:
+def make_router(auth: Authenticator, surge: Callable[[], SurgeConfig | None]) -> APIRouter:
     """``surge``: the surge section as last (re)loaded."""
     router = APIRouter()
 
@@ -33,7 +33,7 @@ def make_router(auth: SiteAuthenticator, surge: Callable[[], SurgeConfig | None]
                    401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
         openapi_extra={"security": [{"siteToken": []}]})
     async def agent_config(site_id: str, request: Request) -> Response:
-        site = auth.site_for(bearer_token(request.headers.get("authorization")))
+        site, _ = auth.site_for(bearer_token(request.headers.get("authorization")))
         if site.id != site_id:
             raise Forbidden(f"the token belongs to site {site.id!r}, not {site_id!r}")
         plan, surged = plan_for(site, surge())

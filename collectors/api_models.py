@@ -46,6 +46,9 @@ class SiteStats(BaseModel):
     last_seen_ns: int | None
     last_report_age_seconds: float | None
     tsdb_points_set_aside: int = Field(default=0, description="points a TSDB target refused, kept in the journal")
+    clock_offset_seconds: float | None = Field(description="the agent's clock minus the collector's, as last seen")
+    clock_off: bool = Field(description="the clock is further off than limits.max_clock_offset")
+    unplanned_series: int = Field(description="series the registry does not plan (limits.site_unplanned_series)")
 
 
 class SiteDetail(SiteStats):
@@ -71,6 +74,7 @@ class CollectorTotals(BaseModel):
     tsdb_up: bool = Field(description="every TSDB target is up")
     surge_provinces: list[str]
     tsdb_targets: list[TsdbTargetState] = Field(default_factory=list)
+    sites_clock_off: list[str] = Field(description="sites whose agent's clock is off (limits.max_clock_offset)")
 
 
 class StatsResponse(BaseModel):
@@ -80,4 +84,3 @@ class StatsResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
-    sites: int

@@ -12,13 +12,16 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from starlette.responses import HTMLResponse, JSONResponse
 
-from netmon.collectors import agent_config, ingest_api, status_api
-from netmon.collectors.abc import Extension
+from netmon.collectors import agent_config, ingest_api, status_api, tokens_api
+from netmon.collectors.abc import Extension, Role
 from netmon.collectors.core import CollectorCore
 from netmon.collectors.http_errors import install_error_handlers
+from netmon.collectors.ports import install_port_split
 from netmon.collectors.settings import ServiceSettings
 from netmon.config.central import CentralConfig
 from netmon.contract import BATCH_ADAPTER
@@ -36,17 +39,35 @@ def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *
         finally:
             await core.stop()
 
+    # /docs and /openapi.json are served below, behind the viewer role, not by FastAPI in the open
     app = FastAPI(title="netmon collector", version="1",
                   description="Central collector of netmon: result ingest, site status, agent configuration.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(ingest_api.make_router(core.ingest))
     app.include_router(agent_config.make_router(core.auth, core.current_surge))
     app.include_router(status_api.make_router(status_api.StatusSources(
-        core.sites, core.journal, core.live, core.drainers, core.metrics.registry, core.surge_provinces)))
+        core.sites, core.journal, core.live, core.drainers, core.metrics.registry, core.surge_provinces,
+        core.clocks, core.budget, core.require)))
+    app.include_router(tokens_api.make_router(core.tokens, core.require))
     install_error_handlers(app)
     _install_openapi(app)
+    _install_docs(app, core.require(Role.VIEWER))
     core.install(app, extensions)
+    viewer = config.listen.viewer
+    if viewer is not None:
+        install_port_split(app, viewer_port=viewer.port)
     return app
+
+
+def _install_docs(app: FastAPI, viewer: Any) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(viewer)])
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(viewer)])
+    async def swagger_ui() -> HTMLResponse:
+        # the browser asks for the token (HTTP Basic, the token as password) and sends it again for the document
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
 
 
 def _install_openapi(app: FastAPI) -> None:
@@ -62,8 +83,11 @@ def _install_openapi(app: FastAPI) -> None:
             for name, definition in batch.pop("$defs", {}).items():
                 schemas.setdefault(name, definition)
             schemas["ResultBatch"] = batch
-            components.setdefault("securitySchemes", {})["siteToken"] = {
-                "type": "http", "scheme": "bearer", "description": "site token from 'netmon sites enrol'"}
+            schemes = components.setdefault("securitySchemes", {})
+            schemes["siteToken"] = {"type": "http", "scheme": "bearer",
+                                    "description": "site token from 'netmon sites enrol'"}
+            schemes["roleToken"] = {"type": "http", "scheme": "bearer", "description": (
+                "viewer, operator or admin token from 'netmon tokens issue' (docs/security.md)")}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -17,13 +17,16 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from netmon.collectors.abc import Extension, ResultSink
-from netmon.collectors.auth import SiteAuthenticator
+from netmon.collectors.abc import Extension, ResultSink, Role
+from netmon.collectors.auth import Authenticator, admin_file_digest
+from netmon.collectors.budget import SeriesBudget
+from netmon.collectors.clocks import SiteClocks
 from netmon.collectors.drain import TsdbDrainer
-from netmon.collectors.ingest import IngestService
+from netmon.collectors.ingest import Door, IngestService
 from netmon.collectors.journal import Journal
+from netmon.collectors.limits import RecordLimits
 from netmon.collectors.live import LiveState
 from netmon.collectors.metrics import CollectorMetrics, StateCollector
 from netmon.collectors.ratelimit import SiteRateLimiter
@@ -43,7 +46,6 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector
 
 log = logging.getLogger("netmon.collector")
-MAINTAIN_EVERY_SECONDS = 60.0
 
 
 class CollectorCore:
@@ -79,10 +81,14 @@ class CollectorCore:
                                name, call).inc(seconds))
         self.sinks.register(self.live)
         self.limiter = SiteRateLimiter(config.limits.site_results_per_minute)
-        self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainers))
-        self.auth = SiteAuthenticator(self.tokens, self.sites)
-        self.ingest = IngestService(self.auth, self.journal, self.limiter, self.sinks, self.metrics, config.limits,
-                                    config.journal.max_pending_results)
+        self.clocks = SiteClocks(config.limits.max_clock_offset)
+        self.budget = SeriesBudget(config.limits.site_unplanned_series)
+        self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainers,
+                                                      self.clocks, self.budget))
+        admin_file = config.alerting.admin_token_file if config.alerting is not None else None
+        self.auth = Authenticator(self.tokens, self.sites, admin_file_digest(admin_file))
+        door = Door(self.auth, self.limiter, config.limits, RecordLimits(config), self.budget, self.clocks)
+        self.ingest = IngestService(door, self.journal, self.sinks, self.metrics, config.journal.max_pending_results)
         self._extensions: list[Extension] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -95,6 +101,9 @@ class CollectorCore:
 
     def add_metrics(self, collector: Collector) -> None:
         self.metrics.registry.register(collector)
+
+    def require(self, role: Role) -> Any:
+        return self.auth.require(role)
 
     def install(self, app: FastAPI, extensions: Sequence[Extension]) -> None:
         """Install each extension in order; ``stop()`` closes them in reverse."""
@@ -117,6 +126,10 @@ class CollectorCore:
         counters = self.journal.counters
         rebuilt = self.live.rebuild(self.journal.latest_records(),
                                     lambda site: counters[site].last_seen_ns if site in counters else None)
+        for site_id, live in self.live.sites.items():  # the series each site has: no fresh allowance per restart
+            site = self.sites.site(site_id)
+            if site is not None:
+                self.budget.seed(site, live.results)
         log.info("collector ready: %d site(s) in %s, %d latest result(s) restored, %d result(s) waiting for the TSDB",
                  len(self.sites.registry.sites), self.sites.path, rebuilt, self.journal.pending)
         for drainer in self.drainers:
@@ -131,7 +144,7 @@ class CollectorCore:
         while True:
             await asyncio.sleep(self.tick_interval)
             await self.sinks.tick()
-            if time.monotonic() - last_maintain >= MAINTAIN_EVERY_SECONDS:
+            if time.monotonic() - last_maintain >= self.config.journal.maintenance_interval:
                 last_maintain = time.monotonic()
                 try:
                     pruned = await self.journal.maintain()

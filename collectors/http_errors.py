@@ -4,8 +4,9 @@ Services raise ``netmon.errors.RequestRefused`` subclasses (domain errors, no HT
 the app's exception handler turns each into JSON ``{"detail": "<clear message>", ...}`` with the
 status below, ``Retry-After`` when the error has ``retry_after`` and the Bearer challenge on 401.
 A ``StorageError`` that escapes a route (the shared PostgreSQL unreachable while the incidents
-API reads it) is 503 with ``Retry-After: 5``. Anything else that escapes a route is logged with
-its traceback and answered 500 without it.
+API reads it) is 503 with ``Retry-After: 5``. FastAPI's own 422 (query, path and JSON body
+parameters) lists ``loc``, ``msg`` and ``type`` of each error, without echoing the input.
+Anything else that escapes a route is logged with its traceback and answered 500 without it.
 docs/collector.md lists every status and what an agent should do with it.
 """
 
@@ -15,6 +16,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -34,7 +36,8 @@ from netmon.errors import (
 )
 
 log = logging.getLogger("netmon.collector")
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon"'}
+# Bearer for agents and scripts; Basic so a browser asks for the token (as the password) on /docs
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="netmon", Basic realm="netmon"'}
 
 STATUS: dict[type[RequestRefused], int] = {
     MalformedBody: 400,
@@ -79,6 +82,14 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestRefused)
         return JSONResponse(answer_body(exc), status_code=http_status(exc), headers=answer_headers(exc))
 
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own answer echoes each bad input back: never the caller's bytes (and an input
+        # like 1e400 is a float JSON cannot carry, which made that answer itself fail with a 500)
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error; see the collector's log"}, status_code=500)
@@ -91,4 +102,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestRefused, refused)
     app.add_exception_handler(StorageError, storage_down)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, internal_error)

@@ -18,14 +18,16 @@ from netmon.collectors.api_models import ErrorBody
 from netmon.collectors.auth import bearer_token
 from netmon.collectors.body import Upload
 from netmon.collectors.ingest import IngestService
-from netmon.contract import BatchAck
+from netmon.contract import CLOCK_OFFSET_HEADER, BatchAck
 
 
 def _error_docs() -> dict[int | str, dict[str, Any]]:
     codes = {400: "not JSON, or truncated/corrupt gzip", 401: "missing, invalid or revoked token",
-             403: "the token's site differs from the batch's or a record's site_id", 413: "body too large "
+             403: "not a site token; the token's site differs from the batch's or a record's site_id; the "
+             "batch's agent_id is not the token's agent", 413: "body too large "
              "(on the wire or decompressed)", 415: "unsupported Content-Encoding", 422: "invalid batch; when "
-             "'rejected' is present it lists every invalid record and nothing was written",
+             "'rejected' is present it lists every invalid record (contract, limits, time window, series "
+             "budget) and nothing was written",
              429: "site over its rate limit; see Retry-After", 503: "journal full or unavailable; see Retry-After"}
     return {code: {"model": ErrorBody, "description": text} for code, text in codes.items()}
 
@@ -40,12 +42,15 @@ def make_router(ingest: IngestService) -> APIRouter:
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/ResultBatch"}}}},
             "security": [{"siteToken": []}],
+            "parameters": [{"name": CLOCK_OFFSET_HEADER, "in": "header", "required": False,
+                            "schema": {"type": "number"},
+                            "description": "the agent's clock minus the collector's (seconds), from its Date answers"}],
         })
     async def post_results(request: Request) -> Response:
         headers = request.headers
         ack = await ingest.accept(bearer_token(headers.get("authorization")),
                                   Upload(headers.get("content-length"), request.stream()),
-                                  headers.get("content-encoding"))
+                                  headers.get("content-encoding"), headers.get(CLOCK_OFFSET_HEADER))
         return Response(ack.model_dump_json(), media_type="application/json")
 
     return router

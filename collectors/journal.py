@@ -32,6 +32,7 @@ from netmon.collectors.journal_messages import (
     Work,
 )
 from netmon.collectors.journal_state import JournalState
+from netmon.collectors.schema import ensure_journal
 from netmon.collectors.sqlite import JOURNAL_DB, connect, transaction
 from netmon.contract import ResultBatch
 from netmon.errors import StorageError
@@ -80,7 +81,7 @@ class Journal:
                  retention_seconds: float = 2 * 86400, tsdb_targets: Sequence[str] = ("tsdb",)) -> None:
         self.path = state_dir / JOURNAL_DB
         self._conn = connect(self.path, synchronous=synchronous, check_same_thread=False)
-        self._conn.executescript(db.SCHEMA)
+        ensure_journal(self._conn)
         if to_tsdb:
             with transaction(self._conn, "journal: TSDB targets"):
                 db.sync_targets(self._conn, list(tsdb_targets))
@@ -104,6 +105,11 @@ class Journal:
     @property
     def gaps_closed(self) -> dict[str, int]:
         return self.state.gaps_closed
+
+    @property
+    def seq_anomalies(self) -> dict[str, dict[str, int]]:
+        """Per site: ``jump`` (seqs far above the agent's range), ``forgotten`` (intervals dropped at the cap)."""
+        return self.state.seq_anomalies
 
     # --- the async API (event loop side) -------------------------------------------------
     async def commit(self, batch: ResultBatch, body: bytes, gzipped: bool, province: str, district: str | None

@@ -10,13 +10,15 @@
                    being down holds back no other (filled by a trigger on tsdb_pending)
     tsdb_set_aside points a target refused (one line each, isolated by splitting the write), with
                    the TSDB's reason: kept with their batch, counted, never retried
-    latest         the newest result per (site, probe, link, target): rebuilds the live state at start
+    latest         the newest result per (site, probe, link, target), by its time capped at its accept
+                   time: rebuilds the live state at start
     site_counters  per site accepted / duplicate / rejected, agent-reported dropped, last seen
-    dedupe_marks   per agent seq intervals (collectors/intervals.py)
+    dedupe_marks   per (site, agent) seq intervals (collectors/intervals.py)
 
 The batch, not the result, is the unit: one row per ~100 results instead of one per result
 is what lets one core accept far more than the country produces. Identity per result is
-(batches.agent_id, seq in the body).
+(batches.site_id, batches.agent_id, seq in the body). The tables and their versions are
+``collectors/schema.py``.
 """
 
 from __future__ import annotations
@@ -29,53 +31,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import from_json  # the parser validate_json used: 2x json.loads
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY,
-    site_id TEXT NOT NULL,
-    agent_id TEXT NOT NULL,
-    accepted_ns INTEGER NOT NULL,
-    province TEXT NOT NULL,
-    district TEXT,
-    results INTEGER NOT NULL,
-    first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
-    min_time_ns INTEGER NOT NULL,
-    accepted_idx BLOB,
-    gzipped INTEGER NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tsdb_pending (batch_id INTEGER PRIMARY KEY, min_time_ns INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tsdb_pending_time ON tsdb_pending (min_time_ns, batch_id);
-CREATE TABLE IF NOT EXISTS latest (
-    site_id TEXT NOT NULL, probe TEXT NOT NULL, link TEXT NOT NULL, target TEXT NOT NULL,
-    time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL,
-    PRIMARY KEY (site_id, probe, link, target)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tsdb_targets (name TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS tsdb_todo (
-    target TEXT NOT NULL, min_time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL,
-    PRIMARY KEY (target, min_time_ns, batch_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tsdb_todo_oldest ON tsdb_todo (target, batch_id);
-CREATE INDEX IF NOT EXISTS tsdb_todo_batch ON tsdb_todo (batch_id);
-CREATE TRIGGER IF NOT EXISTS tsdb_fan_out AFTER INSERT ON tsdb_pending BEGIN
-    INSERT INTO tsdb_todo (target, min_time_ns, batch_id) SELECT name, NEW.min_time_ns, NEW.batch_id FROM tsdb_targets;
-END;
-CREATE TABLE IF NOT EXISTS tsdb_set_aside (
-    target TEXT NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL, site_id TEXT NOT NULL,
-    reason TEXT NOT NULL, at_ns INTEGER NOT NULL, PRIMARY KEY (target, batch_id, idx)
-);
-CREATE TABLE IF NOT EXISTS site_counters (
-    site_id TEXT PRIMARY KEY,
-    accepted INTEGER NOT NULL DEFAULT 0,
-    duplicate INTEGER NOT NULL DEFAULT 0,
-    rejected INTEGER NOT NULL DEFAULT 0,
-    dropped_total INTEGER NOT NULL DEFAULT 0,
-    last_seen_ns INTEGER
-);
-"""
 
 LatestKey = tuple[str, str, str, str]
 

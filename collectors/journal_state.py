@@ -14,13 +14,17 @@ from typing import Any, assert_never
 from pydantic import TypeAdapter
 
 from netmon.collectors import journal_db as db
-from netmon.collectors.intervals import SeqIntervals, load_marks, save_changes
+from netmon.collectors.intervals import MarkKey, SeqIntervals, load_marks, save_changes
 from netmon.collectors.journal_messages import Commit, CommitResult, Maintain, MarkWritten, NoteRejected, Work
 from netmon.collectors.live import MAX_SERIES_PER_SITE
 from netmon.contract import ResultRecord
 
 log = logging.getLogger("netmon.collector.journal")
 RECORDS_ADAPTER: TypeAdapter[list[ResultRecord]] = TypeAdapter(list[ResultRecord])
+# A batch reaching this far above everything the agent sent before is counted as a jump: more than
+# any outbox holds (its newest heartbeat goes first after an outage, at most its backlog ahead).
+# An outbox that lost its state restarts numbering at the clock's microseconds: a jump too.
+JUMP_SEQS = 10_000_000
 
 
 class JournalState:
@@ -31,8 +35,10 @@ class JournalState:
         self._max_gaps = max_gaps_per_agent
         self._retention_ns = int(retention_seconds * 1e9)
         self.gaps_closed = {"age": 0, "cap": 0}
+        # per site: seq jumps far ahead, dedupe intervals forgotten at the cap (since start)
+        self.seq_anomalies: dict[str, dict[str, int]] = {}
         self.counters: dict[str, db.SiteCounters] = {}
-        self._marks: dict[str, SeqIntervals] = {}
+        self._marks: dict[MarkKey, SeqIntervals] = {}
         self._next_batch = 1
         self.pending = 0
         self._dirty_counters: set[str] = set()
@@ -56,12 +62,19 @@ class JournalState:
 
     def commit_batch(self, conn: Any, work: Commit, now_ns: int) -> CommitResult:
         batch = work.batch
-        marks = self._marks.get(batch.agent_id)
+        key = (batch.site_id, batch.agent_id)  # the token's site: checked at the door
+        marks = self._marks.get(key)
         if marks is None:
-            marks = self._marks[batch.agent_id] = SeqIntervals()
+            marks = self._marks[key] = SeqIntervals()
         results = batch.results
         seqs = [r.seq for r in results]
         consecutive = bool(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        highest = marks.highest
+        if highest is not None and seqs and (seqs[-1] if consecutive else max(seqs)) > highest + JUMP_SEQS:
+            self._anomaly(batch.site_id, "jump")
+            log.warning("site %s agent %s: seqs jump from %d to %d (an outbox that restarted, or a broken or "
+                        "hostile sender); the jump cannot make later results duplicates", batch.site_id,
+                        batch.agent_id, highest, max(seqs))
         if consecutive and marks.add_run(seqs[0], seqs[-1], now_ns):
             accepted = list(range(len(results)))
         else:
@@ -74,7 +87,7 @@ class JournalState:
         counters.dropped_total = batch.dropped_total
         if accepted:
             counters.last_seen_ns = now_ns
-        save_changes(conn, batch.agent_id, marks)
+        save_changes(conn, key, marks)
         return CommitResult([results[i] for i in accepted], len(results) - len(accepted),
                             seqs if consecutive else sorted(set(seqs)))
 
@@ -93,9 +106,11 @@ class JournalState:
             record = results[idx]
             # the StrEnum member is the probe name itself (cheaper than .value, binds as text)
             key = (record.site_id, record.probe, record.link or "", record.target)
+            # never later than now: a sample stamped ahead (within the allowed skew) cannot pin "latest"
+            time_ns = min(record.time_ns, now_ns)
             current = latest.get(key)
-            if current is None or current[0] <= record.time_ns:
-                latest[key] = (record.time_ns, bid, idx if as_sent else pos)
+            if current is None or current[0] <= time_ns:
+                latest[key] = (time_ns, bid, idx if as_sent else pos)
         chosen = [seqs[i] for i in accepted]
         db.insert_batch(conn, (
             bid, batch.site_id, batch.agent_id, now_ns, work.province, work.district, len(accepted), min(chosen),
@@ -107,15 +122,22 @@ class JournalState:
             self.pending += len(accepted)
 
     def maintain(self, conn: Any, now_ns: int) -> int:
-        for agent_id, marks in self._marks.items():
-            by_age, by_cap = marks.close_gaps(now_ns, self._gap_close_ns, self._max_gaps)
-            if by_age or by_cap:
+        for key, marks in self._marks.items():
+            by_age, by_cap, forgotten = marks.close_gaps(now_ns, self._gap_close_ns, self._max_gaps)
+            if by_age or by_cap or forgotten:
                 self.gaps_closed["age"] += by_age
                 self.gaps_closed["cap"] += by_cap
-                log.info("agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap", agent_id, by_age, by_cap)
-                save_changes(conn, agent_id, marks)
+                if forgotten:
+                    self._anomaly(key[0], "forgotten", forgotten)
+                log.info("site %s agent %s: closed %d dedupe gap(s) by age, %d by the per-agent cap; forgot %d "
+                         "interval(s) above the agent's range", *key, by_age, by_cap, forgotten)
+                save_changes(conn, key, marks)
         db.cap_latest(conn, MAX_SERIES_PER_SITE)
         return db.prune(conn, now_ns - self._retention_ns, limit_batches=20_000)
+
+    def _anomaly(self, site_id: str, kind: str, count: int = 1) -> None:
+        per_site = self.seq_anomalies.setdefault(site_id, {})
+        per_site[kind] = per_site.get(kind, 0) + count
 
     def counters_for(self, site_id: str) -> db.SiteCounters:
         self._dirty_counters.add(site_id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from netmon.contract import RESERVED_INFO_KEYS
+
 STATUS_LEVEL = {"ok": 0, "degraded": 1, "failed": 2, "error": 3}
-RESERVED_FIELDS = {"status", "status_level", "seq", "reason"}
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " "})
 # A backslash before another backslash, a separator or the end of the value: every parser
 # would read it as an escape (eating the comma that ends the tag), and no form of it reads
@@ -66,6 +67,7 @@ def line(record: dict[str, Any], province: str, district: str | None, seq: int, 
     if record.get("reason"):
         fields.append(f"reason={string_field(record['reason'])}")
     for key_name, text in (record.get("info") or {}).items():
-        name = f"info_{key_name}" if key_name in values or key_name in RESERVED_FIELDS else key_name
+        # the door refuses such keys; records journalled before it did are still written harmlessly
+        name = f"info_{key_name}" if key_name in RESERVED_INFO_KEYS else key_name
         fields.append(f"{name}={string_field(text)}")
     return f"{series} {','.join(fields)} {time_ns}"

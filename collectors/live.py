@@ -26,6 +26,9 @@ Key = tuple[str, str, str]  # (probe, link or "", target)
 class SiteLive:
     last_seen_ns: int | None = None
     results: dict[Key, ResultRecord] = dataclasses.field(default_factory=dict)
+    # what decides which result is the newest: its time, but never later than when it was accepted,
+    # so a sample stamped ahead of the collector's clock cannot keep newer ones out
+    order_ns: dict[Key, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,23 +69,26 @@ class LiveState:
             live = self.sites[site_id] = SiteLive()
         if seen_ns is not None and (live.last_seen_ns is None or seen_ns > live.last_seen_ns):
             live.last_seen_ns = seen_ns
-        results = live.results
+        results, order = live.results, live.order_ns
         for record in records:
             key = (record.probe, record.link or "", record.target)  # a StrEnum member is its name
-            current = results.get(key)
-            if current is None or current.time_ns <= record.time_ns:
+            time_ns = record.time_ns if seen_ns is None else min(record.time_ns, seen_ns)
+            current = order.get(key)
+            if current is None or current <= time_ns:
                 results[key] = record
+                order[key] = time_ns
         if len(results) > MAX_SERIES_PER_SITE:
-            newest = sorted(results.items(), key=lambda item: item[1].time_ns)[-MAX_SERIES_PER_SITE:]
-            live.results = dict(newest)
+            newest = sorted(order, key=order.__getitem__)[-MAX_SERIES_PER_SITE:]
+            live.results = {key: results[key] for key in newest}
+            live.order_ns = {key: order[key] for key in newest}
 
     def rebuild(self, latest: Iterable[tuple[str, int, dict[str, Any]]], last_seen: Callable[[str], int | None]
                 ) -> int:
         """From the journal's newest result per key (records as the agent sent them)."""
         count = 0
         for site_id, time_ns, record in latest:
-            # time_ns has a default on the wire; the journal holds the value it was accepted with
-            self.apply(site_id, [RECORD_ADAPTER.validate_python({**record, "time_ns": time_ns})], None)
+            # the journal's time_ns orders (capped at the accept time); the record keeps its own
+            self.apply(site_id, [RECORD_ADAPTER.validate_python({"time_ns": time_ns, **record})], time_ns)
             count += 1
         for site_id, live in self.sites.items():
             live.last_seen_ns = last_seen(site_id)

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from netmon.collectors.budget import SeriesBudget
+from netmon.collectors.clocks import SiteClocks
 from netmon.collectors.drain import TsdbDrainer
 from netmon.collectors.journal import Journal
 from netmon.collectors.live import LiveState
@@ -46,6 +48,12 @@ class CollectorMetrics:
         self.sink_seconds = Counter("netmon_collector_sink_duration_seconds",
                                     "Time the event loop spent in each sink (alert evaluation is one), by call "
                                     "(handle: per accepted batch; tick: timers).", ["sink", "call"], registry=r)
+        self.site_refused = Counter("netmon_site_refused_results", "Results refused at the door, by site and why "
+                                    "(invalid, limits, future, too_old, series_budget).", ["site", "reason"],
+                                    registry=r)
+        self.site_rejected_requests = Counter("netmon_site_rejected_requests", "Ingest requests of a site refused "
+                                              "after its token was recognised, by site and reason.",
+                                              ["site", "reason"], registry=r)
         self.registry_reloads = Counter("netmon_collector_registry_reloads", "Site registry reloads, by outcome.",
                                         ["outcome"], registry=r)
         for outcome in ("accepted", "duplicate", "rejected"):
@@ -61,11 +69,14 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
 class StateCollector(Collector):
     """Journal, TSDB and live-state figures computed at scrape time."""
 
-    def __init__(self, sites: RegistryStore, journal: Journal, live: LiveState, drainers: list[TsdbDrainer]) -> None:
+    def __init__(self, sites: RegistryStore, journal: Journal, live: LiveState, drainers: list[TsdbDrainer],
+                 clocks: SiteClocks, budget: SeriesBudget) -> None:
         self.sites = sites
         self.journal = journal
         self.live = live
         self.drainers = drainers
+        self.clocks = clocks
+        self.budget = budget
 
     def describe(self) -> list[Metric]:
         return []
@@ -90,6 +101,8 @@ class StateCollector(Collector):
         yield gaps
         yield _single(_gauge("netmon_collector_registry_sites", "Sites in the loaded registry."),
                       len(self.sites.registry.sites))
+        yield _single(_gauge("netmon_collector_sites_clock_off", "Sites whose agent's clock is further off the "
+                             "collector's than limits.max_clock_offset."), len(self.clocks.sites_off()))
 
     def _tsdb(self) -> Iterator[Metric]:
         """Per TSDB target (``target``: its name, the URL unless ``name`` is set)."""
@@ -136,8 +149,26 @@ class StateCollector(Collector):
                       ["site", "link", "probe", "target"])
         util = _gauge("netmon_link_utilisation_ratio", "Latest utilisation of the link's contracted rate.",
                       ["site", "link"])
+        clock = _gauge("netmon_site_clock_offset_seconds", "The site agent's clock minus the collector's (as the "
+                       "agent measured it from the collector's Date answers, else from its batches' sent_at).",
+                       ["site"])
+        unplanned = _gauge("netmon_site_unplanned_series", "Series of the site the registry does not plan, "
+                           "against limits.site_unplanned_series.", ["site"])
+        anomalies = CounterMetricFamily("netmon_site_seq_anomalies", "Sequence-number anomalies of the site's agent "
+                                        "since the collector started: jump (far above its range: an outbox that "
+                                        "restarted, or a broken or hostile sender), forgotten (dedupe intervals "
+                                        "dropped at the cap).", labels=["site", "kind"])
         for site in self.sites.registry.sites:
             info.add_metric([site.id, site.name, site.province, site.district or ""], 1.0)
+            offset = self.clocks.offset(site.id)
+            if offset is not None:
+                clock.add_metric([site.id], offset)
+            series = self.budget.unplanned(site.id)
+            if series:
+                unplanned.add_metric([site.id], series)
+            # list(): one C-level copy, so the journal's writer thread adding a kind cannot break the loop
+            for kind, count in list(journal.seq_anomalies.get(site.id, {}).items()):
+                anomalies.add_metric([site.id, kind], count)
             counters = journal.counters.get(site.id)
             if counters is not None:
                 results.add_metric([site.id, "accepted"], counters.accepted)
@@ -160,7 +191,7 @@ class StateCollector(Collector):
                 figures = live_state.figures(site, link.name)
                 if figures.utilisation_ratio is not None:
                     util.add_metric([site.id, link.name], figures.utilisation_ratio)
-        yield from (info, age, results, dropped, rtt, loss, util)
+        yield from (info, age, results, dropped, rtt, loss, util, clock, unplanned, anomalies)
 
 
 def _single(family: GaugeMetricFamily | CounterMetricFamily, value: float) -> Metric:

@@ -14,26 +14,16 @@ import sqlite3
 import time
 from pathlib import Path
 
+from netmon.collectors.schema import ensure_sites
 from netmon.collectors.sqlite import query, transaction
 from netmon.config.registry import Registry, RegistrySite, load_registry
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sites (
-    site_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    province TEXT NOT NULL,
-    district TEXT,
-    doc TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 class RegistryStore:
     def __init__(self, path: str | Path, conn: sqlite3.Connection) -> None:
         self.path = Path(path)
         self._conn = conn
-        conn.executescript(SCHEMA)
+        ensure_sites(conn)
         self.registry = Registry()
         self.loaded_ns = 0
         self.digest = ""

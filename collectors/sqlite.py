@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from netmon.config.statefiles import private_file
 from netmon.errors import StorageError
 
 SITES_DB = "sites.db"
@@ -28,13 +29,13 @@ def connect(path: Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL", chec
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                    check_same_thread=check_same_thread)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 before SQLite creates it with the umask's mode (and its WAL with it)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
         # Another process (the CLI) may hold the write lock for a moment.
         conn.execute("PRAGMA busy_timeout=5000")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"cannot open {path}: {exc}") from exc
     return conn
 

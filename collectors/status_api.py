@@ -1,4 +1,5 @@
-"""Status endpoints: ``/healthz``, ``/metrics``, ``/api/v1/stats``, ``/api/v1/sites/{site_id}``."""
+"""Status endpoints: ``/healthz`` (open: liveness), and for the viewer role and above ``/metrics``,
+``/api/v1/stats``, ``/api/v1/sites/{site_id}``."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
+from netmon.collectors.abc import Principal, Role
 from netmon.collectors.api_models import (
     CollectorTotals,
     ErrorBody,
@@ -21,6 +23,8 @@ from netmon.collectors.api_models import (
     StatsResponse,
     TsdbTargetState,
 )
+from netmon.collectors.budget import SeriesBudget
+from netmon.collectors.clocks import SiteClocks
 from netmon.collectors.drain import TsdbDrainer
 from netmon.collectors.journal import Journal
 from netmon.collectors.journal_db import SiteCounters
@@ -40,6 +44,9 @@ class StatusSources:
     drainers: list[TsdbDrainer]
     metrics: CollectorRegistry
     surge_provinces: Callable[[], list[str]]
+    clocks: SiteClocks
+    budget: SeriesBudget
+    require: Callable[[Role], Callable[..., Principal]]
 
 
 def _stats(src: StatusSources, site: RegistrySite, now_ns: int) -> SiteStats:
@@ -49,7 +56,9 @@ def _stats(src: StatusSources, site: RegistrySite, now_ns: int) -> SiteStats:
                      agent_dropped_total=counters.dropped_total, last_seen_ns=src.live.sites[site.id].last_seen_ns
                      if site.id in src.live.sites else counters.last_seen_ns,
                      last_report_age_seconds=src.live.last_report_age_seconds(site.id, now_ns),
-                     tsdb_points_set_aside=sum(n for (_, s), n in src.journal.set_aside.items() if s == site.id))
+                     tsdb_points_set_aside=sum(n for (_, s), n in src.journal.set_aside.items() if s == site.id),
+                     clock_offset_seconds=src.clocks.offset(site.id), clock_off=src.clocks.off(site.id),
+                     unplanned_series=src.budget.unplanned(site.id))
 
 
 def _latest(record: ResultRecord) -> LatestResult:
@@ -59,17 +68,18 @@ def _latest(record: ResultRecord) -> LatestResult:
 
 def make_router(src: StatusSources) -> APIRouter:
     router = APIRouter()
+    viewer = [Depends(src.require(Role.VIEWER))]
 
-    @router.get("/healthz", response_model=Health, tags=["status"], summary="Liveness: the collector serves")
+    @router.get("/healthz", response_model=Health, tags=["status"], summary="Liveness: the collector serves (no token)")
     async def healthz() -> Health:
-        return Health(status="ok", sites=len(src.sites.registry.sites))
+        return Health(status="ok")
 
-    @router.get("/metrics", tags=["status"], summary="Prometheus metrics", response_class=Response,
+    @router.get("/metrics", dependencies=viewer, tags=["status"], summary="Prometheus metrics", response_class=Response,
                 responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text exposition format"}})
     async def metrics() -> Response:
         return Response(generate_latest(src.metrics), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/api/v1/stats", response_model=StatsResponse, tags=["status"],
+    @router.get("/api/v1/stats", response_model=StatsResponse, tags=["status"], dependencies=viewer,
                 summary="Per-site counts (accepted, duplicate, rejected, agent-dropped) and last seen")
     async def stats() -> StatsResponse:
         now_ns = time.time_ns()
@@ -82,10 +92,11 @@ def make_router(src: StatusSources) -> APIRouter:
             accepted=sum(c.accepted for c in counters), duplicate=sum(c.duplicate for c in counters),
             rejected=sum(c.rejected for c in counters), journal_pending_results=src.journal.pending,
             tsdb_write_lag_seconds=max((t.write_lag_seconds for t in targets), default=0.0),
-            tsdb_up=all(t.up for t in targets), surge_provinces=src.surge_provinces(), tsdb_targets=targets)
+            tsdb_up=all(t.up for t in targets), surge_provinces=src.surge_provinces(), tsdb_targets=targets,
+            sites_clock_off=[s for s in src.clocks.sites_off() if src.sites.site(s) is not None])
         return StatsResponse(totals=totals, sites=sites)
 
-    @router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"],
+    @router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"], dependencies=viewer,
                 responses={404: {"model": ErrorBody, "description": "no such site in the registry"}},
                 summary="One site: counts, last seen, latest values per link")
     async def site_detail(site_id: str) -> SiteDetail:

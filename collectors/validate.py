@@ -1,10 +1,12 @@
 """Validate a raw batch so that one bad record does not hide the rest.
 
 Fast path: ``BATCH_ADAPTER.validate_json(raw)`` — one pass in pydantic-core over the bytes,
-2.2x faster here than FastAPI's body parsing. Only when that fails does the slow path parse
-the JSON once and validate the envelope (with the contract model itself, results set aside)
-and then every record on its own, so the answer lists every rejected record with its field
-path (``results[3].values.rtt_avg_seconds``) and the agent can drop exactly those.
+2.2x faster here than FastAPI's body parsing — then the per-record limits of ``central.yaml``
+(``collectors/limits.py``) on the validated records. Only when the contract check fails does
+the slow path parse the JSON once and validate the envelope (with the contract model itself,
+results set aside) and then every record on its own, limits included, so the answer lists
+every rejected record with its field paths (``results[3].values.rtt_avg_seconds``,
+``results[4].time_ns``) and the agent can drop exactly those.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 
+from netmon.collectors.limits import RecordLimits
 from netmon.config.loader import key_path
 from netmon.contract import (
     BATCH_ADAPTER,
@@ -64,38 +67,69 @@ def _record_errors(i: int, record: ResultRecord, agent_id: str) -> list[FieldErr
     return errors
 
 
-def identity_errors(batch: ResultBatch, site_id: str) -> list[RejectedRecord]:
-    """Forbidden for another site's data; records of another agent are rejected."""
+class _Refusals:
+    """The records refused so far, each once with all its errors, and how many for each reason."""
+
+    def __init__(self) -> None:
+        self.rejected: list[RejectedRecord] = []
+        self.refused: dict[str, int] = {}
+
+    def add(self, index: int, seq: int | None, reason: str, errors: list[FieldError]) -> None:
+        self.rejected.append(RejectedRecord(index=index, seq=seq, errors=errors))
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+
+    def check(self, i: int, record: ResultRecord, agent_id: str, limits: RecordLimits, now_ns: int,
+              body_bytes: int) -> None:
+        errors = _record_errors(i, record, agent_id)
+        over = limits.errors(i, record, now_ns, body_bytes)
+        if over is not None:
+            self.add(i, record.seq, "invalid" if errors else over[0], errors + over[1])
+        elif errors:
+            self.add(i, record.seq, "invalid", errors)
+
+    def raise_any(self, total: int) -> None:
+        if self.rejected:
+            raise records_rejected(self.rejected, total, self.refused)
+
+
+def identity_check(batch: ResultBatch, site_id: str) -> None:
+    """Forbidden for another site's data."""
     if batch.site_id != site_id:
         raise _forbidden("the batch's site_id", batch.site_id, site_id)
-    rejected = []
     for i, record in enumerate(batch.results):
         if record.site_id != site_id:
             raise _forbidden(f"results[{i}].site_id", record.site_id, site_id)
-        if record.agent_id != batch.agent_id:
-            rejected.append(RejectedRecord(index=i, seq=record.seq, errors=_record_errors(i, record, batch.agent_id)))
-    return rejected
 
 
-def parse_batch(raw: bytes, site_id: str) -> ResultBatch:
-    """The batch, or MalformedBody (not JSON), Forbidden (other site), InvalidBatch / RecordsRejected."""
+def parse_batch(raw: bytes, site_id: str, limits: RecordLimits, now_ns: int) -> ResultBatch:
+    """The batch as the contract reads it, or MalformedBody (not JSON), Forbidden (other site),
+    InvalidBatch / RecordsRejected (against the contract; the valid records' limit errors with them).
+    ``check_limits`` then checks the records of a batch that parsed."""
     try:
         batch = BATCH_ADAPTER.validate_json(raw)
     except ValidationError as fast:
-        explain(raw, site_id, fast)
-    rejected = identity_errors(batch, site_id)
-    if rejected:
-        raise records_rejected(rejected, len(batch.results))
+        explain(raw, site_id, fast, limits, now_ns)
+    identity_check(batch, site_id)
     return batch
 
 
-def records_rejected(rejected: list[RejectedRecord], total: int) -> RecordsRejected:
-    detail = (f"{len(rejected)} of {total} record(s) are invalid; nothing from this batch was written. Drop the "
-              "rejected seqs and resend the rest.")
-    return RecordsRejected(detail, rejected)
+def check_limits(batch: ResultBatch, limits: RecordLimits, now_ns: int, body_bytes: int) -> None:
+    """RecordsRejected listing every record of another agent or over a limit."""
+    refusals = _Refusals()
+    agent_id = batch.agent_id
+    for i, record in enumerate(batch.results):
+        refusals.check(i, record, agent_id, limits, now_ns, body_bytes)
+    refusals.raise_any(len(batch.results))
 
 
-def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
+def records_rejected(rejected: list[RejectedRecord], total: int, refused: dict[str, int] | None = None
+                     ) -> RecordsRejected:
+    detail = (f"{len(rejected)} of {total} record(s) are invalid or over a limit; nothing from this batch was "
+              "written. Drop the rejected seqs and resend the rest.")
+    return RecordsRejected(detail, rejected, refused)
+
+
+def explain(raw: bytes, site_id: str, fast: ValidationError, limits: RecordLimits, now_ns: int) -> Any:
     """Why the fast path failed, as the most useful refusal. Always raises."""
     first = fast.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
@@ -127,20 +161,17 @@ def explain(raw: bytes, site_id: str, fast: ValidationError) -> Any:
                 raise _forbidden(f"results[{i}].site_id", item["site_id"], site_id)
             if item.get("schema_version", SCHEMA_VERSION) not in SUPPORTED_VERSIONS:
                 raise _unsupported(f"results[{i}]", item["schema_version"])
-    rejected = []
+    refusals = _Refusals()
     for i, item in enumerate(results):
         seq = item.get("seq") if isinstance(item, dict) else None
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
         try:
             record = RECORD_ADAPTER.validate_python(item)
         except ValidationError as exc:
-            rejected.append(RejectedRecord(index=i, seq=seq, errors=field_errors(exc, f"results[{i}]")))
+            refusals.add(i, seq, "invalid", field_errors(exc, f"results[{i}]"))
             continue
-        errors = _record_errors(i, record, batch.agent_id)
-        if errors:
-            rejected.append(RejectedRecord(index=i, seq=seq, errors=errors))
-    if rejected:
-        raise records_rejected(rejected, len(results))
+        refusals.check(i, record, batch.agent_id, limits, now_ns, len(raw))
+    refusals.raise_any(len(results))
     # The slow path found nothing the fast path did: report the fast path's own errors.
     errors = field_errors(fast)
     raise InvalidBatch("the batch is invalid: " + "; ".join(f"{e.path}: {e.message}" for e in errors), errors=errors)

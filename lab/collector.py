@@ -5,6 +5,7 @@
     with start_collector(config) as collector:          # free port, waits for /healthz
         token = collector.enrol("26734")                 # `netmon sites enrol --json`
         status, body = collector.post_batch(token, sample_batch("26734", range(1, 101)))
+        stats = collector.get_json("/api/v1/stats")      # with a viewer token issued on first use
 
 Given a lab ``Namespace`` the collector runs inside it (and the lab stops it too); its
 address must then be one the namespace owns. ``kill()`` is ``kill -9``; ``restart()`` starts
@@ -75,10 +76,13 @@ def influx_settings(server: Server, api: str, **extra: Any) -> dict[str, Any]:
 
 def write_central(workdir: Path, registry: Path, *, host: str = "127.0.0.1", port: int | None = None,
                   influx: dict[str, Any] | list[dict[str, Any]] | None = None, tls: tuple[Path, Path] | None = None,
-                  **sections: Any) -> Path:
+                  viewer_address: bool = False, **sections: Any) -> Path:
     """central.yaml in ``workdir``; ``influx``: one ``influxdb:`` mapping or a list of them (several TSDB
-    targets); ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs)."""
+    targets); ``tls``: (certificate, key) files to serve HTTPS (netmon.lab.certs); ``viewer_address``: a
+    second port for the read routes (``listen.viewer``)."""
     listen: dict[str, Any] = {"host": host, "port": port or free_port(host)}
+    if viewer_address:
+        listen["viewer"] = {"host": host, "port": free_port(host)}
     if tls is not None:
         listen.update(tls_cert_file=str(tls[0]), tls_key_file=str(tls[1]))
     config: dict[str, Any] = {"listen": listen, "state_dir": str(workdir / "state"), "registry": str(registry),
@@ -114,11 +118,22 @@ class CollectorProcess:
     # the CA that issued the collector's certificate when it serves HTTPS
     ca_file: Path | None = None
     tls: bool = False
+    # tokens issued through the CLI by ``role_token`` (kept across restarts: sites.db keeps them)
+    role_tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+    # listen.viewer's port, when the config splits the agents' address from the viewer one
+    viewer_port: int | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def viewer_url(self) -> str:
+        """Where people and Prometheus read: ``listen.viewer`` when set, else the agents' address."""
+        if self.viewer_port is None:
+            return self.url
+        return self.url.rsplit(":", 1)[0] + f":{self.viewer_port}"
 
     @property
     def state_dir(self) -> Path:
@@ -146,15 +161,27 @@ class CollectorProcess:
         self.proc = fresh.proc
         return self
 
-    def enrol(self, site_id: str, rotate: bool = False) -> str:
-        return enrol(self.config_path, site_id, rotate=rotate, env=self.env)
+    def enrol(self, site_id: str, rotate: bool = False, agent_id: str | None = None) -> str:
+        return enrol(self.config_path, site_id, rotate=rotate, env=self.env, agent_id=agent_id)
+
+    def role_token(self, role: str = "viewer") -> str:
+        """A token of ``role`` (viewer, operator, admin), issued once per handle by `netmon tokens issue`."""
+        if role not in self.role_tokens:
+            self.role_tokens[role] = issue_token(self.config_path, f"lab-{role}", role, env=self.env)
+        return self.role_tokens[role]
+
+    def read_headers(self, role: str = "viewer") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.role_token(role)}"}
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-                timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+                timeout: float = 10.0, viewer: bool | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request; ``viewer``: to the viewer address (default: for anything but the agent routes)."""
         context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls and self.ca_file else None
+        to_viewer = viewer if viewer is not None else not path.startswith(("/api/v1/results", "/api/v1/agents/"))
+        base = self.viewer_url if to_viewer else self.url
 
         def call() -> tuple[int, dict[str, str], bytes]:
-            req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+            req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
             try:
                 with urllib.request.urlopen(req, timeout=timeout, context=context) as response:
                     return int(response.status), dict(response.headers), response.read()
@@ -162,8 +189,13 @@ class CollectorProcess:
                 return exc.code, dict(exc.headers), exc.read()
         return call_in_namespace(self.ns, call) if self.ns is not None else call()
 
+    def read(self, path: str, role: str = "viewer", timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+        """GET ``path`` with a token of ``role`` (status, headers, body)."""
+        return self.request("GET", path, headers=self.read_headers(role), timeout=timeout)
+
     def get_json(self, path: str, token: str | None = None) -> Any:
-        status, _, body = self.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        """GET with ``token``, by default a viewer token."""
+        status, _, body = self.request("GET", path, headers={"Authorization": f"Bearer {token or self.role_token()}"})
         if status != 200:
             raise LabError(f"GET {path} answered {status}: {body[:300]!r}")
         return json.loads(body)
@@ -200,7 +232,8 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
     argv = netmon_argv("collector", "serve", "--config", str(config_path))
     full_env = env or netmon_env()
     handle = CollectorProcess(config_path, listen["host"], int(listen["port"]), None, ns, env,  # type: ignore[arg-type]
-                              ca_file=ca_file, tls=bool(listen.get("tls_cert_file")))
+                              ca_file=ca_file, tls=bool(listen.get("tls_cert_file")),
+                              viewer_port=int(listen["viewer"]["port"]) if listen.get("viewer") else None)
     if ns is not None:
         ready = lambda: call_in_namespace(ns, lambda: _healthy(handle.url, ca_file))  # noqa: E731
         handle.proc = ns.start(argv, name="collector", env=full_env, ready=ready, ready_timeout=ready_timeout)
@@ -222,11 +255,12 @@ def start_collector(config_path: Path, *, ns: Namespace | None = None, env: dict
     return handle
 
 
-def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[str, str] | None = None) -> str:
+def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[str, str] | None = None,
+          agent_id: str | None = None) -> str:
     """A fresh token for ``site_id`` through the real CLI (``netmon sites enrol --json``)."""
     argv = netmon_argv("sites", "enrol", site_id, "--json", "--config", str(config_path))
-    out = subprocess.run(argv + (["--rotate"] if rotate else []), capture_output=True, text=True,
-                         env=env or netmon_env(), timeout=60)
+    argv += (["--rotate"] if rotate else []) + (["--agent-id", agent_id] if agent_id else [])
+    out = subprocess.run(argv, capture_output=True, text=True, env=env or netmon_env(), timeout=60)
     if out.returncode != 0:
         raise LabError(f"netmon sites enrol {site_id} failed: {out.stderr.strip()}")
     return str(json.loads(out.stdout)["token"])
@@ -247,3 +281,12 @@ def copy_enrolment(source_config: Path, target_config: Path) -> None:
     finally:
         src.close()
         dst.close()
+
+
+def issue_token(config_path: Path, name: str, role: str, *, env: dict[str, str] | None = None) -> str:
+    """A viewer, operator or admin token through the real CLI (``netmon tokens issue --json``)."""
+    argv = netmon_argv("tokens", "issue", name, "--role", role, "--rotate", "--json", "--config", str(config_path))
+    out = subprocess.run(argv, capture_output=True, text=True, env=env or netmon_env(), timeout=60)
+    if out.returncode != 0:
+        raise LabError(f"netmon tokens issue {name} failed: {out.stderr.strip()}")
+    return str(json.loads(out.stdout)["token"])

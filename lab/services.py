@@ -158,7 +158,9 @@ def start_victoriametrics(data_dir: Path, host: str = "127.0.0.1", port: int | N
 
     def start(http_port: int) -> Proc:
         argv = [binary, f"-storageDataPath={data_dir}/vm", f"-httpListenAddr={host}:{http_port}",
-                "-retentionPeriod=10y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"]
+                "-retentionPeriod=10y", "-search.latencyOffset=0s",
+                # a point the collector writes again (a refused request VictoriaMetrics had half taken) counts once
+                "-dedup.minScrapeInterval=1ms", "-search.disableCache", "-loggerLevel=WARN"]
         return spawn(argv, data_dir / "victoria-metrics.log", ns=ns,
                      ready=_ready(f"http://{host}:{http_port}/health", ns), name="victoria-metrics")
 

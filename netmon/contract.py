@@ -29,7 +29,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 # SQLite and InfluxDB store signed 64-bit integers; the contract refuses what they cannot hold.
 INT64_MAX = 2**63 - 1
 # Free text we show to people (reasons, names): bounded so a broken agent cannot bloat storage.
-ShortText = Annotated[str, Field(max_length=500)]
+ShortText = Annotated[str, Field(max_length=500)]  # TEXT_MAX_CHARS
 
 
 class ProbeKind(StrEnum):
@@ -113,6 +113,22 @@ VALUE_NAMES: dict[ProbeKind, frozenset[str]] = {
 }
 
 
+# The storage schema's tag keys (docs/schema.md) and the fields every point carries besides its
+# values. An ``info`` entry becomes a string field of the same name: one named like a tag would
+# stand beside that tag and be read instead of it, one named like a value would change that
+# field's type for every site. So none of these names is ever an ``info`` key (nor, by
+# ``VALUE_NAMES``, a value).
+TAG_KEYS = frozenset({"province", "district", "site", "link", "link_kind", "target"})
+POINT_FIELDS = frozenset({"status", "status_level", "seq", "reason", "time"})
+RESERVED_INFO_KEYS = TAG_KEYS | POINT_FIELDS | frozenset().union(*VALUE_NAMES.values())
+TEXT_MAX_CHARS = 500
+
+# ``POST /api/v1/results`` request header: the agent's clock minus the collector's, in seconds,
+# measured from the collector's ``Date`` answers (RFC 9110). A header, so agents and collectors
+# of either age ignore what they do not know.
+CLOCK_OFFSET_HEADER = "X-Netmon-Clock-Offset"
+
+
 def now_ns() -> int:
     return time.time_ns()
 
@@ -141,6 +157,14 @@ class Observation(BaseModel):
             if not math.isfinite(value):
                 raise ValueError(f"value {name!r} is not a finite number")
         return values
+
+    @field_validator("info")
+    @classmethod
+    def _no_reserved_info_keys(cls, info: dict[str, str]) -> dict[str, str]:
+        if info and not RESERVED_INFO_KEYS.isdisjoint(info):
+            taken = sorted(RESERVED_INFO_KEYS.intersection(info))
+            raise ValueError(f"info key(s) {taken} are reserved: tag, field or value names of the storage schema")
+        return info
 
     @model_validator(mode="after")
     def _reason_when_not_ok(self) -> Observation:

@@ -43,7 +43,7 @@ user reads one sentence, never a traceback. The tree::
     │   ├── BodyTooLarge            over limits.max_body_bytes (on the wire or decompressed)
     │   ├── UnsupportedEncoding     a Content-Encoding other than gzip
     │   ├── InvalidBatch            the batch breaks the wire contract (``errors``: field paths)
-    │   │   └── RecordsRejected     some records do (``rejected``: every one, with its paths)
+    │   │   └── RecordsRejected     some records do, or are over a limit (``rejected``: every one, with its paths)
     │   ├── SiteRateLimited         over limits.site_results_per_minute (``retry_after``)
     │   └── CollectorBusy           journal full or storage failing: resend after ``retry_after``
     ├── IncidentNotFound            no incident with that id (the API answers 404)
@@ -60,7 +60,7 @@ incident errors a ``KeyError`` / ``ValueError``, as the built-in they stand for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -284,13 +284,17 @@ class InvalidBatch(RequestRefused):
 
 
 class RecordsRejected(InvalidBatch):
-    """Some records are invalid; none of the batch was stored. ``rejected`` lists every one."""
+    """Some records are invalid or over a limit; none of the batch was stored. ``rejected`` lists
+    every one; ``refused`` counts them by why (``invalid``, ``limits``, ``future``, ``too_old``,
+    ``series_budget``), as ``netmon_site_refused_results_total`` does."""
 
     reason = "invalid_records"
 
-    def __init__(self, detail: str, rejected: Sequence[RejectedRecord]) -> None:
+    def __init__(self, detail: str, rejected: Sequence[RejectedRecord], refused: Mapping[str, int] | None = None
+                 ) -> None:
         super().__init__(detail)
         self.rejected = list(rejected)
+        self.refused = dict(refused) if refused is not None else {"invalid": len(self.rejected)}
 
 
 class SiteRateLimited(RequestRefused):

@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT, netmon_argv, netmon_env
 
 ROOT = Path(REPO_ROOT)
 # commands that neither list nor report: services, actions, a printed file or secret
-NO_JSON = {"demo", "probe run", "probe unit", "reflector serve", "collector serve", "sites revoke", "alerts ack",
+NO_JSON = {"demo", "probe run", "probe unit", "reflector serve", "collector serve", "sites revoke", "tokens revoke", "alerts ack",
            "alerts silence", "alerts unsilence", "alerts token"}
 # which default config a command falls back to
 AGENT_COMMANDS = {"probe once", "probe run"}
@@ -137,11 +137,16 @@ def test_the_log_level_comes_from_the_environment_in_any_case_for_both_services(
 
 
 def test_exit_1_is_an_error_in_one_line(tmp_path: Path) -> None:
-    out = netmon("alerts", "list", "--url", "http://127.0.0.1:9")
+    token = tmp_path / "token"
+    token.write_text("x" * 43 + "\n", encoding="utf-8")
+    out = netmon("alerts", "list", "--url", "http://127.0.0.1:9", "--token-file", str(token))
     assert out.returncode == 1 and out.stderr.startswith("cannot reach the collector at http://127.0.0.1:9: ")
     assert out.stderr.count("\n") == 1
     out = netmon("config", "check", "-c", str(tmp_path / "missing.yaml"))
     assert (out.returncode, out.stderr) == (1, f"{tmp_path / 'missing.yaml'}: (top level): file not found\n")
+    out = netmon("alerts", "list", "--url", "http://127.0.0.1:9", "--token-file", str(tmp_path / "none"))
+    assert (out.returncode, out.stderr.count("\n")) == (1, 1)
+    assert out.stderr.startswith(f"cannot read the token file {tmp_path / 'none'}: No such file or directory")
 
 
 def test_the_default_config_paths_and_their_variables(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ def test_numbers_stay_the_numbers_yaml_means(tmp_path: Path) -> None:
 site: {id: 00127, name: X, province: Y}
 links:
   - {name: leased, kind: leased_line, contracted_mbps: 1_000, snmp: {host: h, if_name: eth1, community: c, retries: 0x2}}
-collector: {url: "http://c", token_file: t, ship_interval: 010}
+collector: {url: "http://c", insecure_http: true, token_file: t, ship_interval: 010}
 """)
     config = load_model(path, SiteConfig)
     assert config.links[0].contracted_mbps == 1000.0

@@ -42,6 +42,8 @@ def anchors(path: Path) -> set[str]:
             while name in found:
                 name, n = f"{base}-{n}", n + 1
             found.add(name)
+        if not in_code:  # explicit anchors, e.g. <a id="two-addresses"></a> before a bold paragraph title
+            found.update(re.findall(r'<a id="([^"]+)"></a>', line))
     return found
 
 

@@ -2,7 +2,8 @@
 
 ``ReadinessExtension`` is what ``netmon collector serve`` installs; the router reads the
 collector's own configuration and its loaded site registry (through ``CollectorHost``), so the
-API and ``netmon readiness report --config`` give the same answer.
+API and ``netmon readiness report --config`` give the same answer. It runs InfluxDB queries:
+only for a viewer token or above (``CollectorHost.require``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from starlette.responses import Response
 
+from netmon.collectors.abc import Role
 from netmon.config.central import CentralConfig
 from netmon.config.registry import Registry
 from netmon.dashboards.readiness.model import ReadinessReport
@@ -26,11 +28,14 @@ if TYPE_CHECKING:
 MEDIA = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
 
-def make_router(config: Callable[[], CentralConfig], registry: Callable[[], Registry]) -> APIRouter:
+def make_router(config: Callable[[], CentralConfig], registry: Callable[[], Registry],
+                require: Callable[[Role], Any]) -> APIRouter:
+    """``require``: the collector's ``CollectorHost.require``."""
     router = APIRouter()
 
     @router.get(
         "/api/v1/readiness", tags=["readiness"], response_model=ReadinessReport,
+        dependencies=[Depends(require(Role.VIEWER))],
         summary="Go-live readiness of a province's communes",
         responses={200: {"content": {MEDIA["csv"]: {}, MEDIA["html"]: {}},
                          "description": "JSON by default; CSV (one row per commune) or a self-contained HTML page"},
@@ -66,7 +71,7 @@ class ReadinessExtension:
     name = "readiness"
 
     def install(self, host: CollectorHost, app: FastAPI) -> None:
-        app.include_router(make_router(lambda: host.config, host.site_registry))
+        app.include_router(make_router(lambda: host.config, host.site_registry, host.require))
 
     async def aclose(self) -> None:
         """Nothing to release: each request opens and closes its own InfluxDB client."""

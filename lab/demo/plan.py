@@ -105,6 +105,7 @@ def site_config(spec: CommuneSpec, *, collector_url: str, token_file: Path, stat
         "probes": probe_options(gateway is None, icmp),
         "agent": {"metrics_port": 0, "heartbeat_interval": f"{HEARTBEAT_SECONDS}s"},
         "collector": {"url": collector_url, "token_file": str(token_file), "ship_interval": f"{SHIP_INTERVAL_SECONDS}s",
+                      "insecure_http": collector_url.startswith("http://"),  # the demo's own namespaces
                       "request_timeout": "3s", "max_backoff": "5s", "config_poll_interval": "1h"},
         "state_dir": str(state_dir),
     }

@@ -30,6 +30,7 @@ from netmon.cli import (
     readiness_cmd,
     reflector_cmd,
     sites_cmd,
+    tokens_cmd,
 )
 from netmon.cli.extras import missing_module_message
 
@@ -47,6 +48,7 @@ app.add_typer(probe_cmd.app, name="probe")
 app.add_typer(reflector_cmd.app, name="reflector")
 app.add_typer(collector_cmd.app, name="collector")
 app.add_typer(sites_cmd.app, name="sites")
+app.add_typer(tokens_cmd.app, name="tokens")
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(dashboards_cmd.app, name="dashboards")
 app.add_typer(readiness_cmd.app, name="readiness")

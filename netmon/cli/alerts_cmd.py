@@ -2,8 +2,10 @@
 
 The CLI talks HTTP to the running collector (``--url``, env ``NETMON_COLLECTOR_URL``)
 rather than opening its SQLite file: the engine is the only writer of alert state, and
-the operator need not be on the collector's machine. Changes need the admin token
-(``--token-file``, env ``NETMON_ADMIN_TOKEN_FILE``); ``netmon alerts token`` makes one.
+the operator need not be on the collector's machine. Every call sends the token of
+``--token-file`` (env ``NETMON_TOKEN_FILE``, or ``NETMON_ADMIN_TOKEN_FILE`` as before): listing
+needs a viewer token, acknowledging and silencing an operator one (``netmon tokens issue``;
+``netmon alerts token`` still makes the admin token of ``alerting.admin_token_file``).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ rules_app = typer.Typer(help="Alert rules files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 Url = Annotated[str, typer.Option("--url", envvar="NETMON_COLLECTOR_URL", help="collector base URL")]
-TokenFile = Annotated[Path, typer.Option("--token-file", envvar="NETMON_ADMIN_TOKEN_FILE",
-                                         help="file holding the admin token")]
+TokenFile = Annotated[Path, typer.Option("--token-file", envvar=["NETMON_TOKEN_FILE", "NETMON_ADMIN_TOKEN_FILE"],
+                                         help="file holding a viewer (list) or operator (change) token")]
 DEFAULT_URL = "http://127.0.0.1:8080"
-DEFAULT_TOKEN_FILE = Path("~/.config/netmon/admin.token").expanduser()
+DEFAULT_TOKEN_FILE = Path("~/.config/netmon/token").expanduser()
+OLD_DEFAULT_TOKEN_FILE = Path("~/.config/netmon/admin.token").expanduser()
 
 
 class StateFilter(StrEnum):
@@ -42,17 +45,18 @@ class StateFilter(StrEnum):
     ALL = "all"
 
 
-def _call(method: str, url: str, path: str, token_file: Path | None = None, **kwargs: Any) -> Any:
+def _call(method: str, url: str, path: str, token_file: Path, **kwargs: Any) -> Any:
     require("centre", "alerts")
     import httpx
 
-    headers = {}
-    if token_file is not None:
-        try:
-            headers["Authorization"] = f"Bearer {token_file.read_text(encoding='utf-8').strip()}"
-        except OSError as exc:
-            typer.echo(f"cannot read the admin token file {token_file}: {exc.strerror}", err=True)
-            raise typer.Exit(1) from None
+    if token_file == DEFAULT_TOKEN_FILE and not token_file.exists() and OLD_DEFAULT_TOKEN_FILE.exists():
+        token_file = OLD_DEFAULT_TOKEN_FILE  # where `netmon alerts token --save` used to keep it
+    try:
+        headers = {"Authorization": f"Bearer {token_file.read_text(encoding='utf-8').strip()}"}
+    except OSError as exc:
+        typer.echo(f"cannot read the token file {token_file}: {exc.strerror} (issue one with 'netmon tokens "
+                   "issue NAME --role viewer|operator --save FILE')", err=True)
+        raise typer.Exit(1) from None
     try:
         response = httpx.request(method, url.rstrip("/") + path, headers=headers, timeout=15, **kwargs)
     except httpx.HTTPError as exc:
@@ -74,19 +78,19 @@ def _when(ts: float | None) -> str:
         return "-"
     try:
         return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, OSError, ValueError):  # a time no calendar holds: say it rather than crash
-        return f"{ts:.0f} (Unix time)"
+    except (OverflowError, OSError, ValueError):  # beyond the calendar: never ends
+        return "never"
 
 
 @app.command("list")
-def list_incidents(url: Url = DEFAULT_URL,
+def list_incidents(url: Url = DEFAULT_URL, token_file: TokenFile = DEFAULT_TOKEN_FILE,
                    state: Annotated[StateFilter, typer.Option(case_sensitive=False, help="which incidents")] = (
                        StateFilter.OPEN),
                    team: str | None = None, site: str | None = None,
                    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False) -> None:
     """Incidents, newest first."""
     params = {k: v for k, v in {"state": state.value, "team": team, "site": site}.items() if v}
-    incidents = _call("GET", url, "/api/v1/incidents", params=params)["incidents"]
+    incidents = _call("GET", url, "/api/v1/incidents", token_file, params=params)["incidents"]
     if as_json:
         for incident in incidents:
             typer.echo(json.dumps(incident, ensure_ascii=False))
@@ -130,10 +134,11 @@ def silence(reason: Annotated[str, typer.Option(help="why (maintenance window, k
 
 
 @app.command("silences")
-def silences(url: Url = DEFAULT_URL, all_: Annotated[bool, typer.Option("--all", help="expired ones too")] = False,
+def silences(url: Url = DEFAULT_URL, token_file: TokenFile = DEFAULT_TOKEN_FILE,
+             all_: Annotated[bool, typer.Option("--all", help="expired ones too")] = False,
              as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False) -> None:
     """Active silences."""
-    for item in _call("GET", url, "/api/v1/silences", params={"all": str(all_).lower()})["silences"]:
+    for item in _call("GET", url, "/api/v1/silences", token_file, params={"all": str(all_).lower()})["silences"]:
         if as_json:
             typer.echo(json.dumps(item, ensure_ascii=False))
             continue
@@ -152,16 +157,16 @@ def unsilence(silence_id: int, url: Url = DEFAULT_URL, token_file: TokenFile = D
 def token(write: Annotated[Path, typer.Option("--write", help="file the collector reads (admin_token_file)")],
           save: Annotated[Path | None, typer.Option(help="also keep the token here for this CLI (mode 600)")] = None
           ) -> None:
-    """Make an admin token: printed once; only its hash goes to the collector's file."""
-    from netmon.alerting.auth import new_token
+    """Make the admin token of alerting.admin_token_file: printed once; only its hash goes to the
+    collector's file. (Tokens of every role, kept in the collector's state: 'netmon tokens issue'.)"""
+    from netmon.collectors.auth import HASH_PREFIX
+    from netmon.collectors.tokens import new_token, token_digest
+    from netmon.config.statefiles import write_private
 
-    value, line = new_token()
-    write.parent.mkdir(parents=True, exist_ok=True)
-    write.write_text(line + "\n", encoding="utf-8")
+    value = new_token()
+    write_private(write, HASH_PREFIX + token_digest(value) + "\n")
     if save is not None:
-        save.parent.mkdir(parents=True, exist_ok=True)
-        save.touch(mode=0o600)
-        save.write_text(value + "\n", encoding="utf-8")
+        write_private(save, value + "\n")
     typer.echo(value)
     typer.echo(f"(shown once; the collector's {write} holds only its hash)", err=True)
 

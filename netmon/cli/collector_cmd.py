@@ -54,17 +54,19 @@ def serve(config: CentralConfigFile = CENTRAL_CONFIG,
         settings = load_service_settings()
         central = load_central(config)
         listen = central.listen
-        sock = bind(config, host or listen.host, listen.port if port is None else port)
+        sockets = [bind(config, host or listen.host, listen.port if port is None else port)]
+        if listen.viewer is not None:
+            sockets.append(bind(config, listen.viewer.host, listen.viewer.port, key="listen.viewer.port"))
     # state_dir unusable, or the shared PostgreSQL unreachable at start (the message names which)
     with exit_on_error(str(config), only=StorageError):
         from netmon.collectors.app import create_app
 
         application = create_app(central, settings, config_file=str(config), extensions=extensions())
     tune_gc()
-    raise typer.Exit(run_server(application, sock, central, log_level, config))
+    raise typer.Exit(run_server(application, sockets, central, log_level, config))
 
 
-def bind(config_file: Path, host: str, port: int) -> socket.socket:
+def bind(config_file: Path, host: str, port: int, key: str = "listen.port") -> socket.socket:
     """The listening socket, bound now: uvicorn binds only after the application started (and logs
     "Application startup complete" first), so a port in use showed up as a startup that failed."""
     from netmon.config.loader import line_of
@@ -81,13 +83,13 @@ def bind(config_file: Path, host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        raise ConfigError(str(config_file), [("listen.port", line_of(config_file, "listen.port"),
+        raise ConfigError(str(config_file), [(key, line_of(config_file, key),
                                              f"cannot listen on {where}: {exc.strerror or exc}")]) from None
     sock.set_inheritable(True)
     return sock
 
 
-def run_server(application: Any, sock: socket.socket, central: CentralConfig, log_level: str,
+def run_server(application: Any, sockets: list[socket.socket], central: CentralConfig, log_level: str,
                config_file: Path) -> int:
     import logging
 
@@ -98,18 +100,20 @@ def run_server(application: Any, sock: socket.socket, central: CentralConfig, lo
         application, log_level=log_level, access_log=listen.access_log, server_header=False,
         timeout_graceful_shutdown=10, timeout_keep_alive=listen.keep_alive_seconds,
         ssl_certfile=listen.tls_cert_file, ssl_keyfile=listen.tls_key_file))
-    host, port = sock.getsockname()[:2]
     scheme = "https" if listen.tls_cert_file else "http"
-    logging.getLogger("netmon.collector").info("listening on %s://%s:%d (config %s)", scheme,
-                                               f"[{host}]" if ":" in host else host, port, config_file)
-    try:
-        server.run(sockets=[sock])
+    for sock, who in zip(sockets, ("", " for viewers"), strict=False):
+        host, port = sock.getsockname()[:2]
+        logging.getLogger("netmon.collector").info("listening on %s://%s:%d%s (config %s)", scheme,
+                                                   f"[{host}]" if ":" in host else host, port, who, config_file)
+    try:  # one process, two addresses when listen.viewer is set: collectors/ports.py tells the routes apart
+        server.run(sockets=sockets)
     except SystemExit as exc:  # uvicorn exits 3 when the application's startup failed; it logged why
         typer.echo(f"netmon collector serve: the collector did not start (see the log above; "
                    f"uvicorn exit {exc.code})", err=True)
         return 1
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     return 0
 
 

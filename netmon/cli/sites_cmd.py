@@ -1,11 +1,15 @@
-"""``netmon sites enrol|revoke|list``: site tokens, against the collector's state (state_dir/sites.db)."""
+"""``netmon sites enrol|revoke|list``: site tokens, against the collector's state (state_dir/sites.db).
+
+A site token speaks for one site and one agent of it (``--agent-id``, default ``<site>-agent``, the
+agent's own default): the collector refuses it for any other site or agent. Viewer, operator and
+admin tokens are ``netmon tokens``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,7 +25,8 @@ ConfigOption = CentralConfigFile
 DEFAULT_CONFIG = CENTRAL_CONFIG
 
 
-def _stores(config: Path) -> tuple[RegistryStore, TokenStore]:
+def open_stores(config: Path) -> tuple[RegistryStore, TokenStore]:
+    """The registry (loaded) and the token store of ``config``'s state_dir; exits 1 on errors."""
     from netmon.collectors.sitestore import RegistryStore
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
@@ -41,9 +46,15 @@ def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry
           config: ConfigOption = DEFAULT_CONFIG,
           as_json: Annotated[bool, typer.Option("--json", help='print {"site_id": ..., "token": ...}')] = False,
           rotate: Annotated[bool, typer.Option(help="replace an active token (the old one stops working)")] = False,
+          agent_id: Annotated[str | None, typer.Option(
+              "--agent-id", help="the agent's id (its agent.id), if not '<site>-agent'")] = None,
           ) -> None:
-    """Issue a token for SITE_ID. It is printed once and stored only as a SHA-256 hash."""
-    sites, tokens = _stores(config)
+    """Issue a token for SITE_ID's agent. It is printed once and stored only as a SHA-256 hash."""
+    from netmon.contract import Identifier
+
+    if agent_id is not None:
+        check_identifier(agent_id, "--agent-id", Identifier)
+    sites, tokens = open_stores(config)
     if sites.site(site_id) is None:
         typer.echo(f"site {site_id!r} is not in the registry {sites.path}", err=True)
         raise typer.Exit(1)
@@ -51,7 +62,7 @@ def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry
         typer.echo(f"site {site_id} already has an active token; use --rotate to replace it "
                    "(the old token stops working at once)", err=True)
         raise typer.Exit(1)
-    token = tokens.enrol(site_id)
+    token = tokens.enrol(site_id, agent_id)
     if as_json:
         typer.echo(json.dumps({"site_id": site_id, "token": token}))
     else:
@@ -62,7 +73,7 @@ def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry
 @app.command("revoke")
 def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Revoke SITE_ID's token; the running collector refuses it within 0.1 s."""
-    _, tokens = _stores(config)
+    _, tokens = open_stores(config)
     count = tokens.revoke(site_id)
     if not count:
         typer.echo(f"site {site_id} has no active token", err=True)
@@ -97,9 +108,22 @@ def list_sites(config: ConfigOption = DEFAULT_CONFIG,
         token = active.get(site.id)
         since = dt.datetime.fromtimestamp(token.created_ns / 1e9, dt.UTC).isoformat(timespec="seconds") if token \
             else None
+        agent = token.agent_id if token else None
         if as_json:
             typer.echo(json.dumps({"site_id": site.id, "name": site.name, "province": site.province,
-                                   "district": site.district, "token_since": since}, ensure_ascii=False))
+                                   "district": site.district, "token_since": since, "agent_id": agent},
+                                  ensure_ascii=False))
         else:
-            typer.echo(f"{site.id:<10} {site.province:<20} {site.name:<40} "
-                       f"{'token since ' + since if since else 'no token'}")
+            state = f"token since {since} for {agent or 'its first agent'}" if since else "no token"
+            typer.echo(f"{site.id:<10} {site.province:<20} {site.name:<40} {state}")
+
+
+def check_identifier(value: str, option: str, kind: Any) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        typer.echo(f"{option} {value!r}: 1-64 letters, digits and . _ : - (starting with a letter or digit)",
+                   err=True)
+        raise typer.Exit(2) from None

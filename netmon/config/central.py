@@ -16,8 +16,13 @@ from netmon.config.alerting import AlertingConfig
 from netmon.config.loader import load_model
 from netmon.config.readiness import ReadinessConfig
 from netmon.config.site import Strict
-from netmon.config.units import Bytes, PositiveSeconds, Seconds
-from netmon.contract import ProbeKind
+from netmon.config.units import Bytes, PositiveSeconds
+from netmon.contract import TEXT_MAX_CHARS, ProbeKind
+
+
+class ListenAddress(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
 
 
 class Listen(Strict):
@@ -33,11 +38,16 @@ class Listen(Strict):
     # unset and terminate TLS at a reverse proxy in front of it.
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # A second address for people and Prometheus (status, metrics, incidents, readiness, docs):
+    # the agents' port then serves only the agent routes (collectors/ports.py). Same TLS.
+    viewer: ListenAddress | None = None
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Listen:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        if self.viewer is not None and self.viewer.port == self.port:
+            raise ValueError("listen.viewer needs a port of its own (the routes are told apart by port)")
         return self
 
 
@@ -77,9 +87,29 @@ class InfluxConfig(Strict):
 
 
 class Limits(Strict):
+    """What one site may send (docs/security.md lists each limit with its reason). A record over a
+    limit is refused 422 with its field path, the rest of its batch is resent; counted per site."""
+
     max_body_bytes: Bytes = 4 * 2**20
     # Per site: results per minute before 429 (a normal site sends ~80; a backlog drain more).
     site_results_per_minute: int = Field(default=60_000, ge=1)
+    # One record's size: the bytes of its text (ids, names, host, reason, info keys and values)
+    # plus 16 per number. The agents' largest (a path result with its hop list) is under 2 KiB.
+    max_record_bytes: Bytes = Field(default=8 * 2**10, ge=1024)
+    # A record's ``info``: how many entries, and the bytes of their keys and values together.
+    max_info_entries: int = Field(default=16, ge=0, le=1000)
+    max_info_bytes: Bytes = Field(default=4 * 2**10, ge=0)
+    # ``reason`` and each ``info`` value, in characters (the wire contract's own cap is 500).
+    max_text_chars: int = Field(default=TEXT_MAX_CHARS, ge=1, le=TEXT_MAX_CHARS)
+    # Series (probe, link, target) a site may add beyond what the registry knows of it (its links,
+    # and the targets, links and platforms of its plan). A commune measures a few dozen; InfluxDB
+    # 1.x refuses new series past 1 M per database, ~300 per site for the whole country.
+    site_unplanned_series: int = Field(default=100, ge=0, le=100_000)
+    # Results stamped further ahead of the collector's clock are refused; results older than
+    # ``journal.retention`` are refused too.
+    max_future_skew: PositiveSeconds = 300.0
+    # A site whose agent's clock is further off than this is shown as off (/metrics, status API).
+    max_clock_offset: PositiveSeconds = 10.0
 
 
 class JournalConfig(Strict):
@@ -87,8 +117,10 @@ class JournalConfig(Strict):
 
     # WAL + FULL: a 200 survives power loss, not only a crash; group commit amortises the fsync.
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    # Results already written to the TSDB are kept this long (live-state rebuild, readiness, audits).
-    retention: Seconds = 2 * 86400.0
+    # Results already written to the TSDB are kept this long (live-state rebuild, readiness, audits),
+    # and results stamped longer ago than this are refused at the door: it must cover the agents'
+    # outbox.max_age (7 d), or the backlog of a commune offline longer than it is refused and lost.
+    retention: PositiveSeconds = 8 * 86400.0
     # Beyond this many results waiting for the TSDB, ingest answers 503 + Retry-After and the
     # agents' outboxes hold the data instead of the centre's disk.
     max_pending_results: int = Field(default=20_000_000, ge=1000)
@@ -96,6 +128,8 @@ class JournalConfig(Strict):
     # long after the first seq above it arrived; it must exceed the agents' outbox.max_age (7 d).
     dedupe_gap_close_after: PositiveSeconds = 8 * 86400.0
     dedupe_max_gaps_per_agent: int = Field(default=10_000, ge=10)
+    # How often gaps are closed and written rows past retention pruned.
+    maintenance_interval: PositiveSeconds = 60.0
 
 
 class SurgeConfig(Strict):

@@ -2,7 +2,9 @@
 
 The part the centre may override (``links``, ``platforms``, ``probes``) is the probe *plan*;
 ``GET /api/v1/agents/{site}/config`` returns a ``ProbePlan``. Identity, the collector
-connection and local paths always come from the local file.
+connection and local paths always come from the local file: a plan from the centre that names
+a file or a program (``LOCAL_ONLY`` below, and options a probe kind marks ``local_only``) is
+refused by the agent, which takes those settings from its own file instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,19 @@ from netmon.config.units import Bytes, PositiveSeconds
 from netmon.contract import Identifier, LinkKind
 
 Host = Annotated[str, Field(min_length=1, max_length=255)]
+# A host handed to a program as an argument (iperf3 -c): never one that reads as an option
+ArgumentHost = Annotated[str, Field(min_length=1, max_length=255,
+                                    pattern=r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")]
+
+# Settings of a plan only the local file may give: files the agent would read, as
+# (section, key) of a link or a platform. Probe options say it themselves (``local_only``).
+LOCAL_ONLY = {"links.snmp": ("auth_key_file", "priv_key_file"), "platforms": ("ca_file",)}
+
+
+def local_only(description: str) -> Any:
+    """Mark a probe option the centre may not set (a program or a file): ``Field(**local_only(...))``."""
+    return {"description": description + " (local file only: never taken from the centre)",
+            "json_schema_extra": {"local_only": True}}
 
 
 class Strict(BaseModel):
@@ -108,7 +123,7 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 
 
 class ThroughputConfig(Strict):
-    server: Host
+    server: ArgumentHost
     port: int = Field(default=5201, ge=1, le=65535)
     max_bytes_per_day: Bytes = 500 * 10**6
     duration: PositiveSeconds = 5.0
@@ -228,6 +243,9 @@ class CollectorConnection(Strict):
     # How long a TCP (and TLS) handshake may take before the next collector is tried.
     connect_timeout: PositiveSeconds = 5.0
     token_file: str
+    # Plain http:// sends the site token and every result in clear, and lets anyone on the path
+    # answer in the collector's name: refused unless set here (a lab, a test bench).
+    insecure_http: bool = False
     ca_file: str | None = None
     ship_interval: PositiveSeconds = 10.0
     batch_max_results: int = Field(default=500, ge=1, le=10_000)
@@ -255,6 +273,15 @@ class CollectorConnection(Strict):
     def collector_urls(self) -> list[str]:
         """The collectors in order of preference, without a trailing slash."""
         return [u.rstrip("/") for u in ([self.url] if self.url is not None else self.urls)]
+
+    @model_validator(mode="after")
+    def _https(self) -> CollectorConnection:
+        for url in self.collector_urls if not self.insecure_http else ():
+            if url.lower().startswith("http://"):
+                raise ValueError(f"collector url {url} is plain http: the token and the results would cross the "
+                                 "network in clear; use https:// (ca_file for a private CA), or set insecure_http: "
+                                 "true for a lab")
+        return self
 
 
 class OutboxConfig(Strict):

@@ -10,11 +10,14 @@ per site: the agent waits as asked instead of taking its backlog to another coll
 polls use the same client, so they follow the same collector.
 
 httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
-means is ``probes.agent.answer``.
+means is ``probes.agent.answer``. Every answer's ``Date`` gives the agent's clock offset from
+the collector's (``clock_offset_seconds``, ±1 s), sent back with each upload
+(``X-Netmon-Clock-Offset``) so the centre shows sites whose clocks are off.
 """
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import json
 import logging
@@ -29,7 +32,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netmon.config.site import CollectorConnection
-from netmon.contract import SCHEMA_VERSION
+from netmon.contract import CLOCK_OFFSET_HEADER, SCHEMA_VERSION
 from netmon.errors import CollectorRejected, CollectorUnreachable
 from netmon.probes.agent.answer import Settlement, settlement_of
 from netmon.probes.agent.outbox import Queued
@@ -116,6 +119,18 @@ class CollectorClient:
                                       connect=min(connection.connect_timeout, connection.request_timeout))
         self.http: httpx.AsyncClient = self._httpx.AsyncClient(timeout=timeout, transport=transport)
         self._token: str | None = None
+        self.clock_offset_seconds: float | None = None  # this agent's clock minus the collector's
+        self.on_clock_offset: Callable[[float], None] = lambda seconds: None
+
+    def _note_clock(self, date: str | None, sent: float, received: float) -> None:
+        """``Date`` has whole seconds: the collector's time was in [Date, Date + 1) while it answered."""
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp() + 0.5 if date else None
+        except (TypeError, ValueError):
+            server = None
+        if server is not None:
+            self.clock_offset_seconds = round((sent + received) / 2 - server, 3)
+            self.on_clock_offset(self.clock_offset_seconds)
 
     @property
     def url(self) -> str:
@@ -135,6 +150,7 @@ class CollectorClient:
         for attempt in range(len(self.urls)):
             url = self.url
             last = attempt == len(self.urls) - 1
+            sent = time.time()
             try:
                 response = await self.http.request(method, url + path, headers=headers, **kwargs)
             except self._httpx.HTTPError as exc:
@@ -143,6 +159,7 @@ class CollectorClient:
                     raise CollectorUnreachable(error) from None
                 self._fail_over(error)
                 continue
+            self._note_clock(response.headers.get("date"), sent, time.time())
             if response.status_code >= 500 and not last:
                 self._fail_over(f"{method} {url}{path} answered {response.status_code}")
                 continue
@@ -164,8 +181,10 @@ class CollectorClient:
 
     async def post(self, items: list[Queued], dropped_total: int) -> Settlement:
         body = batch_body(items, site_id=self.site_id, agent_id=self.agent_id, dropped_total=dropped_total)
-        response = await self.request("POST", RESULTS_PATH, content=body,
-                                      headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if self.clock_offset_seconds is not None:
+            headers[CLOCK_OFFSET_HEADER] = f"{self.clock_offset_seconds:.3f}"
+        response = await self.request("POST", RESULTS_PATH, content=body, headers=headers)
         return settlement_of(response, items)
 
     async def aclose(self) -> None:

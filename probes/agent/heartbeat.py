@@ -37,7 +37,7 @@ def heartbeat(agent_id: str, started_monotonic: float, stats: OutboxStats) -> Ob
             "uptime_seconds": round(time.monotonic() - started_monotonic, 3),
             "outbox_queued_count": stats.queued,
             "outbox_dropped_total": stats.dropped_total,
-            "outbox_oldest_age_seconds": round(stats.oldest_age_seconds(now_ns), 3),
+            "outbox_oldest_age_seconds": round(stats.oldest_age_seconds(), 3),
             "produced_total": stats.produced_total,
             "acknowledged_total": stats.acknowledged_total,
             "rss_bytes": rss_bytes(),

@@ -103,6 +103,8 @@ class AgentMetrics:
         self.last_ship = Gauge("netmon_agent_last_successful_ship_timestamp_seconds",
                                "When the collector last acknowledged a batch (Unix time).", registry=r)
         self.tasks = Gauge("netmon_agent_probe_tasks", "Probe tasks currently scheduled.", registry=r)
+        self.clock_offset = Gauge("netmon_agent_clock_offset_seconds", "This agent's clock minus the collector's, "
+                                  "from the Date of its last answer (±1 s).", registry=r)
         start = Gauge("netmon_agent_start_time_seconds", "When the agent started (Unix time).", registry=r)
         start.set(time.time())
         info = Gauge("netmon_agent_info", "The site this agent measures (value 1).",

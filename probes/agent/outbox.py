@@ -10,7 +10,11 @@ A fresh outbox starts numbering just above the current time in microseconds rath
 reuses a seq the collector has already de-duplicated against.
 
 Bounds (``max_results``, ``max_age``) drop strictly oldest first and count the drops in the
-same transaction. A dropped row that is part of the batch on the wire may still reach the
+same transaction. Age is how long a row has been *in the outbox*, on the outbox's own clock
+(``OutboxClock``: the kernel's boot-time clock, carried across agent restarts; it does not run
+while the box is off), never the probe's timestamp or the wall clock: a box that boots with its
+clock in 2000 and then steps to the right time, or one stepped to 2100 by a bad NTP answer,
+keeps every queued result. A dropped row that is part of the batch on the wire may still reach the
 collector: it is counted only once that batch's answer is known — acknowledged if the
 collector took it, dropped otherwise (or after a crash, when nobody knows) — so the loss the
 centre shows is exact. ``produced = acknowledged + rejected + dropped + queued`` holds across
@@ -25,38 +29,79 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from netmon.config.statefiles import private_file
 from netmon.contract import Observation, ResultRecord
 from netmon.errors import StorageError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
-    seq INTEGER PRIMARY KEY, probe TEXT NOT NULL, time_ns INTEGER NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS results_time ON results (time_ns);
-CREATE INDEX IF NOT EXISTS results_probe ON results (probe, seq);
-"""
+# schema versions (``user_version``): 1 as before versions were kept; 2 ages rows by the outbox clock
+_STEPS = (
+    (1, ("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+         "CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY, probe TEXT NOT NULL, time_ns INTEGER NOT NULL, "
+         "body TEXT NOT NULL)",
+         "CREATE INDEX IF NOT EXISTS results_probe ON results (probe, seq)")),
+    # rows queued before have no entry time: they count as entering now (an upgrade drops nothing)
+    (2, ("ALTER TABLE results ADD COLUMN queued_ns INTEGER NOT NULL DEFAULT 0",
+         "DROP INDEX IF EXISTS results_time",
+         "CREATE INDEX results_queued ON results (queued_ns)")),
+)
 _COUNTERS = ("base_seq", "last_seq", "dropped_total", "acknowledged_total", "rejected_total",
-             "dropped_in_flight")
+             "dropped_in_flight", "clock_ns", "clock_boot", "clock_boottime_ns")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> int:
+    """This boot of the machine, as a number the meta table can hold (0 when the kernel does not say)."""
+    try:
+        return int(BOOT_ID.read_text().strip().replace("-", "")[:15], 16)
+    except (OSError, ValueError):
+        return 0
+
+
+def boottime_ns() -> int:
+    """Nanoseconds since boot, suspend included; never stepped by NTP or by hand."""
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+class OutboxClock:
+    """The outbox's own time, in ns: it runs with the boot-time clock and is carried over an agent
+    restart within one boot; across a reboot it resumes where it was (the time off does not count)."""
+
+    def __init__(self, stored_ns: int, stored_boot: int, stored_boottime_ns: int, boot: int,
+                 steady: Callable[[], int]) -> None:
+        self._steady = steady
+        now = steady()
+        same_boot = boot != 0 and boot == stored_boot and now >= stored_boottime_ns
+        self._base = stored_ns + (now - stored_boottime_ns if same_boot else 0)
+        self._anchor = now
+        self.boot = boot
+
+    def now_ns(self) -> int:
+        return self._base + (self._steady() - self._anchor)
+
+    def steady_ns(self) -> int:
+        return self._steady()
 
 
 @dataclasses.dataclass(frozen=True)
 class OutboxStats:
     queued: int
-    oldest_time_ns: int | None
+    oldest_queued_ns: int | None  # on the outbox clock
     base_seq: int  # the first result got base_seq + 1
     last_seq: int  # high-water mark: the last seq ever assigned
     dropped_total: int
     acknowledged_total: int
     rejected_total: int
+    clock: Callable[[], int] = dataclasses.field(default=time.time_ns, compare=False)
 
     @property
     def produced_total(self) -> int:
         return self.last_seq - self.base_seq
 
-    def oldest_age_seconds(self, now_ns: int | None = None) -> float:
-        if self.oldest_time_ns is None:
+    def oldest_age_seconds(self) -> float:
+        """How long the oldest row has been waiting in the outbox (0 when empty)."""
+        if self.oldest_queued_ns is None:
             return 0.0
-        return max(0.0, ((now_ns or time.time_ns()) - self.oldest_time_ns) / 1e9)
+        return max(0.0, (self.clock() - self.oldest_queued_ns) / 1e9)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,21 +115,23 @@ class Outbox:
     """Synchronous and single-threaded by design: ``AsyncOutbox`` gives it one thread of its own."""
 
     def __init__(self, path: Path, *, site_id: str, agent_id: str, max_results: int, max_age_seconds: float,
-                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 clock_ns: Callable[[], int] = time.time_ns, steady_ns: Callable[[], int] = boottime_ns,
+                 boot: int | None = None) -> None:
+        """``clock_ns``: the wall clock (a fresh outbox's first seq); ``steady_ns`` and ``boot``: what the
+        outbox clock runs on (the boot-time clock and this boot's id)."""
         self.path = path
         self.site_id = site_id
         self.agent_id = agent_id
         self.max_results = max_results
         self.max_age_ns = int(max_age_seconds * 1e9)
-        self._clock_ns = clock_ns
         self._in_flight: frozenset[int] = frozenset()
         self._dropped_in_flight: set[int] = set()  # dropped by a bound while their batch is on the wire
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # the results name the site's targets: 0600, its WAL with it
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._migrate()
             with self._transaction():
                 start = clock_ns() // 1000
                 for key in _COUNTERS:
@@ -92,6 +139,9 @@ class Outbox:
                     self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, initial))
             self._queued = int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
             self._counters = self._read_counters()
+            c = self._counters
+            self.clock = OutboxClock(c["clock_ns"], c["clock_boot"], c["clock_boottime_ns"],
+                                     boot_id() if boot is None else boot, steady_ns)
             with self._transaction():  # a crash left in-flight drops unanswered: they count as dropped
                 self._bump("dropped_total", self._counters["dropped_in_flight"])
                 self._bump("dropped_in_flight", -self._counters["dropped_in_flight"])
@@ -101,6 +151,24 @@ class Outbox:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+    def _migrate(self) -> None:
+        found = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if found > _STEPS[-1][0]:
+            raise StorageError(f"outbox {self.path} is at schema version {found}, newer than this agent knows")
+        for version, statements in _STEPS:
+            if version > found:
+                with self._transaction():
+                    for statement in statements:
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {version}")
+
+    def _keep_clock(self) -> None:
+        """Persist the outbox clock (inside the caller's transaction), for the next start to resume it."""
+        for key, value in (("clock_ns", self.clock.now_ns()), ("clock_boot", self.clock.boot),
+                           ("clock_boottime_ns", self.clock.steady_ns())):
+            self._counters[key] = value
+            self._db.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
 
     def _bump(self, key: str, by: int) -> None:
         if by:
@@ -116,10 +184,13 @@ class Outbox:
         for observation in observations:
             seq += 1
             records.append(observation.to_record(site_id=self.site_id, agent_id=self.agent_id, seq=seq))
-        rows = [(r.seq, r.probe.value, r.time_ns, r.model_dump_json(exclude_none=True)) for r in records]
+        entered = self.clock.now_ns()
+        rows = [(r.seq, r.probe.value, r.time_ns, r.model_dump_json(exclude_none=True), entered) for r in records]
         try:
             with self._transaction():
-                self._db.executemany("INSERT INTO results (seq, probe, time_ns, body) VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT INTO results (seq, probe, time_ns, body, queued_ns) "
+                                     "VALUES (?, ?, ?, ?, ?)", rows)
+                self._keep_clock()
                 self._counters["last_seq"] = seq
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
                 self._queued += len(rows)
@@ -137,9 +208,9 @@ class Outbox:
         excess = self._queued - self.max_results
         if excess > 0:
             victims = [int(s) for (s,) in self._db.execute("SELECT seq FROM results ORDER BY seq LIMIT ?", (excess,))]
-        cutoff = self._clock_ns() - self.max_age_ns
+        cutoff = self.clock.now_ns() - self.max_age_ns
         oldest = set(victims)
-        victims += [int(s) for (s,) in self._db.execute("SELECT seq FROM results WHERE time_ns < ?", (cutoff,))
+        victims += [int(s) for (s,) in self._db.execute("SELECT seq FROM results WHERE queued_ns < ?", (cutoff,))
                     if s not in oldest]
         if not victims:
             return []
@@ -171,6 +242,7 @@ class Outbox:
         try:
             with self._transaction():
                 pending = self._enforce_bounds()
+                self._keep_clock()
         except sqlite3.Error as exc:
             self._reload()
             raise StorageError(f"outbox {self.path}: cannot prune: {exc}") from exc
@@ -223,11 +295,11 @@ class Outbox:
         return removed
 
     def _stats(self) -> OutboxStats:
-        oldest = self._db.execute("SELECT MIN(time_ns) FROM results").fetchone()[0]
+        oldest = self._db.execute("SELECT MIN(queued_ns) FROM results").fetchone()[0]
         c = self._counters
-        return OutboxStats(queued=self._queued, oldest_time_ns=oldest, base_seq=c["base_seq"], last_seq=c["last_seq"],
+        return OutboxStats(queued=self._queued, oldest_queued_ns=oldest, base_seq=c["base_seq"], last_seq=c["last_seq"],
                            dropped_total=c["dropped_total"], acknowledged_total=c["acknowledged_total"],
-                           rejected_total=c["rejected_total"])
+                           rejected_total=c["rejected_total"], clock=self.clock.now_ns)
 
     def _reload(self) -> None:
         # after a failed transaction, memory must match what the database kept
@@ -238,6 +310,11 @@ class Outbox:
         return {str(k): int(v) for k, v in self._db.execute("SELECT key, value FROM meta").fetchall()}
 
     def close(self) -> None:
+        try:  # where the outbox clock stands, so that after a reboot it resumes from here
+            with self._transaction():
+                self._keep_clock()
+        except sqlite3.Error:
+            pass  # at worst it resumes from the last row stored
         self._db.close()
 
 

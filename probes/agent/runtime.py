@@ -90,6 +90,8 @@ class Agent:
         self.client = (CollectorClient(connection, site_id=self.config.site.id, agent_id=self.config.agent_id,
                                        on_switch=self._collector_switched)
                        if connection is not None else None)
+        if self.client is not None:
+            self.client.on_clock_offset = self.metrics.clock_offset.set
         self.poller = (PlanPoller(self.client, local, self.config.plan(), kinds, self.apply_plan, self.metrics)
                        if self.client is not None else None)
 

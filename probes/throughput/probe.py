@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from netmon.config.site import ThroughputConfig
+from netmon.config.site import ThroughputConfig, local_only
 from netmon.config.units import PositiveSeconds, Seconds
 from netmon.contract import Observation, ProbeKind, Status
 from netmon.errors import IperfFailure, SnmpFailure
@@ -45,10 +45,11 @@ class ThroughputOptions(ProbeOptions):
     # the load reading before, both directions, and the sample after (checks.worst_seconds)
     timeout: PositiveSeconds = 90.0
     omit_seconds: int = Field(default=1, ge=0, le=10, description="TCP slow start left out of the rate")
-    congestion: str | None = Field(default="cubic", description="iperf3 -C; BBR under-fills a tbf-like queue less")
+    congestion: str | None = Field(default="cubic", pattern=r"^[a-z0-9_]{1,16}$",
+                                   description="iperf3 -C; BBR under-fills a tbf-like queue less")
     connect_timeout: PositiveSeconds = 3.0
     streams: int = Field(default=1, ge=1, le=8)
-    iperf3: str = "iperf3"
+    iperf3: str = Field(default="iperf3", **local_only("the iperf3 program to run"))
     # snmp_if results older than this do not count as "the link is busy now"
     busy_max_age: PositiveSeconds = 120.0
     # the test's sender is paced to this multiple of the contracted rate: a line that carries

@@ -67,6 +67,7 @@ class Stack:
         defaults: dict[str, Any] = {
             "agent": {"metrics_port": 0, "heartbeat_interval": 1},
             "collector": {"url": self.collector.url, "token_file": str(self.token_file), "ca_file": str(self.ca_file),
+                          "insecure_http": self.collector.url.startswith("http://"),
                           "ship_interval": SHIP_INTERVAL, "batch_max_results": 25, "request_timeout": 3,
                           "drain_max_results_per_second": 25, "config_poll_interval": 300, **(collector or {})},
             "links": [
@@ -318,7 +319,7 @@ def test_each_refusal_of_the_collector_is_handled_and_nothing_else_is_lost(
     token_file = tmp_path / "token"
     token_file.write_text("not-the-token\n")
     connection = CollectorConnection(url=collector.url, token_file=str(token_file), batch_max_results=500,
-                                     drain_max_results_per_second=100_000, max_backoff=1)
+                                     drain_max_results_per_second=100_000, max_backoff=1, insecure_http=True)
     state = tmp_path / "state" / "outbox.sqlite3"
     bad_seq = fill_outbox_with_one_invalid_record(state, before=600, after=660)
 

@@ -15,8 +15,8 @@ HOUR_NS = 3600 * 10**9
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now_ns = 1_800_000_000 * 10**9
+    def __init__(self, now_ns: int = 1_800_000_000 * 10**9) -> None:
+        self.now_ns = now_ns
 
     def __call__(self) -> int:
         return self.now_ns
@@ -27,9 +27,10 @@ def obs(i: int, time_ns: int, probe: ProbeKind = ProbeKind.TCP) -> Observation:
                        values={"connect_seconds": i / 1000} if probe is ProbeKind.TCP else {})
 
 
-def open_outbox(path: Path, clock: Clock, max_results: int = 1000, max_age: float = 86400) -> Outbox:
+def open_outbox(path: Path, clock: Clock, max_results: int = 1000, max_age: float = 86400,
+                steady: Clock | None = None, boot: int = 7) -> Outbox:
     return Outbox(path, site_id="26734", agent_id="26734-agent", max_results=max_results, max_age_seconds=max_age,
-                  clock_ns=clock)
+                  clock_ns=clock, steady_ns=steady or Clock(5 * HOUR_NS), boot=boot)
 
 
 def test_seqs_strictly_increase_and_survive_reopening(tmp_path: Path) -> None:
@@ -76,16 +77,55 @@ def test_over_its_size_bound_it_drops_oldest_first_and_counts_across_restarts(tm
     assert box.oldest(1)[0].seq == base + 52
 
 
-def test_results_older_than_max_age_are_dropped_and_counted(tmp_path: Path) -> None:
-    clock = Clock()
-    box = open_outbox(tmp_path / "o.sqlite3", clock, max_age=2 * 3600)
-    box.add([obs(i, clock.now_ns - (3 - i) * HOUR_NS) for i in range(3)])  # 3 h, 2 h, 1 h old
-    assert box.snapshot.queued == 2 and box.snapshot.dropped_total == 1
-    assert box.snapshot.oldest_age_seconds(clock.now_ns) == 2 * 3600
-    clock.now_ns += HOUR_NS // 2  # nothing added while the line is down: prune() still applies the bound
-    assert box.prune() == 1
-    assert [RECORD_ADAPTER.validate_json(q.body).target for q in box.oldest(10)] == ["t2"]
-    assert box.snapshot.dropped_total == 2
+def test_rows_age_by_their_time_in_the_outbox_never_by_their_stamps_or_the_wall_clock(tmp_path: Path) -> None:
+    wall, steady = Clock(), Clock(5 * HOUR_NS)
+    path = tmp_path / "o.sqlite3"
+    box = open_outbox(path, wall, max_age=2 * 3600, steady=steady)
+    # stamped by a clock that was years behind (the box booted in 2000): they only just entered
+    box.add([obs(i, 946_684_800 * 10**9 + i) for i in range(3)])
+    steady.now_ns += HOUR_NS
+    box.add([obs(3, wall.now_ns)])
+    assert box.snapshot.queued == 4 and box.snapshot.dropped_total == 0
+    assert box.snapshot.oldest_age_seconds() == 3600
+    wall.now_ns += 76 * 365 * 86400 * 10**9  # NTP steps the wall clock to 2100: nothing ages by it
+    assert box.prune() == 0
+    box.close()
+
+    steady.now_ns += HOUR_NS // 2  # the agent restarts within the same boot: its rows kept ageing meanwhile
+    box = open_outbox(path, wall, max_age=2 * 3600, steady=steady)
+    assert box.snapshot.oldest_age_seconds() == 1.5 * 3600
+    box.close()
+    rebooted = Clock(60 * 10**9)  # a reboot: the boot-time clock starts again, the time off does not count
+    box = open_outbox(path, wall, max_age=2 * 3600, steady=rebooted, boot=8)
+    assert box.snapshot.oldest_age_seconds() == 1.5 * 3600
+    rebooted.now_ns += HOUR_NS // 2 + 1
+    assert box.prune() == 3  # the first three have now been queued over 2 h
+    assert [RECORD_ADAPTER.validate_json(q.body).target for q in box.oldest(10)] == ["t3"]
+    assert box.snapshot.dropped_total == 3
+
+
+def test_an_outbox_of_the_release_before_keeps_its_rows_and_ages_them_from_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE results (seq INTEGER PRIMARY KEY, probe TEXT NOT NULL, time_ns INTEGER NOT NULL,
+                              body TEXT NOT NULL);
+        CREATE INDEX results_time ON results (time_ns);
+        INSERT INTO meta VALUES ('base_seq', 100), ('last_seq', 101), ('dropped_total', 0),
+                                ('acknowledged_total', 0), ('rejected_total', 0), ('dropped_in_flight', 0);
+    """)
+    record = obs(1, 1_000).to_record(site_id="26734", agent_id="26734-agent", seq=101)
+    conn.execute("INSERT INTO results VALUES (101, 'tcp', 1000, ?)", (record.model_dump_json(),))
+    conn.commit()
+    conn.close()
+    steady = Clock(9 * HOUR_NS)
+    box = open_outbox(path, Clock(), max_age=3600, steady=steady)
+    assert [q.seq for q in box.oldest(5)] == [101] and box.prune() == 0
+    steady.now_ns += HOUR_NS + 1
+    assert box.prune() == 1 and box.snapshot.last_seq == 101
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 def test_accounting_adds_up_and_double_acks_do_not_double_count(tmp_path: Path) -> None:

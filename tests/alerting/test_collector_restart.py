@@ -61,7 +61,7 @@ def delivered(collector: CollectorProcess) -> int:
 
 
 def firing_series(collector: CollectorProcess) -> set[tuple[str, ...]]:
-    exposed = collector.request("GET", "/metrics")[2].decode()
+    exposed = collector.read("/metrics")[2].decode()
     return {(s.labels["site"], s.labels["rule"], s.labels["severity"], s.labels["link"], s.labels["target"])
             for family in text_string_to_metric_families(exposed) if family.name == "netmon_alerts_firing"
             for s in family.samples if s.value == 1.0}

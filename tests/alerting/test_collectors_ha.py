@@ -64,7 +64,7 @@ def post(collector: CollectorProcess, token: str, *records: dict[str, Any]) -> N
 
 
 def dispatching(collector: CollectorProcess) -> float:
-    text = collector.request("GET", "/metrics")[2].decode()
+    text = collector.read("/metrics")[2].decode()
     return next(s.value for f in text_string_to_metric_families(text) if f.name == "netmon_alert_dispatching"
                 for s in f.samples)
 
@@ -194,7 +194,7 @@ def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
         postgres.kill()  # kill -9 of the whole cluster, while results arrive
         try:
             feed(6, 0.97)  # every result still answered 200 (the journal is local); the alert starts now
-            status, _, body = collector.request("GET", "/api/v1/incidents")
+            status, _, body = collector.read("/api/v1/incidents")
             assert status == 503 and b"state store unavailable" in body
             assert hook.bodies() == []  # nothing can be sent: the queue is in PostgreSQL
         finally:  # PostgreSQL's crash recovery takes a while: the sites keep shipping meanwhile
@@ -206,7 +206,7 @@ def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
         assert messages(hook) == [("firing", "LinkUtilisationHigh", BUSY)]
         stats = collector.get_json("/api/v1/stats")["totals"]
         assert stats["accepted"] == posted and stats["rejected"] == 0
-        text = collector.request("GET", "/metrics")[2].decode()
+        text = collector.read("/metrics")[2].decode()
         failures = next(s.value for f in text_string_to_metric_families(text)
                         if f.name == "netmon_alert_state_write_failures" for s in f.samples)
         assert failures >= 1

@@ -112,6 +112,7 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
         "netmon_wheelhouse": str(wheelhouse),
         "netmon_registry_file": str(registry),
         "netmon_collector_url": f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}",
+        "netmon_collector_insecure_http": True,  # a namespace lab: no certificate for the centre
         "netmon_link_defaults": {"leased": {"targets": target, "probes": ["icmp"]},
                                  "tslcd": {"targets": target, "probes": ["icmp"]}},
         # a result every 2 s, shipped every second: the delivery test needs seconds, not minutes
@@ -148,6 +149,7 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
                                           "flush_interval": "200ms"},
             # rendered and checked with the real promtool / amtool on the host
             "netmon_collector_prometheus_config_file": str(central_prefix / "etc/prometheus/prometheus.yml"),
+            "netmon_collector_prometheus_user": "nobody", "netmon_collector_prometheus_group": "nogroup",
             "netmon_collector_alertmanager_config_file": str(central_prefix / "etc/prometheus/alertmanager.yml"),
             # alerting: a rules file checked by `netmon alerts rules check`, the admin token from the vault
             "netmon_collector_rules_src": str(rules),

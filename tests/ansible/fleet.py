@@ -236,9 +236,12 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def get_json(ns: Namespace, url: str) -> Any:
+def get_json(ns: Namespace, url: str, token: str | None = None) -> Any:
+    """GET ``url`` from inside ``ns`` (with ``token`` as the bearer: the collector's reads need one)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+
     def fetch() -> Any:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
     return call_in_namespace(ns, fetch)
 

@@ -161,6 +161,11 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     prometheus = yaml.safe_load(central.path("/etc/prometheus/prometheus.yml").read_text())
     job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "netmon-collector")
     assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{COLLECTOR_PORT}"]
+    # /metrics needs a viewer token: Prometheus's own, issued through the collector, readable by it alone
+    prometheus_token = central.path("/etc/prometheus/netmon-collector.token")
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": str(prometheus_token)}
+    assert owner(prometheus_token) == ("nobody", "nogroup", "0o600")
+    assert prometheus_token.read_text().strip() not in run.output
     assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
     alertmanager = yaml.safe_load(central.path("/etc/prometheus/alertmanager.yml").read_text())
     assert alertmanager["route"]["receiver"] == "netmon-noc"
@@ -266,10 +271,14 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
     for host in fleet.sites:
         start_agent(fleet, host)
 
+    # reads need a viewer token: the one the role issued for Prometheus is one
+    viewer = fleet.central.path("/etc/prometheus/netmon-collector.token").read_text().strip()
+
     def delivered() -> bool:
         for host in fleet.sites:
             site_id = host.name.removeprefix("site-")
-            detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}")
+            detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}",
+                              viewer)
             if not all(link["rtt_seconds"] for link in detail["links"]):
                 return False
         return True
@@ -277,7 +286,8 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
     wait_until(delivered, timeout=90, interval=1, what="icmp results of every site at the collector")
     for host in fleet.sites:
         site_id = host.name.removeprefix("site-")
-        detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}")
+        detail = get_json(fleet.central.ns, f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}",
+                          viewer)
         assert detail["accepted"] > 0 and detail["rejected"] == 0
         # measured for real, over the fleet's bridge: sub-10 ms, nothing lost
         assert {link["name"]: 0 < link["rtt_seconds"] < 0.01 for link in detail["links"]} == {

@@ -65,8 +65,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "no-links": (site("10", []), "netmon_links: missing"),
     "no-collector": (site("11", netmon_collector_url="noc.example.gov.vn"),
                      'netmon_collector_url: missing or not an http(s) URL (got "noc.example.gov.vn")'),
-    "bad-urls": (site("13", netmon_collector_urls=["https://col-a.example.gov.vn", "col-b.example.gov.vn"]),
+    "bad-urls": (site("15", netmon_collector_urls=["https://col-a.example.gov.vn", "col-b.example.gov.vn"]),
                  'netmon_collector_urls[1]: not an http(s) URL (got "col-b.example.gov.vn")'),
+    "plain-http": (site("14", netmon_collector_url="http://noc.example.gov.vn"),
+                   "netmon_collector_url: http://noc.example.gov.vn is plain http (the site token and results in "
+                   "clear): use https://, or set netmon_collector_insecure_http: true for a lab"),
     "reflector-80": (site("12", netmon_probe_reflector_port=80),
                      "netmon_probe_reflector_port: 80 is not 0 (off) or an unprivileged port 1024-65535"),
 }

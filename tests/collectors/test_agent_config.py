@@ -63,7 +63,7 @@ def test_probe_plan_etag_surge_and_registry_reload(tmp_path: Path) -> None:
         write_registry(registry, [lab_site("26734", plan=PLAN), lab_site("30001", province="Hà Giang", plan=PLAN),
                                   lab_site("26740"), lab_site("26750")])
         collector.reload()
-        wait_until(lambda: collector.get_json("/healthz")["sites"] == 4, 10, what="the registry reload")
+        wait_until(lambda: len(collector.get_json("/api/v1/stats")["sites"]) == 4, 10, what="the registry reload")
         token = collector.enrol("26750")
         assert collector.post_batch(token, sample_batch("26750", [1, 2]))[1]["accepted"] == 2
 
@@ -71,7 +71,7 @@ def test_probe_plan_etag_surge_and_registry_reload(tmp_path: Path) -> None:
         registry.write_text("sites: [{id: '1'}]\n")
         collector.reload()
         wait_until(lambda: 'netmon_collector_registry_reloads_total{outcome="error"} 1.0'
-                   in collector.request("GET", "/metrics")[2].decode(), 10, what="the failed reload")
-        assert collector.get_json("/healthz")["sites"] == 4
+                   in collector.read("/metrics")[2].decode(), 10, what="the failed reload")
+        assert len(collector.get_json("/api/v1/stats")["sites"]) == 4
         assert collector.post_batch(token, sample_batch("26750", [3]))[1]["accepted"] == 1
         assert "registry reload failed, keeping the previous registry" in collector.proc.log()

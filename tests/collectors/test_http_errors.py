@@ -43,7 +43,8 @@ def test_answers_carry_the_record_list_the_field_paths_and_the_retry_hint() -> N
     envelope = errors.InvalidBatch("envelope", errors=[FieldError(path="agent_id", message="Field required")])
     assert answer_body(envelope) == {"detail": "envelope", "errors": [{"path": "agent_id", "message": "Field required"}]}
     assert answer_headers(errors.SiteRateLimited("slow down", retry_after=12.0)) == {"Retry-After": "12"}
-    assert answer_headers(errors.Unauthenticated("who?")) == {"WWW-Authenticate": 'Bearer realm="netmon"'}
+    assert answer_headers(errors.Unauthenticated("who?")) == {
+        "WWW-Authenticate": 'Bearer realm="netmon", Basic realm="netmon"'}  # Basic: a browser asks on /docs
     busy = errors.CollectorBusy("not stored", reason="storage_error", retry_after=5)
     assert (busy.reason, answer_headers(busy)) == ("storage_error", {"Retry-After": "5"})
     assert errors.CollectorBusy("journal full").reason == "overloaded"

@@ -108,7 +108,7 @@ def test_invalid_records_are_all_listed_and_the_rest_is_accepted_on_resend(
     before = journal_rows(collector)
     status, body = collector.post_batch(tokens["26734"], batch, gzipped=True)
     assert status == 422
-    assert body["detail"] == ("4 of 5 record(s) are invalid; nothing from this batch was written. "
+    assert body["detail"] == ("4 of 5 record(s) are invalid or over a limit; nothing from this batch was written. "
                               "Drop the rejected seqs and resend the rest.")
     assert body["accepted"] == 0 and body["acked_seqs"] == []
     assert body["rejected"] == [

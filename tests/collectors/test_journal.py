@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from netmon.collectors.journal import Journal
 from netmon.collectors.journal_db import read_pending
+from netmon.collectors.schema import JOURNAL_STEPS
 from netmon.contract import BATCH_ADAPTER, ResultBatch
 from netmon.lab.collector import sample_batch
 
@@ -100,7 +102,7 @@ async def test_an_agent_inventing_targets_cannot_grow_the_live_state_without_bou
             for record in batch["results"]:
                 record["target"] = f"t{record['seq']}"
             outcome = await journal.commit(*parsed(batch), "P", None)
-            live.apply("26734", outcome.accepted, 1)
+            live.apply("26734", outcome.accepted, time.time_ns())
         assert len(live.sites["26734"].results) == MAX_SERIES_PER_SITE
         assert min(int(k[2][1:]) for k in live.sites["26734"].results) == MAX_SERIES_PER_SITE + 1  # the newest kept
         assert count(tmp_path, "latest") == 2 * MAX_SERIES_PER_SITE
@@ -109,3 +111,49 @@ async def test_an_agent_inventing_targets_cannot_grow_the_live_state_without_bou
         assert sorted(r["seq"] for _, _, r in journal.latest_records())[0] == MAX_SERIES_PER_SITE + 1
     finally:
         journal.close()
+
+
+async def test_the_same_agent_id_under_two_sites_is_two_sequence_spaces(tmp_path: Path) -> None:
+    """A site can no longer mark another's seqs seen by naming its agent (the token's site is in the key)."""
+    journal = Journal(tmp_path)
+    try:
+        hostile = sample_batch("26740", range(1, 1001), agent_id="26734-agent")
+        assert len((await journal.commit(*parsed(hostile), "P", None)).accepted) == 1000
+        genuine = await journal.commit(*parsed(sample_batch("26734", range(1, 101))), "P", None)
+        assert (len(genuine.accepted), genuine.duplicates) == (100, 0)
+    finally:
+        journal.close()
+
+
+OLD_JOURNAL = """
+CREATE TABLE batches (id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, agent_id TEXT NOT NULL,
+    accepted_ns INTEGER NOT NULL, province TEXT NOT NULL, district TEXT, results INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, min_time_ns INTEGER NOT NULL, accepted_idx BLOB,
+    gzipped INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE TABLE dedupe_marks (agent_id TEXT NOT NULL, start_seq INTEGER NOT NULL, end_seq INTEGER NOT NULL,
+    since_ns INTEGER NOT NULL, PRIMARY KEY (agent_id, start_seq)) WITHOUT ROWID;
+INSERT INTO batches VALUES (1, '26734', 'box-7', 1, 'P', NULL, 1, 1, 50, 1, NULL, 0, '{"results": []}');
+INSERT INTO dedupe_marks VALUES ('box-7', 1, 50, 1), ('26740-agent', 1, 20, 1), ('lost', 1, 5, 1);
+"""
+
+
+async def test_a_journal_of_the_release_before_keeps_its_marks_under_their_sites(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "journal.db")
+    conn.executescript(OLD_JOURNAL)
+    conn.close()
+    journal = Journal(tmp_path)
+    try:
+        # box-7 sent for 26734 (its batch says so); 26740-agent by its name; 'lost' names no site
+        box = await journal.commit(*parsed(sample_batch("26734", range(45, 56), agent_id="box-7")), "P", None)
+        assert (box.duplicates, [r.seq for r in box.accepted]) == (6, list(range(51, 56)))
+        named = await journal.commit(*parsed(sample_batch("26740", range(19, 23))), "P", None)
+        assert named.duplicates == 2
+    finally:
+        journal.close()
+    conn = sqlite3.connect(tmp_path / "journal.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == JOURNAL_STEPS[-1][0]
+        assert sorted(conn.execute("SELECT DISTINCT site_id, agent_id FROM dedupe_marks")) == [
+            ("26734", "box-7"), ("26740", "26740-agent")]
+    finally:
+        conn.close()

@@ -41,7 +41,7 @@ def test_metrics_pass_promtool_and_show_the_live_state(tmp_path: Path) -> None:
         assert collector.post_batch(token, sample_batch("26734", [1]))[1]["duplicates"] == 1
         assert collector.post_batch(None, sample_batch("26734", [7]))[0] == 401
 
-        status, headers, body = collector.request("GET", "/metrics")
+        status, headers, body = collector.read("/metrics")
         assert status == 200 and headers["content-type"].startswith("text/plain")
         text = body.decode()
         check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
@@ -75,7 +75,7 @@ def test_metrics_pass_promtool_and_show_the_live_state(tmp_path: Path) -> None:
 
         # the live state survives a restart (rebuilt from the journal)
         collector.restart()
-        again = samples(collector.request("GET", "/metrics")[2].decode())
+        again = samples(collector.read("/metrics")[2].decode())
         assert again[rtt_key] == pytest.approx(0.013)
         assert again[("netmon_link_utilisation_ratio", (("link", "leased"), *site))] == 0.8
         assert again[("netmon_site_results_total", (("outcome", "rejected"), *site))] == 1

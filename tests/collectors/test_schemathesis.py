@@ -4,12 +4,14 @@ zero 5xx whatever it sends, positive (schema-valid) and negative (schema-violati
 schemathesis' strategies drive hypothesis directly (``APIOperation.as_strategy`` with
 ``@given``): its pytest plugin does not run under pytest 9, and its ``requests`` transport
 cannot drive the urllib3-future the shared environment has, so requests go out via httpx.
-Every case carries a valid site token, and half the ingest bodies are steered past the checks
+Every case carries a valid token — the site's on the agent routes, an admin one on the others, so
+reads and the operator's writes get past authentication too — and half the ingest bodies are steered past the checks
 the schema cannot express (``_own_site``), so generated batches reach the journal and the sinks.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,16 +40,18 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Coll
 
 
 def _own_site(case: Any) -> None:
-    """Steer half the ingest bodies past the checks the schema cannot express (the token's site, one
-    agent per batch, value names per probe kind, a reason when not ok), so they reach the journal."""
+    """Steer half the ingest bodies past the checks the schema cannot express (the token's site and
+    agent, value names per probe kind, a reason when not ok, a time the door accepts), so they reach
+    the journal."""
     body = case.body
     if isinstance(body, dict) and case.path == "/api/v1/results" and hash(repr(body)) % 2 == 0:
         body["site_id"] = "26734"
+        body["agent_id"] = "26734-agent"
         for record in body.get("results") or []:
             if isinstance(record, dict):
                 record["site_id"] = "26734"
-                if "agent_id" in body:
-                    record["agent_id"] = body["agent_id"]
+                record["agent_id"] = "26734-agent"
+                record["time_ns"] = time.time_ns()
                 probe = record.get("probe")
                 if isinstance(record.get("values"), dict) and isinstance(probe, str) and probe in VALUE_NAMES:
                     allowed = VALUE_NAMES[ProbeKind(probe)]
@@ -60,6 +64,8 @@ def _own_site(case: Any) -> None:
 
 
 def _send(collector: CollectorProcess, token: str, case: Any) -> httpx.Response:
+    if not case.path.startswith(("/api/v1/results", "/api/v1/agents/")):
+        token = collector.role_token("admin")
     kwargs = case.as_transport_kwargs(base_url=collector.url, headers={"Authorization": f"Bearer {token}"})
     content = kwargs.get("data")
     return httpx.request(kwargs["method"], kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
@@ -97,3 +103,4 @@ def test_no_input_makes_the_collector_answer_5xx(fuzz_target: tuple[CollectorPro
     if mode is GenerationMode.POSITIVE:
         assert {"GET /api/v1/agents/{site_id}/config", "GET /api/v1/sites/{site_id}"} <= set(statuses)
         assert {200, 422} <= statuses["POST /api/v1/results"]
+        assert 200 in statuses["GET /api/v1/stats"] and 200 in statuses["GET /api/v1/tokens"]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from netmon.collectors.abc import CollectorHost, ResultSink
+from netmon.collectors.abc import CollectorHost, ResultSink, Role
 from netmon.collectors.app import create_app
 from netmon.collectors.sinks import Sinks
 from netmon.collectors.sqlite import SITES_DB, connect
@@ -45,6 +45,14 @@ def enrol(config: Path, site_id: str) -> str:
     conn = connect(Path(load_central(config).state_dir) / SITES_DB)
     try:
         return TokenStore(conn).enrol(site_id)
+    finally:
+        conn.close()
+
+
+def viewer(config: Path) -> dict[str, str]:
+    conn = connect(Path(load_central(config).state_dir) / SITES_DB)
+    try:
+        return {"Authorization": f"Bearer {TokenStore(conn).issue(Role.VIEWER, 'noc')}"}
     finally:
         conn.close()
 
@@ -91,9 +99,9 @@ def test_a_failing_sink_never_fails_the_ingest(tmp_path: Path) -> None:
             response = client.post("/api/v1/results", json=sample_batch("26734", [1, 2, 3]), headers=headers)
             assert response.status_code == 200
         assert recorder.seen == [("26734", [1, 2, 3])]  # the replay brought nothing new
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=viewer(config)).text
         assert 'netmon_collector_sink_failures_total{sink="broken"} 1.0' in metrics
-        assert client.get("/api/v1/sites/26734").json()["accepted"] == 3
+        assert client.get("/api/v1/sites/26734", headers=viewer(config)).json()["accepted"] == 3
         wait_until(lambda: recorder.ticks >= 1, 5, what="the periodic tick")
 
 
@@ -114,7 +122,7 @@ def test_the_time_each_sink_takes_is_exported(tmp_path: Path) -> None:
         assert client.post("/api/v1/results", json=sample_batch("26734", [1, 2, 3, 4]),
                            headers=headers).status_code == 200
         families = {s.labels["sink"] + "/" + s.labels["call"]: s.value
-                    for f in text_string_to_metric_families(client.get("/metrics").text)
+                    for f in text_string_to_metric_families(client.get("/metrics", headers=viewer(config)).text)
                     if f.name == "netmon_collector_sink_duration_seconds" for s in f.samples
                     if s.name.endswith("_total")}
     assert 0.2 <= families["slow/handle"] < 0.5, families

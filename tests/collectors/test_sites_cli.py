@@ -34,6 +34,7 @@ def test_enrol_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) ->
     stored = state_bytes(tmp_path / "state")
     assert token.encode() not in stored
     assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
+    assert oct((tmp_path / "state" / "sites.db").stat().st_mode & 0o777) == "0o600"
 
     again = netmon("sites", "enrol", "26734", "--config", config)
     assert again.returncode == 1 and "already has an active token; use --rotate" in again.stderr
@@ -46,7 +47,14 @@ def test_enrol_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) ->
 
     listing = netmon("sites", "list", "--json", "--config", config)
     rows = [json.loads(line) for line in listing.stdout.splitlines()]
-    assert [(r["site_id"], r["token_since"] is not None) for r in rows] == [("26734", True), ("26740", False)]
+    assert [(r["site_id"], r["token_since"] is not None, r["agent_id"]) for r in rows] == [
+        ("26734", True, "26734-agent"), ("26740", False, None)]
+    # a site whose agent has an id of its own (agent.id in its site file)
+    named = netmon("sites", "enrol", "26740", "--agent-id", "box-7", "--config", config)
+    assert named.returncode == 0, named.stderr
+    assert "box-7" in netmon("sites", "list", "--config", config).stdout
+    bad = netmon("sites", "enrol", "26740", "--agent-id", "a b", "--rotate", "--config", config)
+    assert bad.returncode == 2 and "--agent-id 'a b': 1-64 letters, digits" in bad.stderr
     assert netmon("sites", "revoke", "26734", "--config", config).returncode == 0
     assert netmon("sites", "revoke", "26734", "--config", config).stderr.strip() == "site 26734 has no active token"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
 from tests.collectors.tsdb_readback import read_points, seed_influx
 
-T0 = 1_750_000_000_000_000_000  # 2025-06-15, inside any retention
+T0 = (time.time_ns() // 10**9 - 86400) * 10**9  # a day ago, whole seconds: inside journal.retention
 
 
 def start_backend(api: str, data_dir: Path, port: int | None = None) -> Server:
@@ -43,7 +44,7 @@ def mixed_batch(seq0: int) -> dict[str, Any]:
         {**common, "seq": seq0, "probe": "snmp_if", "link": "tslcd", "link_kind": "data_network",
          "target": "router", "time_ns": T0 + 5_000_000_000, "status": "ok",
          "values": {"in_bps": 50e6, "out_bps": 20e6, "contracted_bps": 200e6, "utilisation_ratio": 0.25,
-                    "sys_uptime_seconds": 1e16}, "info": {"if_name": "tslcd", "status": "up"}},
+                    "sys_uptime_seconds": 1e16}, "info": {"if_name": "tslcd", "oper_status": "up"}},
         {**common, "seq": seq0 + 1, "probe": "http", "target": "dvc", "time_ns": T0 + 6_000_000_000,
          "status": "failed", "reason": 'connect timeout to "dvc", 5 s', "values": {"total_seconds": 5.0}},
         {**common, "seq": seq0 + 2, "probe": "agent", "target": "26734-agent", "time_ns": T0 + 7_000_000_000,
@@ -54,7 +55,7 @@ def mixed_batch(seq0: int) -> dict[str, Any]:
 
 def metric(collector: CollectorProcess, name: str) -> float:
     """A metric of the collector's /metrics, summed over its labels (the TSDB ones are per target)."""
-    text = collector.request("GET", "/metrics")[2].decode()
+    text = collector.read("/metrics")[2].decode()
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
@@ -84,7 +85,7 @@ def test_every_record_is_in_the_tsdb_exactly_once_with_the_schema(backend: tuple
         first = sample_batch("26734", range(1, 151), time_ns=T0)
         assert collector.post_batch(tokens["26734"], first, gzipped=True)[1]["accepted"] == 150
         assert collector.post_batch(tokens["26734"], mixed_batch(151))[1]["accepted"] == 3
-        # another agent may use the same seqs: identity is agent + seq
+        # another site's agent may use the same seqs: identity is site + agent + seq
         assert collector.post_batch(tokens["26740"], sample_batch("26740", range(1, 101), time_ns=T0))[0] == 200
         assert collector.post_batch(tokens["26734"], first)[1] == {
             "accepted": 0, "duplicates": 150, "rejected": [], "acked_seqs": list(range(1, 151))}
@@ -114,7 +115,7 @@ def test_every_record_is_in_the_tsdb_exactly_once_with_the_schema(backend: tuple
         assert agent[153][1]["uptime_seconds"] == 3600.0
         if api == "v1":  # VictoriaMetrics keeps numeric fields only
             assert (fields["status"], fields["reason"]) == ("failed", 'connect timeout to "dvc", 5 s')
-            assert (snmp[151][1]["if_name"], snmp[151][1]["info_status"], snmp[151][1]["status"]) == (
+            assert (snmp[151][1]["if_name"], snmp[151][1]["oper_status"], snmp[151][1]["status"]) == (
                 "tslcd", "up", "ok")
         assert metric(collector, "netmon_collector_tsdb_points_written_total") == 253
         # the writes are counted above; one INFO line per TSDB request would flood the journal

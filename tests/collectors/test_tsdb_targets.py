@@ -30,7 +30,8 @@ from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
 from tests.collectors.tsdb_readback import read_points, seed_influx
 
-T0 = 1_750_000_000_000_000_000
+# an hour ago: the collector refuses results older than its journal retention at the door
+T0 = (time.time_ns() // 10**9 - 3600) * 10**9
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def targets(influx: Server, vm: Server) -> list[dict[str, Any]]:
 
 
 def metrics(collector: CollectorProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = collector.request("GET", "/metrics")[2].decode()
+    text = collector.read("/metrics")[2].decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for f in text_string_to_metric_families(text) for s in f.samples}
 

@@ -19,14 +19,19 @@ from netmon.lab.topology import free_port
 SCRAPE_SECONDS = 1.0
 
 
-def start_prometheus(ns: Namespace, workdir: Path, target: str) -> tuple[Proc, str]:
+def start_prometheus(ns: Namespace, workdir: Path, target: str, token: str) -> tuple[Proc, str]:
+    """Prometheus scraping the collector at ``target`` with the viewer ``token`` (as docs/collector.md shows)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise LabError("prometheus not found: install Debian's 'prometheus' (scripts/install-system-deps.sh)")
     workdir.mkdir(parents=True, exist_ok=True)
+    token_file = workdir / "netmon-collector.token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
     config = workdir / "prometheus.yml"
     config.write_text(f"global: {{scrape_interval: {SCRAPE_SECONDS:g}s, evaluation_interval: {SCRAPE_SECONDS:g}s}}\n"
                       f"scrape_configs:\n  - job_name: netmon-collector\n"
+                      f"    authorization: {{type: Bearer, credentials_file: '{token_file}'}}\n"
                       f"    static_configs: [{{targets: ['{target}']}}]\n")
     url = f"http://127.0.0.1:{free_port()}"
     argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",

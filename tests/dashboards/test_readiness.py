@@ -159,10 +159,15 @@ def test_html_is_self_contained_and_renders_its_chart(loaded: tuple[InfluxConfig
     assert image.getpixel((5, 5)) == (255, 255, 255)
 
 
+def open_access(role: object) -> object:
+    """Who may read is the collector's to say (tested with it in test_the_real_collector_serves_readiness...)."""
+    return lambda: None
+
+
 def test_api_answers_like_the_cli(loaded: tuple[InfluxConfig, int], tmp_path: Path) -> None:
     central = CentralConfig(registry="sites.yaml", influxdb=loaded[0], readiness=ReadinessConfig.model_validate(CONFIG))
     app = FastAPI()
-    app.include_router(make_router(lambda: central, registry))
+    app.include_router(make_router(lambda: central, registry, open_access))
     client = TestClient(app)
     answer = client.get("/api/v1/readiness", params={"province": d.PROVINCE})
     assert answer.status_code == 200, answer.text
@@ -182,7 +187,7 @@ def test_api_answers_like_the_cli(loaded: tuple[InfluxConfig, int], tmp_path: Pa
     bad_format = client.get("/api/v1/readiness", params={"province": d.PROVINCE, "format": "pdf"})
     assert bad_format.status_code == 422 and bad_format.json()["detail"][0]["loc"] == ["query", "format"]
     embedded = FastAPI()  # a collector running on SQLite alone
-    embedded.include_router(make_router(lambda: CentralConfig(registry="sites.yaml"), registry))
+    embedded.include_router(make_router(lambda: CentralConfig(registry="sites.yaml"), registry, open_access))
     no_tsdb = TestClient(embedded).get("/api/v1/readiness", params={"province": d.PROVINCE})
     assert no_tsdb.status_code == 503
     assert no_tsdb.json() == {"detail": "the readiness report reads InfluxDB, and this collector has none configured"}
@@ -239,15 +244,16 @@ def test_the_real_collector_serves_readiness_and_the_metrics_dashboards_read(
         assert status == 200
         assert collector.post_batch("wrong-token", sample_batch(d.GOOD, [11]))[0] == 401
         path = "/api/v1/readiness?province=" + urllib.parse.quote(d.PROVINCE)
-        status, _, body = collector.request("GET", path, timeout=30)
+        assert collector.request("GET", path)[0] == 401  # the report runs InfluxDB queries: a viewer's
+        status, _, body = collector.read(path, timeout=30)
         assert status == 200, body[:300]
         answer = json.loads(body)
         assert (answer["summary"]["sites"], answer["summary"]["ready"]) == (6, 3)
         assert {n["site_id"] for n in answer["not_ready"]} == {d.DEGRADED, d.DOWN, "26799"}
-        assert collector.request("GET", "/api/v1/readiness?province=Atlantis")[0] == 404
-        schema = json.loads(collector.request("GET", "/openapi.json")[2])
+        assert collector.read("/api/v1/readiness?province=Atlantis")[0] == 404
+        schema = json.loads(collector.read("/openapi.json")[2])
         assert "/api/v1/readiness" in schema["paths"]
-        exposed = collector.request("GET", "/metrics")[2].decode()
+        exposed = collector.read("/metrics")[2].decode()
     samples = {line.split("{")[0].split(" ")[0] for line in exposed.splitlines() if line and not line.startswith("#")}
     # A family with no sample yet (no alert firing) is still declared by its TYPE line.
     declared = {line.split(" ")[2] for line in exposed.splitlines() if line.startswith("# TYPE ")}
