@@ -96,15 +96,16 @@ JOURNAL_STEPS: Sequence[Step] = (
     (3, "several TSDB targets, each with its own cursor; points a target refused, set aside", _run(
         # IF NOT EXISTS: the release before created these tables without a schema version
         "CREATE TABLE IF NOT EXISTS tsdb_targets (name TEXT PRIMARY KEY)",
-        "CREATE TABLE IF NOT EXISTS tsdb_todo (target TEXT NOT NULL, min_time_ns INTEGER NOT NULL, batch_id INTEGER NOT NULL, "
-        "PRIMARY KEY (target, min_time_ns, batch_id)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS tsdb_todo (target TEXT NOT NULL, min_time_ns INTEGER NOT NULL, "
+        "batch_id INTEGER NOT NULL, PRIMARY KEY (target, min_time_ns, batch_id)) WITHOUT ROWID",
         "CREATE INDEX IF NOT EXISTS tsdb_todo_oldest ON tsdb_todo (target, batch_id)",
         "CREATE INDEX IF NOT EXISTS tsdb_todo_batch ON tsdb_todo (batch_id)",
         # a batch waiting for the TSDB waits for every target: tsdb_pending fans out to each cursor
         "CREATE TRIGGER IF NOT EXISTS tsdb_fan_out AFTER INSERT ON tsdb_pending BEGIN INSERT INTO tsdb_todo "
         "(target, min_time_ns, batch_id) SELECT name, NEW.min_time_ns, NEW.batch_id FROM tsdb_targets; END",
-        "CREATE TABLE IF NOT EXISTS tsdb_set_aside (target TEXT NOT NULL, batch_id INTEGER NOT NULL, idx INTEGER NOT NULL, "
-        "site_id TEXT NOT NULL, reason TEXT NOT NULL, at_ns INTEGER NOT NULL, PRIMARY KEY (target, batch_id, idx))")),
+        "CREATE TABLE IF NOT EXISTS tsdb_set_aside (target TEXT NOT NULL, batch_id INTEGER NOT NULL, "
+        "idx INTEGER NOT NULL, site_id TEXT NOT NULL, reason TEXT NOT NULL, at_ns INTEGER NOT NULL, "
+        "PRIMARY KEY (target, batch_id, idx))")),
 )
 
 
