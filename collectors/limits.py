@@ -4,7 +4,7 @@ The wire contract bounds the shape of a record (identifiers, value names, 500-ch
 reserved ``info`` keys); these bound what one site may make the centre store, on top of it:
 
 - ``time_ns`` no further ahead of the collector's clock than ``limits.max_future_skew``, and no
-  older than ``journal.retention`` (what a broken clock stamps: 2000 or 2100);
+  older than ``limits.max_result_age`` (what a broken clock stamps: 2000 or 2100);
 - ``info``: at most ``max_info_entries`` entries of ``max_info_bytes`` in all (keys and values);
 - ``reason`` and each ``info`` value at most ``max_text_chars`` characters;
 - the record's size at most ``max_record_bytes`` (``record_bytes``: the bytes of its text plus
@@ -61,7 +61,7 @@ class RecordLimits:
     def __init__(self, config: CentralConfig) -> None:
         limits = config.limits
         self.future_ns = int(limits.max_future_skew * 1e9)
-        self.retention_ns = int(config.journal.retention * 1e9)
+        self.max_age_ns = int(limits.max_result_age * 1e9)
         self.max_record_bytes = limits.max_record_bytes
         self.max_info_entries = limits.max_info_entries
         self.max_info_bytes = limits.max_info_bytes
@@ -79,10 +79,10 @@ class RecordLimits:
             return "future", [FieldError(path=f"{where}.time_ns", message=(
                 f"stamped {_when(t)}, {(t - now_ns) / 1e9:,.0f} s ahead of the collector's clock (limit "
                 f"{self.future_ns / 1e9:g} s, limits.max_future_skew): the agent's clock is wrong"))]
-        if t < now_ns - self.retention_ns:
+        if t < now_ns - self.max_age_ns:
             return "too_old", [FieldError(path=f"{where}.time_ns", message=(
-                f"stamped {_when(t)}, older than the journal keeps results ({self.retention_ns / 1e9 / 86400:g} d, "
-                "journal.retention)"))]
+                f"stamped {_when(t)}, older than the collector accepts ({self.max_age_ns / 1e9 / 86400:g} d, "
+                "limits.max_result_age)"))]
         errors: list[FieldError] = []
         info = record.info
         if info:

@@ -105,9 +105,12 @@ class Limits(Strict):
     # and the targets, links and platforms of its plan). A commune measures a few dozen; InfluxDB
     # 1.x refuses new series past 1 M per database, ~300 per site for the whole country.
     site_unplanned_series: int = Field(default=100, ge=0, le=100_000)
-    # Results stamped further ahead of the collector's clock are refused; results older than
-    # ``journal.retention`` are refused too.
+    # Results stamped further ahead of the collector's clock are refused (a broken clock: 2100).
     max_future_skew: PositiveSeconds = 300.0
+    # Results stamped longer ago are refused (a broken clock: 2000). It must cover the agents'
+    # outbox.max_age (7 d), or the backlog of a commune offline for a week would be refused and lost;
+    # it is no more than journal.dedupe_gap_close_after, the time the dedupe marks remember a gap.
+    max_result_age: PositiveSeconds = 8 * 86400.0
     # A site whose agent's clock is further off than this is shown as off (/metrics, status API).
     max_clock_offset: PositiveSeconds = 10.0
 
@@ -117,10 +120,9 @@ class JournalConfig(Strict):
 
     # WAL + FULL: a 200 survives power loss, not only a crash; group commit amortises the fsync.
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    # Results already written to the TSDB are kept this long (live-state rebuild, readiness, audits),
-    # and results stamped longer ago than this are refused at the door: it must cover the agents'
-    # outbox.max_age (7 d), or the backlog of a commune offline longer than it is refused and lost.
-    retention: PositiveSeconds = 8 * 86400.0
+    # Batches already written to the TSDB are kept this long after they arrived (live-state rebuild,
+    # audits, points a TSDB refused), whatever they are stamped: disk, not what is accepted.
+    retention: PositiveSeconds = 2 * 86400.0
     # Beyond this many results waiting for the TSDB, ingest answers 503 + Retry-After and the
     # agents' outboxes hold the data instead of the centre's disk.
     max_pending_results: int = Field(default=20_000_000, ge=1000)
@@ -204,6 +206,15 @@ class CentralConfig(Strict):
             if repeated:
                 raise ValueError(f"two TSDB targets with the same name: {', '.join(repeated)} (set 'name')")
         return value
+
+    @model_validator(mode="after")
+    def _accepted_age_within_dedupe(self) -> CentralConfig:
+        if self.limits.max_result_age > self.journal.dedupe_gap_close_after:
+            raise ValueError(
+                f"limits.max_result_age ({self.limits.max_result_age / 86400:g} d) is longer than "
+                f"journal.dedupe_gap_close_after ({self.journal.dedupe_gap_close_after / 86400:g} d): a result "
+                "accepted that old could be one whose duplicate the dedupe marks no longer remember")
+        return self
 
     @property
     def tsdb_targets(self) -> list[InfluxConfig]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from netmon.collectors.budget import SeriesBudget
 from netmon.collectors.limits import RecordLimits, largest_without_info, record_bytes
 from netmon.config.central import CentralConfig
@@ -35,7 +37,7 @@ def test_the_time_window_is_the_skew_ahead_and_the_retention_behind() -> None:
     assert door.errors(0, record(time_ns=NOW - 8 * 86400 * 10**9 + 10**9), NOW, 100) is None
     reason, [error] = door.errors(0, record(time_ns=NOW - 8 * 86400 * 10**9 - 10**9), NOW, 100) or ("", [])
     assert reason == "too_old" and error.message.endswith(
-        "older than the journal keeps results (8 d, journal.retention)")
+        "older than the collector accepts (8 d, limits.max_result_age)")
 
 
 def test_text_and_info_limits_name_each_field() -> None:
@@ -91,3 +93,10 @@ def test_a_restart_does_not_hand_out_a_fresh_allowance() -> None:
     budget = SeriesBudget(unplanned_per_site=2)
     budget.seed(site(), [("icmp", "leased", "a"), ("icmp", "leased", "b")])
     assert [i for i, _ in budget.admit(site(), [record(1, target="c")])] == [0]
+
+
+def test_the_accepted_age_is_not_the_journal_retention_and_stays_within_the_dedupe_horizon() -> None:
+    config = CentralConfig(registry="r.yaml")
+    assert (config.limits.max_result_age, config.journal.retention) == (8 * 86400, 2 * 86400)
+    with pytest.raises(ValueError, match=r"limits.max_result_age \(9 d\) is longer than journal.dedupe_gap_close_after"):
+        CentralConfig(registry="r.yaml", limits={"max_result_age": 9 * 86400})

@@ -21,7 +21,7 @@ from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
 from tests.collectors.tsdb_readback import read_points, seed_influx
 
-T0 = (time.time_ns() // 10**9 - 86400) * 10**9  # a day ago, whole seconds: inside journal.retention
+T0 = (time.time_ns() // 10**9 - 86400) * 10**9  # a day ago, whole seconds: inside limits.max_result_age
 
 
 def start_backend(api: str, data_dir: Path, port: int | None = None) -> Server:

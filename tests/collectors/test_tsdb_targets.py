@@ -30,7 +30,7 @@ from netmon.lab.services import Server, start_influxdb, start_victoriametrics
 from tests.collectors.conftest import make_collector
 from tests.collectors.tsdb_readback import read_points, seed_influx
 
-# an hour ago: the collector refuses results older than its journal retention at the door
+# an hour ago: the collector refuses results older than limits.max_result_age at the door
 T0 = (time.time_ns() // 10**9 - 3600) * 10**9
 
 

@@ -78,7 +78,7 @@ def test_a_broken_clock_is_refused_at_the_door_and_alerts_still_fire(centre: Cen
     assert future.endswith("s ahead of the collector's clock (limit 300 s, limits.max_future_skew): the agent's "
                            "clock is wrong")
     old = next(a for a in attack.answers if "2000-01" in str(a))["rejected"][0]["errors"][0]["message"]
-    assert old.endswith("older than the journal keeps results (8 d, journal.retention)")
+    assert old.endswith("older than the collector accepts (8 d, limits.max_result_age)")
     posts = sum(attack.statuses.values())
     assert refused(centre, lane.site_id, "future") + refused(centre, lane.site_id, "too_old") == posts
     # "latest" is the genuine newest sample, the LinkDown just sent, not the one stamped ahead
