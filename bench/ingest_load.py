@@ -135,10 +135,10 @@ def stats_totals(port: int, viewer: str) -> dict[str, float]:
 
 def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: list[list[bytes]],
                tokens: list[str], args: argparse.Namespace, workdir: Path, viewer: str | None = None,
-               rate: float = 0.0) -> dict[str, float]:
+               rate: float = 0.0, tree: Path = ROOT) -> dict[str, float]:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(["taskset", "-c", str(args.server_cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
-                            env=netmon_env(NETMON_LOG_LEVEL="warning"), cwd=ROOT)
+                            env=netmon_env(NETMON_LOG_LEVEL="warning", PYTHONPATH=str(tree)), cwd=tree)
     try:
         wait_ready(port, proc, ready_path)
         cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
@@ -164,6 +164,11 @@ def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: l
         log.close()
 
 
+def tree_commit(tree: Path) -> str:
+    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or tree.name
+
+
 def enrol_all(config: Path, sites: list[str]) -> tuple[list[str], str]:
     """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site), and a viewer
     token to read /api/v1/stats."""
@@ -187,6 +192,10 @@ def main() -> None:
     parser.add_argument("--no-tsdb", action="store_true", help="skip the runs with VictoriaMetrics")
     parser.add_argument("--paced-rates", default="4400,44000",
                         help="also run at these fixed rates (default: the country at go-live, and 10x); '' skips")
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="another checkout of netmon (e.g. `git worktree add /tmp/old <commit>`): its collector "
+                             "runs SQLite-only beside this one's, alternating, --rounds times")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations with --baseline-tree")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args()
@@ -209,12 +218,17 @@ def main() -> None:
                 "--no-access-log", "--log-level", "warning"]
         rows.append(("bare FastAPI, validate_json only",
                      run_target("bare", bare, bare_port, "/docs", bodies, [""] * len(sites), args, workdir)))
-        targets: list[tuple[str, str | None, float]] = [("netmon collector, SQLite only", None, 0.0)]
+        targets: list[tuple[str, str | None, float, Path]] = [("netmon collector, SQLite only", None, 0.0, ROOT)]
+        if args.baseline_tree is not None:
+            base = args.baseline_tree.resolve()
+            targets = [t for _ in range(args.rounds) for t in (
+                (f"netmon collector at {tree_commit(base)}, SQLite only", None, 0.0, base),
+                (f"netmon collector at {tree_commit(ROOT)}, SQLite only", None, 0.0, ROOT))]
         if not args.no_tsdb:
-            targets.append(("netmon collector + TSDB writer (VictoriaMetrics)", "vm", 0.0))
+            targets.append(("netmon collector + TSDB writer (VictoriaMetrics)", "vm", 0.0, ROOT))
             for rate in (float(r) for r in args.paced_rates.split(",") if r.strip() and float(r) > 0):
-                targets.append((f"  the same, paced at {rate:,.0f} results/s", "vm", rate))
-        for n, (label, tsdb, rate) in enumerate(targets):
+                targets.append((f"  the same, paced at {rate:,.0f} results/s", "vm", rate, ROOT))
+        for n, (label, tsdb, rate, tree) in enumerate(targets):
             run_dir = workdir / f"{tsdb or 'embedded'}-{n}"
             run_dir.mkdir()
             server = None
@@ -230,7 +244,7 @@ def main() -> None:
             collector = [sys.executable, "-m", "netmon", "collector", "serve", "--config", str(config)]
             try:
                 rows.append((label, run_target("collector", collector, port, "/healthz", bodies, tokens, args,
-                                               run_dir, viewer=viewer, rate=rate)))
+                                               run_dir, viewer=viewer, rate=rate, tree=tree)))
             finally:
                 if server:
                     server.stop()
