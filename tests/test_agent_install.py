@@ -89,7 +89,7 @@ def test_the_documented_install_runs_the_agent_hardened(tmp_path: Path) -> None:
     (work / "token").write_text("7f3c9e1b2a4d6f8e0c2b4a6d8f0e2c4b6d8f0e2c4b6d\n")
     (work / "site.yaml").write_text("""\
 site: {id: "99001", name: "Xã Thử", province: "Đồng Nai"}
-collector: {url: "http://127.0.0.1:9", token_file: /etc/netmon/token}
+collector: {url: "http://127.0.0.1:9", insecure_http: true, token_file: /etc/netmon/token}
 links:
   - name: lan
     kind: lan

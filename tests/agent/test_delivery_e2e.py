@@ -426,7 +426,7 @@ def test_a_zero_padded_commune_code_is_kept_from_the_files_to_influxdb(site_topo
 site: {{id: 00127, name: Phường Ba Đình, province: Hà Nội}}
 state_dir: {tmp_path / "state"}
 agent: {{metrics_port: 0, heartbeat_interval: 1}}
-collector: {{url: "{collector.url}", token_file: {token_file}, ship_interval: {SHIP_INTERVAL}}}
+collector: {{url: "{collector.url}", insecure_http: true, token_file: {token_file}, ship_interval: {SHIP_INTERVAL}}}
 links:
   - name: 01
     kind: leased_line

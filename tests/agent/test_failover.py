@@ -72,7 +72,7 @@ def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp
         copy_enrolment(configs[0], configs[1])
         second = start_collector(configs[1], env=netmon_env())
         config = write_config(tmp_path / "agent" / "site.yaml", agent={"heartbeat_interval": 0.2}, collector={
-            "urls": [first.url, second.url], "token_file": str(token_file), "ship_interval": 1,
+            "urls": [first.url, second.url], "insecure_http": True, "token_file": str(token_file), "ship_interval": 1,
             "request_timeout": 3, "connect_timeout": 2, "failback_after": FAILBACK_AFTER,
             "config_poll_interval": 1, "batch_max_results": 50, "drain_max_results_per_second": 1000})
         agent = start_agent(None, config)
@@ -142,7 +142,7 @@ def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path) -> 
     agent = None
     try:
         config = write_config(tmp_path / "agent" / "site.yaml", agent={"heartbeat_interval": 0.5}, collector={
-            "urls": [first.url, second.url], "token_file": str(token_file), "ship_interval": 1,
+            "urls": [first.url, second.url], "insecure_http": True, "token_file": str(token_file), "ship_interval": 1,
             "connect_timeout": 2, "config_poll_interval": 1, "failback_after": 300})
         agent = start_agent(None, config)
         url = metrics_url(agent)

@@ -52,7 +52,7 @@ async def test_the_shipper_waits_at_most_max_retry_after(front_end: http.server.
     token = tmp_path / "token"
     token.write_text("t\n")
     connection = CollectorConnection(url=f"http://127.0.0.1:{front_end.server_address[1]}", token_file=str(token),
-                                     max_retry_after=cap)
+                                     insecure_http=True, max_retry_after=cap)
     outbox = await AsyncOutbox.open(tmp_path / "outbox.sqlite3", site_id="26734", agent_id="26734-agent",
                                     max_results=100, max_age_seconds=3600)
     await outbox.add([Observation(probe=ProbeKind.AGENT, target="26734-agent", status=Status.OK,
