@@ -16,7 +16,8 @@ from tests.conftest import REPO_ROOT, netmon_argv, netmon_env
 
 ROOT = Path(REPO_ROOT)
 # commands that neither list nor report: services, actions, a printed file or secret
-NO_JSON = {"demo", "probe run", "probe unit", "reflector serve", "collector serve", "sites revoke", "tokens revoke", "alerts ack",
+NO_JSON = {"demo", "probe run", "probe unit", "reflector serve", "collector serve", "collector unit", "sites revoke",
+           "tokens revoke", "alerts ack",
            "alerts silence", "alerts unsilence", "alerts token"}
 # which default config a command falls back to
 AGENT_COMMANDS = {"probe once", "probe run"}

@@ -126,3 +126,13 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()  # what start-up built (app, registry, schemas) lives for the whole process
     gc.set_threshold(50_000, 20, 20)
+
+
+@app.command("unit")
+def unit(netmon: Annotated[Path | None, typer.Option(
+        help="the netmon the unit starts (default: this one, e.g. /opt/netmon/bin/netmon)")] = None) -> None:
+    """Print the collector's systemd unit as netmon ships it, hardening included:
+    netmon collector unit > /etc/systemd/system/netmon-collector.service (docs/collector.md)."""
+    from netmon.deploy.units import collector_unit
+
+    typer.echo(collector_unit(netmon), nl=False)

@@ -1,8 +1,8 @@
 """The systemd units netmon ships in its package (``netmon/deploy/systemd/``).
 
-One source for a unit's hardening: the technician's install prints it with ``netmon probe
-unit`` (docs/agent.md), the Ansible role installs the same file and changes only what its
-inventory sets, in a drop-in.
+One source for a unit's hardening: a hand install prints it with ``netmon probe unit``
+(docs/agent.md) or ``netmon collector unit`` (docs/collector.md), the Ansible roles install the
+same files and change only what their inventory sets, in a drop-in.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 
 AGENT_UNIT = "netmon-agent.service"
 AGENT_DEFAULT_BIN = "/opt/netmon-agent/bin/netmon"
+COLLECTOR_UNIT = "netmon-collector.service"
+COLLECTOR_DEFAULT_BIN = "/opt/netmon/bin/netmon"
 
 
 def unit_text(name: str) -> str:
@@ -26,5 +28,11 @@ def this_netmon() -> Path:
 
 def agent_unit(netmon: Path | None = None) -> str:
     """The agent's unit, its ExecStart pointing at ``netmon`` (default: this installation's)."""
-    binary = str(netmon or this_netmon())
+    binary = str((netmon or this_netmon()).absolute())  # systemd takes absolute paths only
     return unit_text(AGENT_UNIT).replace(f"ExecStart={AGENT_DEFAULT_BIN} ", f"ExecStart={binary} ", 1)
+
+
+def collector_unit(netmon: Path | None = None) -> str:
+    """The collector's unit, its ExecStart pointing at ``netmon`` (default: this installation's)."""
+    binary = str((netmon or this_netmon()).absolute())  # systemd takes absolute paths only
+    return unit_text(COLLECTOR_UNIT).replace(f"ExecStart={COLLECTOR_DEFAULT_BIN} ", f"ExecStart={binary} ", 1)
