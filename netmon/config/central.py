@@ -108,8 +108,7 @@ class Limits(Strict):
     # Results stamped further ahead of the collector's clock are refused (a broken clock: 2100).
     max_future_skew: PositiveSeconds = 300.0
     # Results stamped longer ago are refused (a broken clock: 2000). It must cover the agents'
-    # outbox.max_age (7 d), or the backlog of a commune offline for a week would be refused and lost;
-    # it is no more than journal.dedupe_gap_close_after, the time the dedupe marks remember a gap.
+    # outbox.max_age (7 d), or the backlog of a commune offline for a week would be refused and lost.
     max_result_age: PositiveSeconds = 8 * 86400.0
     # A site whose agent's clock is further off than this is shown as off (/metrics, status API).
     max_clock_offset: PositiveSeconds = 10.0
@@ -206,15 +205,6 @@ class CentralConfig(Strict):
             if repeated:
                 raise ValueError(f"two TSDB targets with the same name: {', '.join(repeated)} (set 'name')")
         return value
-
-    @model_validator(mode="after")
-    def _accepted_age_within_dedupe(self) -> CentralConfig:
-        if self.limits.max_result_age > self.journal.dedupe_gap_close_after:
-            raise ValueError(
-                f"limits.max_result_age ({self.limits.max_result_age / 86400:g} d) is longer than "
-                f"journal.dedupe_gap_close_after ({self.journal.dedupe_gap_close_after / 86400:g} d): a result "
-                "accepted that old could be one whose duplicate the dedupe marks no longer remember")
-        return self
 
     @property
     def tsdb_targets(self) -> list[InfluxConfig]:

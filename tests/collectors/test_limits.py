@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from netmon.collectors.budget import SeriesBudget
 from netmon.collectors.limits import RecordLimits, largest_without_info, record_bytes
 from netmon.config.central import CentralConfig
@@ -95,8 +93,12 @@ def test_a_restart_does_not_hand_out_a_fresh_allowance() -> None:
     assert [i for i, _ in budget.admit(site(), [record(1, target="c")])] == [0]
 
 
-def test_the_accepted_age_is_not_the_journal_retention_and_stays_within_the_dedupe_horizon() -> None:
+
+def test_the_accepted_age_is_its_own_limit_not_the_journal_retention() -> None:
     config = CentralConfig(registry="r.yaml")
     assert (config.limits.max_result_age, config.journal.retention) == (8 * 86400, 2 * 86400)
-    with pytest.raises(ValueError, match=r"limits.max_result_age \(9 d\) is longer than journal.dedupe_gap_close_after"):
-        CentralConfig(registry="r.yaml", limits={"max_result_age": 9 * 86400})
+    door = RecordLimits(CentralConfig(registry="r.yaml", limits={"max_result_age": 3600}))
+    assert door.errors(0, record(time_ns=NOW - 3599 * 10**9), NOW, 100) is None
+    reason, [error] = door.errors(0, record(time_ns=NOW - 3601 * 10**9), NOW, 100) or ("", [])
+    assert (reason, error.path) == ("too_old", "results[0].time_ns")
+    assert error.message.endswith("older than the collector accepts (0.0416667 d, limits.max_result_age)")
