@@ -26,13 +26,15 @@ def this_netmon() -> Path:
     return Path(sys.prefix) / "bin" / "netmon"
 
 
-def agent_unit(netmon: Path | None = None) -> str:
-    """The agent's unit, its ExecStart pointing at ``netmon`` (default: this installation's)."""
+def unit_starting(name: str, default_bin: str, netmon: Path | None = None) -> str:
+    """The packaged unit ``name``, its ExecStart pointing at ``netmon`` (default: this installation's)."""
     binary = str((netmon or this_netmon()).absolute())  # systemd takes absolute paths only
-    return unit_text(AGENT_UNIT).replace(f"ExecStart={AGENT_DEFAULT_BIN} ", f"ExecStart={binary} ", 1)
+    return unit_text(name).replace(f"ExecStart={default_bin} ", f"ExecStart={binary} ", 1)
+
+
+def agent_unit(netmon: Path | None = None) -> str:
+    return unit_starting(AGENT_UNIT, AGENT_DEFAULT_BIN, netmon)
 
 
 def collector_unit(netmon: Path | None = None) -> str:
-    """The collector's unit, its ExecStart pointing at ``netmon`` (default: this installation's)."""
-    binary = str((netmon or this_netmon()).absolute())  # systemd takes absolute paths only
-    return unit_text(COLLECTOR_UNIT).replace(f"ExecStart={COLLECTOR_DEFAULT_BIN} ", f"ExecStart={binary} ", 1)
+    return unit_starting(COLLECTOR_UNIT, COLLECTOR_DEFAULT_BIN, netmon)
