@@ -65,6 +65,10 @@ def test_upload_and_download_within_5_percent_of_iperf3s_own_client(rate_mbit: i
     site_topo.shape(site_topo.leased, rate_mbit)
     start_iperf3(site_topo.centre, SERVER, 5201)
     task = throughput_task(contracted_mbps=rate_mbit)
+    # The line's first TCP flow after it was set up sometimes reads 15-20 % low for the probe and
+    # iperf3 alike (seen 80 vs 95 Mbit/s, 3 runs in 4 under the full suite): both are measured on
+    # a line that has carried traffic before, as a commune's line has.
+    iperf3_client(site_topo.site, SERVER, 5201, seconds=1, omit_seconds=0, reverse=False)
     result = measure(site_topo, ThroughputProbe(ProbeContext(state_dir=tmp_path)), task)
     up, down = result.values["upload_bps"], result.values["download_bps"]
     reference_up = reference(site_topo, reverse=False, probe_bps=up)
