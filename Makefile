@@ -25,11 +25,15 @@ typecheck: venv
 pytest: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Everything CI runs: lint, types, every test.
+# Everything CI runs: lint, types, every test. Most tests wait on processes and timers, so two
+# workers share the machine (one test file per worker); the tests that compare a measurement with
+# a reference taken in the same run (tests marked exclusive) then run alone, on a quiet machine.
+PYTEST_WORKERS ?= 2
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not exclusive" -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -m exclusive $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/netmon demo $(DEMO_ARGS)

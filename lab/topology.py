@@ -113,9 +113,36 @@ def build_site(lab: Lab, leased_mbit: float | None = 20.0, tslcd_mbit: float | N
     return topo
 
 
+# Under pytest-xdist each worker (gw0, gw1, ...) takes ports from its own block below the kernel's
+# ephemeral range (32768-60999), set by the test session (``use_port_block``): a port one worker
+# was given and has not bound yet can then never be handed to another worker (bind(0) may return
+# it twice), nor become a client socket's port. Processes the tests start keep bind(0).
+_WORKER_BLOCK = 2000
+_WORKER_BASE = 12000
+_block: list[int] = []  # [first port, next offset] while a block is in use
+
+
+def use_port_block(index: int) -> None:
+    """This process hands out ports from block ``index`` (0-9) from now on."""
+    _block[:] = [_WORKER_BASE + (index % 10) * _WORKER_BLOCK, 0]
+
+
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
     """A port free on loopback right now (for processes started in the root namespace)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    if not _block:
+        with socket.socket(family, kind) as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    first = _block[0]
+    for _ in range(_WORKER_BLOCK):
+        offset = _block[1]
+        _block[1] = (offset + 1) % _WORKER_BLOCK
+        port = first + offset
+        with socket.socket(family, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue  # still in use (or in TIME_WAIT) from earlier in this worker's run
+            return port
+    raise OSError(f"no free port left in {first}-{first + _WORKER_BLOCK - 1}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from netmon.lab.collector import netmon_argv as netmon_argv  # re-exported: one 
 from netmon.lab.collector import netmon_env as netmon_env
 from netmon.lab.netns import Lab, namespaces_available, sweep_stale
 from netmon.lab.postgres import PostgresServer, start_postgres
-from netmon.lab.topology import SiteTopology, build_site
+from netmon.lab.topology import SiteTopology, build_site, use_port_block
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -60,3 +61,18 @@ def pg_dsn(postgres: PostgresServer) -> str:
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under pytest-xdist
+    if worker.startswith("gw") and worker[2:].isdigit():
+        use_port_block(int(worker[2:]))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/probes/ compares a probe's figure with a reference measured in the
+    same test (ping, iperf3, curl, a UDP rate through snmpd): ``make test`` runs them alone."""
+    probes = Path(__file__).parent / "probes"
+    for item in items:
+        if probes in Path(item.path).parents:
+            item.add_marker(pytest.mark.exclusive)
