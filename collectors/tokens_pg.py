@@ -1,0 +1,162 @@
+"""Token digests in PostgreSQL (component ``sites``): one enrolment valid on every collector.
+
+Same contract as ``collectors/tokens.py`` (SQLite): tokens stored only as SHA-256 digests, found
+by digest and compared again with ``hmac.compare_digest``. The hot path never waits for
+PostgreSQL per request: valid grants are cached in memory and the whole cache is dropped when
+``sites_changes.counter`` moved (polled at most every ``RECHECK_SECONDS``), so a revocation made
+on any collector or by the CLI takes effect everywhere within about a second.
+
+PostgreSQL unreachable: grants already cached keep being served (ingest goes on — the journal is
+local) and the outage is logged once; a token never seen before is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+from netmon.collectors.abc import Role
+from netmon.collectors.sites_schema_pg import COMPONENT, MIGRATIONS
+from netmon.collectors.tokens import (
+    ISSUED_ROLES,
+    MAX_TOKEN_CHARS,
+    Grant,
+    TokenInfo,
+    default_agent_id,
+    new_token,
+    token_digest,
+)
+from netmon.errors import StorageError
+from netmon.statedb.migrations import migrate_postgres
+from netmon.statedb.postgres import Reconnecting, storage_error
+
+log = logging.getLogger(__name__)
+RECHECK_SECONDS = 1.0
+
+
+class PostgresTokenStore:
+    def __init__(self, dsn: str, *, application_name: str = "netmon-tokens", connect_timeout: float = 3.0) -> None:
+        self._db = Reconnecting(dsn, application_name=application_name, connect_timeout=connect_timeout)
+        migrate_postgres(self._db.get(), COMPONENT, MIGRATIONS, self._db.where)
+        self._cache: dict[str, Grant] = {}
+        self._counter = -1
+        self._checked = 0.0
+        self._outage_logged = False
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        import psycopg
+
+        try:
+            return self._db.get().execute(sql.encode(), params).fetchall()
+        except psycopg.Error as exc:
+            self._db.drop()
+            raise storage_error(self._db.where, exc) from None
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        import psycopg
+
+        self.forget()
+        try:
+            return self._db.get().execute(sql.encode(), params).rowcount
+        except psycopg.Error as exc:
+            self._db.drop()
+            raise storage_error(self._db.where, exc) from None
+
+    def grant_for(self, token: str) -> Grant | None:
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        digest = token_digest(token)
+        try:
+            self._refresh()
+            cached = self._cache.get(digest)
+            if cached is not None:
+                return cached
+            grant = self._lookup(digest)
+        except StorageError as exc:
+            if not self._outage_logged:
+                self._outage_logged = True
+                log.warning("token store unreachable, serving %d cached grants, refusing unseen tokens: %s",
+                            len(self._cache), exc)
+            return self._cache.get(digest)
+        self._outage_logged = False
+        if grant is not None:
+            self._cache[digest] = grant
+        return grant
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < RECHECK_SECONDS:
+            return
+        self._checked = now
+        counter = int(self._rows("SELECT counter FROM sites_changes WHERE id = 1")[0]["counter"])
+        if counter != self._counter:
+            self._counter, self._cache = counter, {}
+
+    def _lookup(self, digest: str) -> Grant | None:
+        rows = self._rows("SELECT token_sha256, site_id, agent_id FROM tokens "
+                          "WHERE token_sha256 = %s AND revoked_ns IS NULL", (digest,))
+        if rows and hmac.compare_digest(str(rows[0]["token_sha256"]), digest):
+            site_id, agent_id = str(rows[0]["site_id"]), rows[0]["agent_id"]
+            return Grant(digest, Role.AGENT, site_id, site_id, None if agent_id is None else str(agent_id))
+        rows = self._rows("SELECT token_sha256, role, name FROM role_tokens "
+                          "WHERE token_sha256 = %s AND revoked_ns IS NULL", (digest,))
+        if rows and hmac.compare_digest(str(rows[0]["token_sha256"]), digest):
+            return Grant(digest, Role(str(rows[0]["role"])), str(rows[0]["name"]))
+        return None
+
+    def forget(self) -> None:
+        self._cache, self._counter = {}, -1
+
+    # -- site tokens ------------------------------------------------------------------------
+    def has_active(self, site_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM tokens WHERE site_id = %s AND revoked_ns IS NULL", (site_id,)))
+
+    def enrol(self, site_id: str, agent_id: str | None = None) -> str:
+        token, now = new_token(), time.time_ns()
+        # one statement, one transaction: the old tokens revoked and the new one stored together
+        self._write("WITH old AS (UPDATE tokens SET revoked_ns = %s WHERE site_id = %s AND revoked_ns IS NULL) "
+                    "INSERT INTO tokens (token_sha256, site_id, created_ns, agent_id) VALUES (%s, %s, %s, %s)",
+                    (now, site_id, token_digest(token), site_id, now, agent_id or default_agent_id(site_id)))
+        return token
+
+    def bind_agent(self, digest: str, agent_id: str) -> None:
+        self._write("UPDATE tokens SET agent_id = %s WHERE token_sha256 = %s AND agent_id IS NULL", (agent_id, digest))
+
+    def revoke(self, site_id: str) -> int:
+        return self._write("UPDATE tokens SET revoked_ns = %s WHERE site_id = %s AND revoked_ns IS NULL",
+                           (time.time_ns(), site_id))
+
+    def tokens(self) -> list[TokenInfo]:
+        return [TokenInfo(Role.AGENT, str(r["site_id"]), int(r["created_ns"]),
+                          None if r["revoked_ns"] is None else int(r["revoked_ns"]),
+                          None if r["agent_id"] is None else str(r["agent_id"]))
+                for r in self._rows("SELECT site_id, created_ns, revoked_ns, agent_id FROM tokens "
+                                    "ORDER BY site_id, created_ns")]
+
+    # -- role tokens ------------------------------------------------------------------------
+    def has_active_role(self, name: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM role_tokens WHERE name = %s AND revoked_ns IS NULL", (name,)))
+
+    def issue(self, role: Role, name: str) -> str:
+        if role not in ISSUED_ROLES:
+            raise ValueError(f"role {role.value!r} is not issued this way (site tokens: 'netmon sites enrol')")
+        token, now = new_token(), time.time_ns()
+        self._write("WITH old AS (UPDATE role_tokens SET revoked_ns = %s WHERE name = %s AND revoked_ns IS NULL) "
+                    "INSERT INTO role_tokens (token_sha256, role, name, created_ns) VALUES (%s, %s, %s, %s)",
+                    (now, name, token_digest(token), role.value, name, now))
+        return token
+
+    def revoke_role(self, name: str) -> int:
+        return self._write("UPDATE role_tokens SET revoked_ns = %s WHERE name = %s AND revoked_ns IS NULL",
+                           (time.time_ns(), name))
+
+    def role_tokens(self) -> list[TokenInfo]:
+        return [TokenInfo(Role(str(r["role"])), str(r["name"]), int(r["created_ns"]),
+                          None if r["revoked_ns"] is None else int(r["revoked_ns"]))
+                for r in self._rows("SELECT role, name, created_ns, revoked_ns FROM role_tokens "
+                                    "ORDER BY name, created_ns")]
+
+    def close(self) -> None:
+        self._db.drop()
