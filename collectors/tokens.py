@@ -194,6 +194,13 @@ class TokenStore:
         return [TokenInfo(Role(str(r[0])), str(r[1]), int(r[2]), None if r[3] is None else int(r[3]))  # type: ignore[call-overload]
                 for r in rows]
 
+    def export_rows(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """Every digest row (site tokens, role tokens), for a move to PostgreSQL."""
+        return ([tuple(r) for r in query(self._conn, "SELECT token_sha256, site_id, created_ns, revoked_ns, agent_id "
+                                                     "FROM tokens")],
+                [tuple(r) for r in query(self._conn, "SELECT token_sha256, role, name, created_ns, revoked_ns "
+                                                     "FROM role_tokens")])
+
     def _revoke(self, sql: str, key: str) -> int:
         self.forget()
         with transaction(self._conn, "revoke") as conn:

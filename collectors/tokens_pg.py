@@ -158,5 +158,32 @@ class PostgresTokenStore:
                 for r in self._rows("SELECT role, name, created_ns, revoked_ns FROM role_tokens "
                                     "ORDER BY name, created_ns")]
 
+    def import_once(self, rows_tokens: list[tuple[Any, ...]], rows_roles: list[tuple[Any, ...]]) -> int:
+        """A collector switching from sites.db to PostgreSQL: copy the local digests (never tokens —
+        only digests exist) when PostgreSQL holds none yet, so enrolled agents keep working.
+        Returns how many rows were copied (0: PostgreSQL already had tokens; nothing is merged)."""
+        import psycopg
+
+        if not rows_tokens and not rows_roles:
+            return 0
+        self.forget()
+        try:
+            conn = self._db.get()
+            with conn.transaction():
+                conn.execute("LOCK TABLE tokens, role_tokens IN EXCLUSIVE MODE")
+                if conn.execute("SELECT 1 FROM tokens UNION ALL SELECT 1 FROM role_tokens LIMIT 1").fetchone():
+                    return 0
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO tokens (token_sha256, site_id, created_ns, revoked_ns, agent_id) "
+                                    "VALUES (%s, %s, %s, %s, %s)", rows_tokens)
+                    cur.executemany("INSERT INTO role_tokens (token_sha256, role, name, created_ns, revoked_ns) "
+                                    "VALUES (%s, %s, %s, %s, %s)", rows_roles)
+        except psycopg.Error as exc:
+            self._db.drop()
+            raise storage_error(self._db.where, exc) from None
+        log.warning("copied %d site and %d role token digests from sites.db to %s (first start on PostgreSQL)",
+                    len(rows_tokens), len(rows_roles), self._db.where)
+        return len(rows_tokens) + len(rows_roles)
+
     def close(self) -> None:
         self._db.drop()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from netmon.collectors.abc import Role
+from netmon.collectors.sqlite import connect
+from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tokens_pg import PostgresTokenStore
 
 
@@ -27,3 +30,22 @@ def test_enrolment_on_one_is_valid_on_the_other_and_revocation_reaches_it_within
     finally:
         a.close()
         b.close()
+
+
+def test_first_start_on_postgres_copies_the_digests_of_sites_db_once(pg_dsn: str, tmp_path: Path) -> None:
+    local = TokenStore(connect(tmp_path / "sites.db"))
+    site_token, viewer = local.enrol("hn-009"), local.issue(Role.VIEWER, "noc")
+    local.enrol("hn-010")
+    local.revoke("hn-010")
+    pg = PostgresTokenStore(pg_dsn)
+    try:
+        assert pg.import_once(*local.export_rows()) == 3
+        grant = pg.grant_for(site_token)
+        assert grant is not None and grant.agent_id == "hn-009-agent"
+        assert pg.grant_for(viewer) is not None
+        assert [(t.site_id, t.active) for t in pg.tokens()] == [("hn-009", True), ("hn-010", False)]
+        local.enrol("hn-011")
+        assert pg.import_once(*local.export_rows()) == 0  # PostgreSQL is the truth from now on
+        assert {t.site_id for t in pg.tokens()} == {"hn-009", "hn-010"}
+    finally:
+        pg.close()
