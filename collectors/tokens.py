@@ -91,6 +91,7 @@ class TokenBackend(Protocol):
     def issue(self, role: Role, name: str) -> str: ...
     def revoke_role(self, name: str) -> int: ...
     def role_tokens(self) -> list[TokenInfo]: ...
+    def close(self) -> None: ...
 
 
 class TokenStore:
@@ -193,6 +194,9 @@ class TokenStore:
         rows = query(self._conn, "SELECT role, name, created_ns, revoked_ns FROM role_tokens ORDER BY name, created_ns")
         return [TokenInfo(Role(str(r[0])), str(r[1]), int(r[2]), None if r[3] is None else int(r[3]))  # type: ignore[call-overload]
                 for r in rows]
+
+    def close(self) -> None:
+        """Nothing to close: the ``sites.db`` connection belongs to whoever opened it."""
 
     def export_rows(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
         """Every digest row (site tokens, role tokens), for a move to PostgreSQL."""

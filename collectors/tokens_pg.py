@@ -2,18 +2,22 @@
 
 Same contract as ``collectors/tokens.py`` (SQLite): tokens stored only as SHA-256 digests, found
 by digest and compared again with ``hmac.compare_digest``. The hot path never waits for
-PostgreSQL per request: valid grants are cached in memory and the whole cache is dropped when
-``sites_changes.counter`` moved (polled at most every ``RECHECK_SECONDS``), so a revocation made
-on any collector or by the CLI takes effect everywhere within about a second.
+PostgreSQL per request: valid grants are cached in memory, and a watcher thread polls
+``sites_changes.counter`` every ``RECHECK_SECONDS`` and drops the whole cache when it moved, so
+an enrolment or a revocation made on any collector or by the CLI holds everywhere within about
+a second. Only a token not in the cache costs one query.
 
 PostgreSQL unreachable: grants already cached keep being served (ingest goes on — the journal is
-local) and the outage is logged once; a token never seen before is refused (fail closed).
+local; a revocation made meanwhile holds once PostgreSQL is back) and the outage is logged once;
+a token not seen before cannot be checked and is answered 503 with Retry-After (``StorageError``),
+never 401 — an agent failing over from the other collector keeps its batch and tries again.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from typing import Any
 
@@ -37,62 +41,101 @@ RECHECK_SECONDS = 1.0
 
 
 class PostgresTokenStore:
-    def __init__(self, dsn: str, *, application_name: str = "netmon-tokens", connect_timeout: float = 3.0) -> None:
+    def __init__(self, dsn: str, *, application_name: str = "netmon-tokens", connect_timeout: float = 3.0,
+                 watch: bool = True) -> None:
         self._db = Reconnecting(dsn, application_name=application_name, connect_timeout=connect_timeout)
-        migrate_postgres(self._db.get(), COMPONENT, MIGRATIONS, self._db.where)
+        try:
+            first = self._db.get()
+        except StorageError as exc:
+            raise StorageError(f"site tokens (state.postgres): {exc}") from None
+        migrate_postgres(first, COMPONENT, MIGRATIONS, self._db.where)
+        self._lock = threading.Lock()  # one connection, used from the event loop and worker threads
         self._cache: dict[str, Grant] = {}
         self._counter = -1
-        self._checked = 0.0
-        self._outage_logged = False
+        self._reachable = True
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watch_db = Reconnecting(dsn, application_name=f"{application_name} watch",
+                                          connect_timeout=connect_timeout)
+            self._check_counter(self._watch_db)
+            self._watcher = threading.Thread(target=self._watch, name="netmon-token-watch", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        """Poll the change counter off the event loop: a connect timeout here holds no request."""
+        while not self._closed.wait(RECHECK_SECONDS):
+            self._check_counter(self._watch_db)
+
+    def _check_counter(self, db: Reconnecting) -> None:
+        import psycopg
+
+        try:
+            row = db.get().execute(b"SELECT counter FROM sites_changes WHERE id = 1").fetchone()
+        except (psycopg.Error, StorageError) as exc:
+            db.drop()
+            if self._reachable:
+                self._reachable = False
+                log.warning("token store unreachable, serving %d cached grant(s), answering 503 to tokens not "
+                            "seen before: %s", len(self._cache), exc)
+            return
+        counter = int(row["counter"]) if row else -1
+        if counter != self._counter:
+            self._counter, self._cache = counter, {}
+        if not self._reachable:
+            self._reachable = True
+            log.warning("token store reachable again (%s)", db.where)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         import psycopg
 
-        try:
-            return self._db.get().execute(sql.encode(), params).fetchall()
-        except psycopg.Error as exc:
-            self._db.drop()
-            raise storage_error(self._db.where, exc) from None
+        with self._lock:
+            # a read is safe to repeat: once on a fresh connection when the kept one died with the
+            # server (a PostgreSQL restart or failover), so the first lookup after it is not a 503
+            for attempt in (1, 2):
+                try:
+                    return self._db.get().execute(sql.encode(), params).fetchall()
+                except psycopg.OperationalError as exc:
+                    self._db.drop()
+                    if attempt == 2:
+                        raise storage_error(self._db.where, exc) from None
+                except psycopg.Error as exc:
+                    self._db.drop()
+                    raise storage_error(self._db.where, exc) from None
+        raise AssertionError("unreachable")
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         import psycopg
 
         self.forget()
         try:
-            return self._db.get().execute(sql.encode(), params).rowcount
+            with self._lock:
+                return self._db.get().execute(sql.encode(), params).rowcount
         except psycopg.Error as exc:
             self._db.drop()
             raise storage_error(self._db.where, exc) from None
 
     def grant_for(self, token: str) -> Grant | None:
+        """The active token's grant, or None; ``StorageError`` when it is not cached and PostgreSQL
+        cannot be asked."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = token_digest(token)
-        try:
-            self._refresh()
-            cached = self._cache.get(digest)
-            if cached is not None:
-                return cached
-            grant = self._lookup(digest)
-        except StorageError as exc:
-            if not self._outage_logged:
-                self._outage_logged = True
-                log.warning("token store unreachable, serving %d cached grants, refusing unseen tokens: %s",
-                            len(self._cache), exc)
-            return self._cache.get(digest)
-        self._outage_logged = False
-        if grant is not None:
+        cached = self._cache.get(digest)
+        if cached is not None:
+            return cached
+        if not self._reachable:
+            raise StorageError(f"{self._db.where} unreachable: a token not seen before cannot be checked")
+        seen = self._counter
+        grant = self._lookup(digest)
+        # a change committed while we looked (the watcher saw the counter move) may have revoked it
+        if grant is not None and self._counter == seen:
             self._cache[digest] = grant
         return grant
 
-    def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked < RECHECK_SECONDS:
-            return
-        self._checked = now
-        counter = int(self._rows("SELECT counter FROM sites_changes WHERE id = 1")[0]["counter"])
-        if counter != self._counter:
-            self._counter, self._cache = counter, {}
+    @property
+    def reachable(self) -> bool:
+        return self._reachable
 
     def _lookup(self, digest: str) -> Grant | None:
         rows = self._rows("SELECT token_sha256, site_id, agent_id FROM tokens "
@@ -107,7 +150,7 @@ class PostgresTokenStore:
         return None
 
     def forget(self) -> None:
-        self._cache, self._counter = {}, -1
+        self._cache = {}
 
     # -- site tokens ------------------------------------------------------------------------
     def has_active(self, site_id: str) -> bool:
@@ -186,4 +229,9 @@ class PostgresTokenStore:
         return len(rows_tokens) + len(rows_roles)
 
     def close(self) -> None:
-        self._db.drop()
+        self._closed.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=RECHECK_SECONDS + 5)
+            self._watch_db.drop()
+        with self._lock:
+            self._db.drop()

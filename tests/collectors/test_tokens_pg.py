@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from netmon.collectors.abc import Role
 from netmon.collectors.sqlite import connect
 from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tokens_pg import PostgresTokenStore
+from netmon.errors import StorageError
+from netmon.lab.netns import wait_until
+from netmon.lab.postgres import start_postgres
 
 
 def test_enrolment_on_one_is_valid_on_the_other_and_revocation_reaches_it_within_2_s(pg_dsn: str) -> None:
@@ -49,3 +54,26 @@ def test_first_start_on_postgres_copies_the_digests_of_sites_db_once(pg_dsn: str
         assert {t.site_id for t in pg.tokens()} == {"hn-009", "hn-010"}
     finally:
         pg.close()
+
+
+def test_postgres_down_serves_tokens_already_seen_and_cannot_check_new_ones(tmp_path: Path) -> None:
+    """Its own PostgreSQL, killed: cached grants keep ingest going, a token not seen before is a
+    StorageError (the collector answers 503 + Retry-After, never 401), and all is normal once back."""
+    with start_postgres() as server:
+        dsn = server.create_database()
+        store = PostgresTokenStore(dsn, connect_timeout=1)
+        try:
+            seen, unseen = store.enrol("hn-001"), store.enrol("hn-002")
+            assert store.grant_for(seen) is not None
+            server.sql("CHECKPOINT")  # the lab server runs with synchronous_commit=off: keep what was written
+            server.kill()
+            wait_until(lambda: not store.reachable, 10, what="the watcher noticing PostgreSQL is gone")
+            grant = store.grant_for(seen)
+            assert grant is not None and grant.site_id == "hn-001"
+            with pytest.raises(StorageError, match="a token not seen before cannot be checked"):
+                store.grant_for(unseen)
+            server.start()
+            wait_until(lambda: store.reachable, 15, what="the watcher reconnecting")
+            assert store.grant_for(unseen) is not None and store.grant_for(seen) is not None
+        finally:
+            store.close()
