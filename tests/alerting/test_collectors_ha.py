@@ -192,6 +192,17 @@ def test_enrolment_and_revocation_through_either_collector_hold_on_both(
                 "site_id": OTHER, "agent_id": f"{OTHER}-agent", "results": [heartbeat(OTHER, 3)]})[0] == 401,
                 3, what=f"{collector.url} refusing the revoked token")
         print(f"revocation through the second collector refused by both after {time.monotonic() - started:.2f} s")
+
+        def registry_digests(collector: CollectorProcess) -> list[str]:
+            text = collector.read("/metrics")[2].decode()
+            return [s.labels["sha256"] for f in text_string_to_metric_families(text)
+                    if f.name == "netmon_collector_registry_info" for s in f.samples]
+
+        import hashlib
+
+        registry_file = configs[0].parent.parent / "sites.yaml"
+        assert registry_digests(first) == registry_digests(second) == [
+            hashlib.sha256(registry_file.read_bytes()).hexdigest()]
     finally:
         first.stop()
         second.stop()
