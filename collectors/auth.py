@@ -26,7 +26,7 @@ from starlette.requests import Request
 
 from netmon.collectors.abc import Principal, Role
 from netmon.collectors.sitestore import RegistryStore
-from netmon.collectors.tokens import Grant, TokenStore, token_digest
+from netmon.collectors.tokens import Grant, TokenBackend, token_digest
 from netmon.config.registry import RegistrySite
 from netmon.errors import CollectorBusy, ConfigError, Forbidden, StorageError, Unauthenticated
 
@@ -77,7 +77,7 @@ def _missing(what: str) -> Unauthenticated:
 
 
 class Authenticator:
-    def __init__(self, tokens: TokenStore, sites: RegistryStore, admin_digest: str | None = None) -> None:
+    def __init__(self, tokens: TokenBackend, sites: RegistryStore, admin_digest: str | None = None) -> None:
         self._tokens = tokens
         self._sites = sites
         self._admin_digest = admin_digest

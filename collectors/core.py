@@ -35,7 +35,7 @@ from netmon.collectors.sinks import Sinks
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
 from netmon.collectors.surge import surge_provinces
-from netmon.collectors.tokens import TokenStore
+from netmon.collectors.token_stores import open_token_store
 from netmon.collectors.tsdb import make_writer
 from netmon.config.central import CentralConfig, SurgeConfig, load_central
 from netmon.config.registry import Registry
@@ -59,11 +59,12 @@ class CollectorCore:
         self.metrics = CollectorMetrics()
         # used from the event loop's thread, which need not be the one constructing the app
         self._sites_db = connect(state_dir / SITES_DB, check_same_thread=False)
-        self.tokens = TokenStore(self._sites_db)
         self.sites = RegistryStore(config.registry, self._sites_db)
         self.sites.load()
         secrets = influx_secrets(config, config_file or "central.yaml", self.settings)
         self.state = state_location(config, config_file or "central.yaml", self.settings)
+        # sites.db, or PostgreSQL shared with the other collectors (an enrolment holds on all)
+        self.tokens = open_token_store(self.state, self._sites_db)
         self.surge: SurgeConfig | None = config.surge
         targets = config.tsdb_targets
         self.journal = Journal(
@@ -190,4 +191,5 @@ class CollectorCore:
         for drainer in self.drainers:
             await drainer.stop()
         await asyncio.to_thread(self.journal.close)
+        await asyncio.to_thread(self.tokens.close)
         self._sites_db.close()

@@ -101,6 +101,11 @@ class StateCollector(Collector):
         yield gaps
         yield _single(_gauge("netmon_collector_registry_sites", "Sites in the loaded registry."),
                       len(self.sites.registry.sites))
+        # collectors side by side must hold the same file: compare this label across them
+        loaded = GaugeMetricFamily("netmon_collector_registry_info", "The loaded site registry file's SHA-256.",
+                                   labels=["sha256"])
+        loaded.add_metric([self.sites.digest], 1.0)
+        yield loaded
         yield _single(_gauge("netmon_collector_sites_clock_off", "Sites whose agent's clock is further off the "
                              "collector's than limits.max_clock_offset."), len(self.clocks.sites_off()))
 

@@ -24,6 +24,7 @@ import hmac
 import secrets
 import sqlite3
 import time
+from typing import Protocol
 
 from netmon.collectors.abc import Role
 from netmon.collectors.schema import ensure_sites
@@ -73,6 +74,24 @@ class TokenInfo:
     @property
     def site_id(self) -> str:
         return self.name
+
+
+class TokenBackend(Protocol):
+    """What the collector and the CLI need of a token store: ``TokenStore`` (``sites.db``) and
+    ``collectors.tokens_pg.PostgresTokenStore`` (shared by every collector) implement it."""
+
+    def grant_for(self, token: str) -> Grant | None: ...
+    def forget(self) -> None: ...
+    def has_active(self, site_id: str) -> bool: ...
+    def enrol(self, site_id: str, agent_id: str | None = None) -> str: ...
+    def bind_agent(self, digest: str, agent_id: str) -> None: ...
+    def revoke(self, site_id: str) -> int: ...
+    def tokens(self) -> list[TokenInfo]: ...
+    def has_active_role(self, name: str) -> bool: ...
+    def issue(self, role: Role, name: str) -> str: ...
+    def revoke_role(self, name: str) -> int: ...
+    def role_tokens(self) -> list[TokenInfo]: ...
+    def close(self) -> None: ...
 
 
 class TokenStore:
@@ -175,6 +194,16 @@ class TokenStore:
         rows = query(self._conn, "SELECT role, name, created_ns, revoked_ns FROM role_tokens ORDER BY name, created_ns")
         return [TokenInfo(Role(str(r[0])), str(r[1]), int(r[2]), None if r[3] is None else int(r[3]))  # type: ignore[call-overload]
                 for r in rows]
+
+    def close(self) -> None:
+        """Nothing to close: the ``sites.db`` connection belongs to whoever opened it."""
+
+    def export_rows(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """Every digest row (site tokens, role tokens), for a move to PostgreSQL."""
+        return ([tuple(r) for r in query(self._conn, "SELECT token_sha256, site_id, created_ns, revoked_ns, agent_id "
+                                                     "FROM tokens")],
+                [tuple(r) for r in query(self._conn, "SELECT token_sha256, role, name, created_ns, revoked_ns "
+                                                     "FROM role_tokens")])
 
     def _revoke(self, sql: str, key: str) -> int:
         self.forget()

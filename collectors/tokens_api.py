@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from netmon.collectors.abc import Principal, Role
-from netmon.collectors.tokens import TokenStore
+from netmon.collectors.tokens import TokenBackend
 
 
 class TokenEntry(BaseModel):
@@ -28,7 +28,7 @@ class TokenList(BaseModel):
     tokens: list[TokenEntry]
 
 
-def make_router(tokens: TokenStore, require: Callable[[Role], Callable[..., Principal]]) -> APIRouter:
+def make_router(tokens: TokenBackend, require: Callable[[Role], Callable[..., Principal]]) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/v1/tokens", response_model=TokenList, tags=["access"],

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import json
 import os
 import signal
-import sqlite3
 import ssl
 import subprocess
 import sys
@@ -167,7 +167,10 @@ class CollectorProcess:
     def role_token(self, role: str = "viewer") -> str:
         """A token of ``role`` (viewer, operator, admin), issued once per handle by `netmon tokens issue`."""
         if role not in self.role_tokens:
-            self.role_tokens[role] = issue_token(self.config_path, f"lab-{role}", role, env=self.env)
+            # one name per collector: with tokens in a shared PostgreSQL, issuing "lab-viewer" again
+            # for a second collector would rotate (revoke) the first one's
+            name = f"lab-{role}-{hashlib.sha256(str(self.config_path).encode()).hexdigest()[:8]}"
+            self.role_tokens[role] = issue_token(self.config_path, name, role, env=self.env)
         return self.role_tokens[role]
 
     def read_headers(self, role: str = "viewer") -> dict[str, str]:
@@ -264,23 +267,6 @@ def enrol(config_path: Path, site_id: str, *, rotate: bool = False, env: dict[st
     if out.returncode != 0:
         raise LabError(f"netmon sites enrol {site_id} failed: {out.stderr.strip()}")
     return str(json.loads(out.stdout)["token"])
-
-
-def copy_enrolment(source_config: Path, target_config: Path) -> None:
-    """Give a second collector the first one's site tokens (``sites.db``, copied with SQLite's backup
-    API): collectors side by side keep their registries and tokens in their own state dir until
-    those move to the shared PostgreSQL too (docs/scaling.md)."""
-    def sites_db(config: Path) -> Path:
-        return Path(yaml.safe_load(config.read_text())["state_dir"]) / "sites.db"
-
-    target = sites_db(target_config)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src, dst = sqlite3.connect(sites_db(source_config)), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 def issue_token(config_path: Path, name: str, role: str, *, env: dict[str, str] | None = None) -> str:

@@ -1,4 +1,5 @@
-"""``netmon sites enrol|revoke|list``: site tokens, against the collector's state (state_dir/sites.db).
+"""``netmon sites enrol|revoke|list``: site tokens, against the collector's state: state_dir/sites.db,
+or the PostgreSQL of ``state.postgres`` shared by every collector (enrol through any one of them).
 
 A site token speaks for one site and one agent of it (``--agent-id``, default ``<site>-agent``, the
 agent's own default): the collector refuses it for any other site or agent. Viewer, operator and
@@ -18,27 +19,29 @@ from netmon.cli.options import CENTRAL_CONFIG, CentralConfigFile
 
 if TYPE_CHECKING:
     from netmon.collectors.sitestore import RegistryStore
-    from netmon.collectors.tokens import TokenStore
+    from netmon.collectors.tokens import TokenBackend
 
 app = typer.Typer(help="Site registry and site tokens.", no_args_is_help=True)
 ConfigOption = CentralConfigFile
 DEFAULT_CONFIG = CENTRAL_CONFIG
 
 
-def open_stores(config: Path) -> tuple[RegistryStore, TokenStore]:
-    """The registry (loaded) and the token store of ``config``'s state_dir; exits 1 on errors."""
+def open_stores(config: Path) -> tuple[RegistryStore, TokenBackend]:
+    """The registry (loaded) and the token store of ``config``'s state; exits 1 on errors."""
+    from netmon.collectors.settings import ServiceSettings, state_location
     from netmon.collectors.sitestore import RegistryStore
     from netmon.collectors.sqlite import SITES_DB, connect
-    from netmon.collectors.tokens import TokenStore
+    from netmon.collectors.token_stores import open_token_store
     from netmon.config.central import load_central
     from netmon.errors import StorageError
 
-    with exit_on_error(f"{config}: state_dir", only=StorageError):
+    with exit_on_error(f"{config}: state", only=StorageError):
         central = load_central(config)
+        state = state_location(central, str(config), ServiceSettings())
         conn = connect(Path(central.state_dir) / SITES_DB)
         sites = RegistryStore(central.registry, conn)
         sites.load()
-        return sites, TokenStore(conn)
+        return sites, open_token_store(state, conn, watch=False)
 
 
 @app.command("enrol")
@@ -72,7 +75,7 @@ def enrol(site_id: Annotated[str, typer.Argument(help="site id from the registry
 
 @app.command("revoke")
 def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Revoke SITE_ID's token; the running collector refuses it within 0.1 s."""
+    """Revoke SITE_ID's token; the running collectors refuse it within a second."""
     _, tokens = open_stores(config)
     count = tokens.revoke(site_id)
     if not count:
@@ -84,19 +87,28 @@ def revoke(site_id: Annotated[str, typer.Argument(help="site id")], config: Conf
 @app.command("list")
 def list_sites(config: ConfigOption = DEFAULT_CONFIG,
                as_json: Annotated[bool, typer.Option("--json", help="one JSON object per site")] = False) -> None:
-    """Every registry site with its token state. Reads only: the registry file and, when the
-    collector has made it, state_dir/sites.db (nothing is created)."""
+    """Every registry site with its token state. Reads only: the registry file and the tokens in
+    the shared PostgreSQL or, when the collector has made it, state_dir/sites.db (no file is created)."""
+    from netmon.collectors.settings import ServiceSettings, state_location
     from netmon.collectors.sqlite import SITES_DB, connect
     from netmon.collectors.tokens import TokenStore
     from netmon.config.central import load_central
     from netmon.config.registry import load_registry
     from netmon.errors import StorageError
 
-    with exit_on_error(f"{config}: state_dir", only=StorageError):
+    with exit_on_error(f"{config}: state", only=StorageError):
         central = load_central(config)
         registry = load_registry(central.registry)
+        state = state_location(central, str(config), ServiceSettings())
         db = Path(central.state_dir) / SITES_DB
-        if db.exists():
+        if state.postgres_dsn is not None:
+            from netmon.collectors.tokens_pg import PostgresTokenStore
+
+            shared = PostgresTokenStore(state.postgres_dsn, application_name="netmon sites list",
+                                        connect_timeout=state.connect_timeout_seconds, watch=False)
+            active = {t.site_id: t for t in shared.tokens() if t.active}
+            shared.close()
+        elif db.exists():
             conn = connect(db, readonly=True)
             active = {t.site_id: t for t in TokenStore(conn).tokens() if t.active}
             conn.close()
@@ -114,8 +126,8 @@ def list_sites(config: ConfigOption = DEFAULT_CONFIG,
                                    "district": site.district, "token_since": since, "agent_id": agent},
                                   ensure_ascii=False))
         else:
-            state = f"token since {since} for {agent or 'its first agent'}" if since else "no token"
-            typer.echo(f"{site.id:<10} {site.province:<20} {site.name:<40} {state}")
+            shown = f"token since {since} for {agent or 'its first agent'}" if since else "no token"
+            typer.echo(f"{site.id:<10} {site.province:<20} {site.name:<40} {shown}")
 
 
 def check_identifier(value: str, option: str, kind: Any) -> None:

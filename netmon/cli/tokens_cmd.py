@@ -2,7 +2,8 @@
 
 Like site tokens (``netmon sites enrol``) they are 256 random bits, printed once (or written to
 ``--save FILE``, mode 0600) and stored only as a SHA-256 hash in ``state_dir/sites.db``; the
-running collector honours an issue or a revocation within 0.1 s. Roles (docs/security.md):
+running collector honours an issue or a revocation within 0.1 s (within about a second on every
+collector when the tokens are in the shared PostgreSQL). Roles (docs/security.md):
 viewer reads, operator also acknowledges and silences, admin also lists tokens. Names say who
 holds the token (``noc-hanoi``, ``prometheus``); issuing a name again replaces its token.
 """
@@ -63,7 +64,7 @@ def issue(name: Annotated[str, typer.Argument(help="who holds it, e.g. noc-hanoi
 @app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="the name it was issued under")],
            config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Revoke NAME's token; the running collector refuses it within 0.1 s."""
+    """Revoke NAME's token; the running collectors refuse it within a second."""
     _, tokens = open_stores(config)
     if not tokens.revoke_role(name):
         typer.echo(f"{name} has no active token", err=True)

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from netmon.lab.agent import metrics_url, start_agent
 from netmon.lab.collector import (
     CollectorProcess,
-    copy_enrolment,
     influx_settings,
     lab_site,
     start_collector,
@@ -55,13 +55,21 @@ def agent_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp_path: Path, influx: Server) -> None:
+def shared_state(tmp_path: Path, pg_dsn: str) -> dict[str, Any]:
+    """Both collectors on one PostgreSQL: the site enrolled through the first is valid on the second."""
+    (tmp_path / "state.dsn").write_text(pg_dsn + "\n")
+    return {"postgres": {"dsn_file": str(tmp_path / "state.dsn")}}
+
+
+def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp_path: Path, influx: Server,
+                                                                             pg_dsn: str) -> None:
     registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
     influx_section = influx_settings(influx, "v1")
     configs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        configs.append(write_central(tmp_path / name, registry, influx=influx_section))
+        configs.append(write_central(tmp_path / name, registry, influx=influx_section,
+                                     state=shared_state(tmp_path, pg_dsn)))
     first = start_collector(configs[0], env=netmon_env())
     second: CollectorProcess | None = None
     agent = None
@@ -69,7 +77,6 @@ def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp
         token_file = tmp_path / "agent" / "token"
         token_file.parent.mkdir()
         token_file.write_text(first.enrol(SITE["id"]) + "\n")
-        copy_enrolment(configs[0], configs[1])
         second = start_collector(configs[1], env=netmon_env())
         config = write_config(tmp_path / "agent" / "site.yaml", agent={"heartbeat_interval": 0.2}, collector={
             "urls": [first.url, second.url], "insecure_http": True, "token_file": str(token_file), "ship_interval": 1,
@@ -126,17 +133,16 @@ def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp
             second.stop()
 
 
-def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path) -> None:
+def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path, pg_dsn: str) -> None:
     registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
     configs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        configs.append(write_central(tmp_path / name, registry))
+        configs.append(write_central(tmp_path / name, registry, state=shared_state(tmp_path, pg_dsn)))
     first = start_collector(configs[0], env=netmon_env())
     token_file = tmp_path / "agent" / "token"
     token_file.parent.mkdir()
     token_file.write_text(first.enrol(SITE["id"]) + "\n")
-    copy_enrolment(configs[0], configs[1])
     first.stop()  # the home collector is down from the start
     second = start_collector(configs[1], env=netmon_env())
     agent = None

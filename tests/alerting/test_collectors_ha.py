@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.collector import (
     CollectorProcess,
-    copy_enrolment,
     lab_site,
     start_collector,
     write_central,
@@ -91,7 +90,6 @@ def pair(tmp_path: Path, pg_dsn: str, hook: WebhookReceiver) -> Iterator[tuple[l
     from netmon.lab.collector import enrol
 
     tokens = {site: enrol(configs[0], site, env=netmon_env()) for site in (SILENT, OTHER, BUSY)}
-    copy_enrolment(configs[0], configs[1])
     yield configs, tokens
 
 
@@ -166,6 +164,50 @@ def test_two_collectors_on_one_postgres_alert_once_and_survive_kill_9(
             second.stop()
 
 
+def test_enrolment_and_revocation_through_either_collector_hold_on_both(
+        pair: tuple[list[Path], dict[str, str]]) -> None:
+    """Tokens live in PostgreSQL: the CLI run against either collector's central.yaml decides for both."""
+    import json
+    import subprocess
+
+    from netmon.lab.collector import enrol, netmon_argv
+
+    configs, _ = pair
+    first, second = start_collector(configs[0], env=netmon_env()), start_collector(configs[1], env=netmon_env())
+    try:
+        token = enrol(configs[1], OTHER, env=netmon_env(), rotate=True)  # through the second collector
+        post(first, token, heartbeat(OTHER, 1))
+        post(second, token, heartbeat(OTHER, 2))
+        listed = subprocess.run(netmon_argv("sites", "list", "--json", "--config", str(configs[0])),
+                                capture_output=True, text=True, env=netmon_env(), timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        rows = {row["site_id"]: row for row in map(json.loads, listed.stdout.splitlines())}
+        assert rows[OTHER]["agent_id"] == f"{OTHER}-agent" and rows[OTHER]["token_since"] is not None
+        revoked = subprocess.run(netmon_argv("sites", "revoke", OTHER, "--config", str(configs[1])),
+                                 capture_output=True, text=True, env=netmon_env(), timeout=60)
+        assert revoked.returncode == 0, revoked.stderr
+        started = time.monotonic()
+        for collector in (first, second):
+            wait_until(lambda c=collector: c.post_batch(token, {
+                "site_id": OTHER, "agent_id": f"{OTHER}-agent", "results": [heartbeat(OTHER, 3)]})[0] == 401,
+                3, what=f"{collector.url} refusing the revoked token")
+        print(f"revocation through the second collector refused by both after {time.monotonic() - started:.2f} s")
+
+        def registry_digests(collector: CollectorProcess) -> list[str]:
+            text = collector.read("/metrics")[2].decode()
+            return [s.labels["sha256"] for f in text_string_to_metric_families(text)
+                    if f.name == "netmon_collector_registry_info" for s in f.samples]
+
+        import hashlib
+
+        registry_file = configs[0].parent.parent / "sites.yaml"
+        assert registry_digests(first) == registry_digests(second) == [
+            hashlib.sha256(registry_file.read_bytes()).hexdigest()]
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
         pair: tuple[list[Path], dict[str, str]], postgres: PostgresServer, hook: WebhookReceiver) -> None:
     configs, tokens = pair
@@ -191,6 +233,9 @@ def test_postgres_restarted_under_load_loses_no_result_and_no_alert(
 
     try:
         feed(3, 0.3)
+        # the viewer token used below is then one this collector has seen (one it had not could not
+        # be checked while PostgreSQL is down: 503 for that reason instead)
+        assert collector.get_json("/api/v1/stats")["totals"]["accepted"] == posted
         postgres.kill()  # kill -9 of the whole cluster, while results arrive
         try:
             feed(6, 0.97)  # every result still answered 200 (the journal is local); the alert starts now
@@ -229,6 +274,6 @@ def test_a_collector_does_not_start_without_its_postgres_and_says_why(tmp_path: 
     out = subprocess.run(netmon_argv("collector", "serve", "--config", str(central)), capture_output=True, text=True,
                          env=netmon_env(), timeout=60)
     assert out.returncode == 1
-    assert f"alert state (state.postgres): PostgreSQL 127.0.0.1:{port}/netmon: cannot connect" in out.stderr, \
+    assert f"site tokens (state.postgres): PostgreSQL 127.0.0.1:{port}/netmon: cannot connect" in out.stderr, \
         out.stderr[-2000:]
     assert "Vk3-sEcr3t-pw" not in out.stderr + out.stdout and "Traceback" not in out.stderr
