@@ -8,6 +8,10 @@ pins itself to CPU 1 and speaks raw HTTP/1.1 over asyncio streams (httpx tops ou
 every result the collector counts is a new one going through auth, gunzip, validation,
 de-duplication, the group-committed journal (synchronous=FULL) and the sinks. Prints
 results/s, p50/p99 latency and the server's CPU use, side by side, in one run. Loopback only.
+
+``--postgres`` adds two collectors on one PostgreSQL (``state.postgres``: alert state and tokens
+shared), both pinned to the server CPU, the sites split between them, their CPU time added up:
+results per collector CPU-second beside the SQLite collector's and the bare endpoint's.
 """
 
 from __future__ import annotations
@@ -89,25 +93,31 @@ async def connection(port: int, work: list[tuple[str, bytes]], compress: bool, d
         writer.close()
 
 
-async def load(port: int, bodies: list[list[bytes]], tokens: list[str], args: argparse.Namespace,
+async def load(ports: list[int], bodies: list[list[bytes]], tokens: list[str], args: argparse.Namespace,
                compress: bool, rate: float = 0.0) -> dict[str, float]:
+    """Connection i speaks to ``ports[i % len(ports)]`` (several collectors: each site sticks to one)."""
     per_conn: list[list[tuple[str, bytes]]] = [[] for _ in range(args.connections)]
     for i, (token, mine) in enumerate(zip(tokens, bodies, strict=True)):
         per_conn[i % args.connections].append((token, mine))  # type: ignore[arg-type]
     work = [[(tok, body) for round_ in zip(*[m for _, m in conn], strict=True)  # type: ignore[misc]
              for (tok, _), body in zip(conn, round_, strict=True)] for conn in per_conn]  # type: ignore[misc]
     latencies: list[float] = []
-    counts = {"accepted": 0, "ok": 0, "errors": 0}
+    counts = [{"accepted": 0, "ok": 0, "errors": 0} for _ in ports]
     started = time.perf_counter()
     deadline = started + args.duration
     interval = args.connections * args.batch / rate if rate else 0.0
-    await asyncio.gather(*(connection(port, w, compress, deadline, latencies, counts, interval,
-                                      interval * i / len(work)) for i, w in enumerate(work)))
+    await asyncio.gather(*(connection(ports[i % len(ports)], w, compress, deadline, latencies,
+                                      counts[i % len(ports)], interval, interval * i / len(work))
+                           for i, w in enumerate(work)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"results_per_second": counts["accepted"] / elapsed, "requests_per_second": counts["ok"] / elapsed,
-            "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-            "errors": counts["errors"], "seconds": elapsed, "accepted": counts["accepted"]}
+    total = {key: sum(c[key] for c in counts) for key in counts[0]}
+    result = {"results_per_second": total["accepted"] / elapsed, "requests_per_second": total["ok"] / elapsed,
+              "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+              "errors": total["errors"], "seconds": elapsed, "accepted": total["accepted"]}
+    for n, c in enumerate(counts):
+        result[f"accepted_{n}"] = c["accepted"]
+    return result
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
@@ -133,35 +143,53 @@ def stats_totals(port: int, viewer: str) -> dict[str, float]:
         return json.load(response)["totals"]  # type: ignore[no-any-return]
 
 
-def run_target(name: str, argv: list[str], port: int, ready_path: str, bodies: list[list[bytes]],
-               tokens: list[str], args: argparse.Namespace, workdir: Path, viewer: str | None = None,
-               rate: float = 0.0, tree: Path = ROOT) -> dict[str, float]:
-    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(["taskset", "-c", str(args.server_cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
-                            env=netmon_env(NETMON_LOG_LEVEL="warning", PYTHONPATH=str(tree)), cwd=tree)
+def run_target(name: str, argv: list[str] | list[list[str]], port: int | list[int], ready_path: str,
+               bodies: list[list[bytes]], tokens: list[str], args: argparse.Namespace, workdir: Path,
+               viewer: str | None = None, rate: float = 0.0, tree: Path = ROOT) -> dict[str, float]:
+    """One server, or several side by side (a list of argvs and ports): the load is spread over them
+    and their CPU time added up."""
+    argvs = argv if argv and isinstance(argv[0], list) else [argv]
+    ports = port if isinstance(port, list) else [port]
+    logs, procs = [], []
     try:
-        wait_ready(port, proc, ready_path)
-        cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
-        result = asyncio.run(load(port, bodies, tokens, args, not args.no_gzip, rate))
-        result["server_cpu_ratio"] = (cpu_seconds(proc.pid) - cpu_before) / result["seconds"]
+        for n, one in enumerate(argvs):
+            logs.append(open(workdir / f"{name}-{n}.log", "wb"))  # noqa: SIM115
+            procs.append(subprocess.Popen(["taskset", "-c", str(args.server_cpu), *one], stdout=logs[-1],
+                                          stderr=subprocess.STDOUT, cwd=tree,
+                                          env=netmon_env(NETMON_LOG_LEVEL="warning", PYTHONPATH=str(tree))))
+        for one_port, proc in zip(ports, procs, strict=True):
+            wait_ready(one_port, proc, ready_path)
+        cpu_before, client_before = sum(cpu_seconds(p.pid) for p in procs), time.process_time()
+        result = asyncio.run(load(ports, bodies, tokens, args, not args.no_gzip, rate))
+        result["server_cpu_ratio"] = (sum(cpu_seconds(p.pid) for p in procs) - cpu_before) / result["seconds"]
         result["client_cpu_ratio"] = (time.process_time() - client_before) / result["seconds"]
-        if viewer is not None:  # what the load generator counted is what the collector holds
-            totals = stats_totals(port, viewer)
-            assert totals["accepted"] == result["accepted"], f"collector holds {totals['accepted']}, " \
-                                                             f"load generator counted {result['accepted']}"
-            result["tsdb_pending"] = totals["journal_pending_results"]
-            result["tsdb_lag_s"] = totals["tsdb_write_lag_seconds"]
-            if result["tsdb_pending"]:  # how fast the backlog drains once the load stops (bounded wait)
-                started, pending = time.perf_counter(), result["tsdb_pending"]
-                while stats_totals(port, viewer)["journal_pending_results"] and time.perf_counter() - started < 60:
+        if viewer is not None:  # what the load generator counted is what the collectors hold
+            pending = 0.0
+            for n, one_port in enumerate(ports):
+                totals = stats_totals(one_port, viewer)
+                sent = result[f"accepted_{n}"]
+                assert totals["accepted"] == sent, f"collector {n} holds {totals['accepted']}, " \
+                                                   f"load generator counted {sent}"
+                pending += totals["journal_pending_results"]
+                result["tsdb_lag_s"] = max(result.get("tsdb_lag_s", 0.0), totals["tsdb_write_lag_seconds"])
+            result["tsdb_pending"] = pending
+            if pending:  # how fast the backlog drains once the load stops (bounded wait)
+                started = time.perf_counter()
+
+                def left() -> float:
+                    return sum(stats_totals(p, viewer)["journal_pending_results"] for p in ports)  # type: ignore[arg-type]
+
+                while left() and time.perf_counter() - started < 60:
                     time.sleep(0.2)
-                left = stats_totals(port, viewer)["journal_pending_results"]
-                result["drain_per_second"] = (pending - left) / (time.perf_counter() - started)
+                result["drain_per_second"] = (pending - left()) / (time.perf_counter() - started)
         return result
     finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(15)
+        for log in logs:
+            log.close()
 
 
 def tree_commit(tree: Path) -> str:
@@ -170,15 +198,65 @@ def tree_commit(tree: Path) -> str:
 
 
 def enrol_all(config: Path, sites: list[str]) -> tuple[list[str], str]:
-    """Tokens for every site, straight into sites.db (the CLI would take ~1 s per site), and a viewer
-    token to read /api/v1/stats."""
+    """Tokens for every site, straight into the collector's token store — sites.db, or PostgreSQL
+    with ``state.postgres`` (the CLI would take ~1 s per site) — and a viewer token for /api/v1/stats."""
     from netmon.collectors.abc import Role
+    from netmon.collectors.settings import ServiceSettings, state_location
     from netmon.collectors.sqlite import SITES_DB, connect
-    from netmon.collectors.tokens import TokenStore
+    from netmon.collectors.token_stores import open_token_store
     from netmon.config.central import load_central
 
-    store = TokenStore(connect(Path(load_central(config).state_dir) / SITES_DB))
-    return [store.enrol(site) for site in sites], store.issue(Role.VIEWER, "bench")
+    central = load_central(config)
+    Path(central.state_dir).mkdir(parents=True, exist_ok=True)
+    store = open_token_store(state_location(central, str(config), ServiceSettings()),
+                             connect(Path(central.state_dir) / SITES_DB), watch=False)
+    try:
+        return [store.enrol(site) for site in sites], store.issue(Role.VIEWER, "bench")
+    finally:
+        store.close()
+
+
+def postgres_pair(run_dir: Path, registry: Path, dsn: str, influx: dict[str, object]) -> tuple[list[Path], list[int]]:
+    """Two collectors on one PostgreSQL (alert state, tokens), each with its own journal, both
+    writing to the same TSDB."""
+    (run_dir / "state.dsn").write_text(dsn + "\n")
+    configs, ports = [], []
+    for name in ("a", "b"):
+        (run_dir / name).mkdir()
+        ports.append(free_port(HOST))
+        configs.append(write_central(run_dir / name, registry, port=ports[-1], influx=influx,
+                                     state={"postgres": {"dsn_file": str(run_dir / "state.dsn")},
+                                            "instance": f"bench-{name}"}))
+    return configs, ports
+
+
+def postgres_rows(args: argparse.Namespace, workdir: Path, registry: Path, sites: list[str],
+                  bodies: list[list[bytes]]) -> list[tuple[str, dict[str, float]]]:
+    from netmon.lab.collector import influx_settings
+    from netmon.lab.postgres import start_postgres
+    from netmon.lab.services import start_victoriametrics
+
+    rows = []
+    with start_postgres() as postgres:
+        os.sched_setaffinity(postgres.popen.pid, {args.client_cpu})  # type: ignore[union-attr]
+        rates = [0.0, *(float(r) for r in args.paced_rates.split(",") if r.strip() and float(r) > 0)]
+        for n, rate in enumerate(rates):
+            run_dir = workdir / f"postgres-{n}"
+            run_dir.mkdir()
+            server = start_victoriametrics(run_dir / "vm")
+            os.sched_setaffinity(server.proc.pid, {args.client_cpu})
+            try:
+                configs, ports = postgres_pair(run_dir, registry, postgres.create_database(),
+                                               influx_settings(server, "v2"))
+                tokens, viewer = enrol_all(configs[0], sites)
+                argvs = [[sys.executable, "-m", "netmon", "collector", "serve", "--config", str(c)] for c in configs]
+                label = ("2 collectors on PostgreSQL + TSDB writer" if not rate
+                         else f"  the same, paced at {rate:,.0f} results/s")
+                rows.append((label, run_target("pg", argvs, ports, "/healthz", bodies, tokens, args, run_dir,
+                                               viewer=viewer, rate=rate)))
+            finally:
+                server.stop()
+    return rows
 
 
 def main() -> None:
@@ -196,6 +274,8 @@ def main() -> None:
                         help="another checkout of netmon (e.g. `git worktree add /tmp/old <commit>`): its collector "
                              "runs SQLite-only beside this one's, alternating, --rounds times")
     parser.add_argument("--rounds", type=int, default=1, help="alternations with --baseline-tree")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also run two collectors on one PostgreSQL (state.postgres), the load spread over both")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args()
@@ -248,6 +328,8 @@ def main() -> None:
             finally:
                 if server:
                     server.stop()
+        if args.postgres:
+            rows += postgres_rows(args, workdir, registry, sites, bodies)
     print(f"\n{args.sites} sites, {args.connections} connections, batches of {args.batch}, "
           f"server on CPU {args.server_cpu}, load generator on CPU {args.client_cpu}")
     print(f"{'target':<50} {'results/s':>10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'server CPU':>10} "
