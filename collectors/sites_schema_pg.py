@@ -1,9 +1,10 @@
-"""The site registry copy and token digests in PostgreSQL: component ``sites`` of ``netmon.statedb``.
+"""Token digests in PostgreSQL: component ``sites`` of ``netmon.statedb``.
 
-Same tables and columns as the SQLite ``sites.db`` (``collectors/schema.py`` ``SITES_STEPS``), so
-one set of queries serves both, plus ``sites_changes``: one row whose counter every write bumps
-(trigger), so a collector polls one integer about every second to know whether its in-memory
-digest cache is still right — token checks never cost a round trip per request.
+The token tables of the SQLite ``sites.db`` (``collectors/schema.py`` ``SITES_STEPS``), same
+columns, plus ``sites_changes``: one row whose counter every write bumps (trigger), so a collector
+polls one integer about every second to know whether its in-memory digest cache is still right —
+token checks never cost a round trip per request. The site registry is not here: it is a file on
+every collector (docs/scaling.md says why).
 
 Append a step to change anything; never edit a released one.
 """
@@ -15,9 +16,6 @@ from netmon.statedb.migrations import Migration
 COMPONENT = "sites"
 
 V1 = """
-CREATE TABLE IF NOT EXISTS sites (site_id TEXT PRIMARY KEY, name TEXT NOT NULL, province TEXT NOT NULL,
-  district TEXT, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (token_sha256 TEXT PRIMARY KEY, site_id TEXT NOT NULL,
   created_ns BIGINT NOT NULL, revoked_ns BIGINT, agent_id TEXT);
 CREATE INDEX IF NOT EXISTS tokens_site ON tokens(site_id);
@@ -35,10 +33,8 @@ CREATE TRIGGER tokens_changed AFTER INSERT OR UPDATE OR DELETE ON tokens
   FOR EACH STATEMENT EXECUTE FUNCTION sites_bump_changes();
 CREATE TRIGGER role_tokens_changed AFTER INSERT OR UPDATE OR DELETE ON role_tokens
   FOR EACH STATEMENT EXECUTE FUNCTION sites_bump_changes();
-CREATE TRIGGER sites_registry_changed AFTER INSERT OR UPDATE OR DELETE ON sites
-  FOR EACH STATEMENT EXECUTE FUNCTION sites_bump_changes();
 """
 
 MIGRATIONS = (
-    Migration(1, "registry copy, site and role token digests, change counter", sqlite="", postgres=V1),
+    Migration(1, "site and role token digests, change counter", sqlite="", postgres=V1),
 )
