@@ -2,15 +2,15 @@
 
 Same contract as ``collectors/tokens.py`` (SQLite): tokens stored only as SHA-256 digests, found
 by digest and compared again with ``hmac.compare_digest``. The hot path never waits for
-PostgreSQL per request: valid grants are cached in memory, and a watcher thread polls
-``sites_changes.counter`` every ``RECHECK_SECONDS`` and drops the whole cache when it moved, so
-an enrolment or a revocation made on any collector or by the CLI holds everywhere within about
-a second. Only a token not in the cache costs one query.
+PostgreSQL per request: every active digest is held in memory (a few thousand rows for a
+province), and a watcher thread polls ``sites_changes.counter`` every ``RECHECK_SECONDS`` and
+reloads them when it moved, so an enrolment or a revocation made on any collector or by the CLI
+holds everywhere within about a second. Only a token newer than the last reload costs a query.
 
-PostgreSQL unreachable: grants already cached keep being served (ingest goes on — the journal is
-local; a revocation made meanwhile holds once PostgreSQL is back) and the outage is logged once;
-a token not seen before cannot be checked and is answered 503 with Retry-After (``StorageError``),
-never 401 — an agent failing over from the other collector keeps its batch and tries again.
+PostgreSQL unreachable: every token active at the last reload keeps working (ingest goes on — the
+journal is local; a revocation made meanwhile holds once PostgreSQL is back) and the outage is
+logged once; a token newer than that cannot be checked and is answered 503 with Retry-After
+(``StorageError``), never 401 — its agent keeps its batch and tries again.
 """
 
 from __future__ import annotations
@@ -58,33 +58,52 @@ class PostgresTokenStore:
         if watch:
             self._watch_db = Reconnecting(dsn, application_name=f"{application_name} watch",
                                           connect_timeout=connect_timeout)
-            self._check_counter(self._watch_db)
+            self.refresh()
             self._watcher = threading.Thread(target=self._watch, name="netmon-token-watch", daemon=True)
             self._watcher.start()
 
     def _watch(self) -> None:
         """Poll the change counter off the event loop: a connect timeout here holds no request."""
         while not self._closed.wait(RECHECK_SECONDS):
-            self._check_counter(self._watch_db)
+            self.refresh()
 
-    def _check_counter(self, db: Reconnecting) -> None:
+    def refresh(self) -> None:
+        """What the watcher does every ``RECHECK_SECONDS``: reload the active digests if anything
+        changed, note whether PostgreSQL answers. Never raises."""
         import psycopg
+
+        db = self._watch_db
 
         try:
             row = db.get().execute(b"SELECT counter FROM sites_changes WHERE id = 1").fetchone()
+            counter = int(row["counter"]) if row else -1
+            if counter != self._counter:
+                # the whole active set, not an empty cache: if PostgreSQL goes away next, every agent
+                # enrolled until now still gets in
+                grants = self._active_grants(db)
+                self._counter, self._cache = counter, grants
         except (psycopg.Error, StorageError) as exc:
             db.drop()
             if self._reachable:
                 self._reachable = False
-                log.warning("token store unreachable, serving %d cached grant(s), answering 503 to tokens not "
-                            "seen before: %s", len(self._cache), exc)
+                log.warning("token store unreachable, serving %d active grant(s), answering 503 to tokens "
+                            "newer than that: %s", len(self._cache), exc)
             return
-        counter = int(row["counter"]) if row else -1
-        if counter != self._counter:
-            self._counter, self._cache = counter, {}
         if not self._reachable:
             self._reachable = True
             log.warning("token store reachable again (%s)", db.where)
+
+    @staticmethod
+    def _active_grants(db: Reconnecting) -> dict[str, Grant]:
+        conn = db.get()
+        grants = {}
+        for r in conn.execute(b"SELECT token_sha256, site_id, agent_id FROM tokens WHERE revoked_ns IS NULL"):
+            agent_id = None if r["agent_id"] is None else str(r["agent_id"])
+            grants[str(r["token_sha256"])] = Grant(str(r["token_sha256"]), Role.AGENT, str(r["site_id"]),
+                                                   str(r["site_id"]), agent_id)
+        for r in conn.execute(b"SELECT token_sha256, role, name FROM role_tokens WHERE revoked_ns IS NULL"):
+            grants[str(r["token_sha256"])] = Grant(str(r["token_sha256"]), Role(str(r["role"])), str(r["name"]))
+        return grants
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         import psycopg

@@ -12,7 +12,6 @@ from netmon.collectors.sqlite import connect
 from netmon.collectors.tokens import TokenStore
 from netmon.collectors.tokens_pg import PostgresTokenStore
 from netmon.errors import StorageError
-from netmon.lab.netns import wait_until
 from netmon.lab.postgres import start_postgres
 
 
@@ -56,24 +55,39 @@ def test_first_start_on_postgres_copies_the_digests_of_sites_db_once(pg_dsn: str
         pg.close()
 
 
-def test_postgres_down_serves_tokens_already_seen_and_cannot_check_new_ones(tmp_path: Path) -> None:
-    """Its own PostgreSQL, killed: cached grants keep ingest going, a token not seen before is a
-    StorageError (the collector answers 503 + Retry-After, never 401), and all is normal once back."""
+def test_postgres_down_serves_every_token_active_at_the_last_reload_and_cannot_check_newer_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own PostgreSQL, killed: every token enrolled before the watcher's last reload keeps ingest
+    going, used or not (an enrolment elsewhere just before the outage must not lock everyone out); a
+    newer one is a StorageError (the collector answers 503 + Retry-After, never 401); all normal
+    once back. The watcher's polls are made explicit (``refresh``) so the order is the test's."""
+    monkeypatch.setattr("netmon.collectors.tokens_pg.RECHECK_SECONDS", 3600.0)
     with start_postgres() as server:
         dsn = server.create_database()
-        store = PostgresTokenStore(dsn, connect_timeout=1)
+        cli = PostgresTokenStore(dsn, watch=False)
+        used, unused = cli.enrol("hn-001"), cli.enrol("hn-002")
+        store = PostgresTokenStore(dsn, connect_timeout=1)  # loads both
         try:
-            seen, unseen = store.enrol("hn-001"), store.enrol("hn-002")
-            assert store.grant_for(seen) is not None
+            assert store.grant_for(used) is not None
+            newer = cli.enrol("hn-003")  # after the reload: this collector has not seen it yet
             server.sql("CHECKPOINT")  # the lab server runs with synchronous_commit=off: keep what was written
             server.kill()
-            wait_until(lambda: not store.reachable, 10, what="the watcher noticing PostgreSQL is gone")
-            grant = store.grant_for(seen)
-            assert grant is not None and grant.site_id == "hn-001"
+            store.refresh()
+            assert not store.reachable
+            for token, site in ((used, "hn-001"), (unused, "hn-002")):
+                grant = store.grant_for(token)
+                assert grant is not None and grant.site_id == site
             with pytest.raises(StorageError, match="a token not seen before cannot be checked"):
-                store.grant_for(unseen)
+                store.grant_for(newer)
             server.start()
-            wait_until(lambda: store.reachable, 15, what="the watcher reconnecting")
-            assert store.grant_for(unseen) is not None and store.grant_for(seen) is not None
+            store.refresh()
+            assert store.reachable
+            assert store.grant_for(newer) is not None and store.grant_for(used) is not None
+            cli.close()
+            cli = PostgresTokenStore(dsn, watch=False)
+            assert cli.revoke("hn-002") == 1
+            store.refresh()  # the counter moved: reloaded without the revoked token
+            assert store.grant_for(unused) is None
         finally:
             store.close()
+            cli.close()

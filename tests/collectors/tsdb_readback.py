@@ -16,11 +16,17 @@ def read_points(server: Server, api: str, measurement: str, site: str) -> tuple[
     if api == "v1":
         rows = influxql(server.url, "netmon", f"SELECT * FROM {measurement} WHERE site='{site}' GROUP BY *")
         points: Points = {}
+        partial = 0
         for row in rows:
             tags = {k: v for k, v in row.items() if k in TAG_KEYS and v not in (None, "")}
             fields = {k: v for k, v in row.items() if k not in TAG_KEYS and k != "time" and v is not None}
+            if "seq" not in fields:
+                # read while InfluxDB was still writing the point's fields (seen once under load): not
+                # a point yet; one that never gets its seq stays missing and fails the caller's check
+                partial += 1
+                continue
             points[int(fields["seq"])] = (tags, fields)
-        return points, len(rows)
+        return points, len(rows) - partial
     series = vm_export(server.url, f'{{__name__=~"{measurement}_.+", site="{site}"}}')
     by_time: dict[tuple[tuple[str, str], ...], dict[int, dict[str, Any]]] = {}
     samples = 0
