@@ -90,7 +90,7 @@ class PostgresIngestStore:
         import psycopg
 
         with self._write_lock:
-            conn = self._writer.get()
+            conn = self._get(self._writer)
             try:
                 with conn.transaction():
                     return self._push(conn, journal_id, rows, now_ns)
@@ -175,6 +175,13 @@ class PostgresIngestStore:
             forgotten += len(doomed)
         return forgotten
 
+    @staticmethod
+    def _get(where: Reconnecting) -> psycopg.Connection[dict[str, Any]]:
+        try:
+            return where.get()
+        except StorageError as exc:
+            raise StorageError(f"ingest counts (state.postgres): {exc}") from None
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._run(self._reader, self._read_lock, sql, params, fetch=True)
 
@@ -186,7 +193,7 @@ class PostgresIngestStore:
         import psycopg
 
         with lock:
-            conn = where.get()
+            conn = self._get(where)
             try:
                 cursor = conn.execute(sql.encode(), list(params))
                 return cursor.fetchall() if fetch else []
