@@ -74,11 +74,11 @@ class PostgresIngestStore:
         self._reader = Reconnecting(dsn, application_name=f"netmon-stats {instance}", connect_timeout=connect_timeout)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self.where = f"ingest state in {self._writer.where}"
+        self.where = f"ingest counts in {self._writer.where}"
         try:
             first = self._writer.get()
         except StorageError as exc:
-            raise StorageError(f"ingest state (state.postgres): {exc}") from None
+            raise StorageError(f"ingest counts (state.postgres): {exc}") from None
         migrate_postgres(first, COMPONENT, MIGRATIONS, self.where)
 
     def close(self) -> None:
@@ -180,7 +180,7 @@ class PostgresIngestStore:
         try:
             return where.get()
         except StorageError as exc:
-            raise StorageError(f"ingest counts (state.postgres): {exc}") from None
+            raise StorageError(f"ingest counts: {exc}") from None
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._run(self._reader, self._read_lock, sql, params, fetch=True)
@@ -193,14 +193,19 @@ class PostgresIngestStore:
         import psycopg
 
         with lock:
-            conn = self._get(where)
-            try:
-                cursor = conn.execute(sql.encode(), list(params))
-                return cursor.fetchall() if fetch else []
-            except psycopg.Error as exc:
-                if conn.broken or conn.closed:
+            for attempt in (1, 2):
+                conn = self._get(where)
+                try:
+                    cursor = conn.execute(sql.encode(), list(params))
+                    return cursor.fetchall() if fetch else []
+                except psycopg.Error as exc:
+                    if not (conn.broken or conn.closed):
+                        raise storage_error(self.where, exc) from exc
                     where.drop()
-                raise storage_error(self.where, exc) from exc
+                    if attempt == 2:
+                        raise storage_error(self.where, exc) from exc
+                    # a session PostgreSQL ended (a restart, a failover): once more on a new one
+            raise AssertionError("unreachable")
 
 
 def parse(text: str) -> list[Run]:

@@ -174,7 +174,7 @@ async def test_counts_are_storage_errors_while_postgres_is_down_and_exact_once_i
         await commit(journal, range(1, 11))
         server.stop()
         assert await commit(journal, range(5, 21)) == (10, 6)  # ingest goes on: the journal is local
-        with pytest.raises(StorageError, match=r"ingest counts \(state\.postgres\): PostgreSQL .* cannot connect"):
+        with pytest.raises(StorageError, match=r"ingest counts: PostgreSQL .* cannot connect"):
             await counts.site_counters()
         await asyncio.sleep(1.5)  # the pusher fails meanwhile: the rows wait in the journal
         assert not counts.up and counts.backlog >= 1
