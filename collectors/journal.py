@@ -132,9 +132,10 @@ class Journal:
         """``target`` holds these batches but for the points in ``set_aside`` (refused by it)."""
         await self._submit(TargetWritten(target, tuple(batch_ids), tuple(set_aside)))
 
-    async def maintain(self) -> int:
-        """Prune written rows past retention and close old dedupe gaps; returns rows pruned."""
-        pruned = await self._submit(Maintain(time.time_ns()))
+    async def maintain(self, now_ns: int | None = None) -> int:
+        """Prune written rows past retention and close old dedupe gaps (as of ``now_ns``, default now);
+        returns rows pruned."""
+        pruned = await self._submit(Maintain(time.time_ns() if now_ns is None else now_ns))
         assert isinstance(pruned, int)
         return pruned
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ import pytest
 from netmon.collectors import outbox
 from netmon.collectors.ingest_postgres import PostgresIngestStore
 from netmon.collectors.journal import Journal
-from netmon.collectors.journal_messages import Maintain
 from netmon.collectors.outbox_push import SharedIngest
 from netmon.collectors.site_counts import SiteCounts, open_counts
 from netmon.contract import BATCH_ADAPTER
@@ -136,7 +136,7 @@ async def test_gaps_one_collector_closed_are_closed_for_the_others(
     assert await settled(counts_a) == {SITE: (21, 0, 0, 0)}
     assert await settled(counts_b) == {SITE: (22, 0, 0, 0)}
     # an hour after the agent moved past it, a's maintenance closes the gap
-    await a._submit(Maintain(a.state._marks[(SITE, f"{SITE}-agent")].grown_ns[-1] + 3601 * 10**9))
+    await a.maintain(time.time_ns() + 3601 * 10**9)
     assert await commit(b, [15]) == (1, 0)  # b never saw the gap: it stores 15 (the same point if sent twice)
     assert await settled(counts_a) == {SITE: (22, 0, 0, 0)}
     assert await settled(counts_b) == {SITE: (22, 1, 0, 0)}  # but the shared marks count it a duplicate
@@ -195,3 +195,25 @@ def test_a_second_store_on_the_same_database_finds_the_schema_migrated(pg_dsn: s
     finally:
         for store in stores:
             store.close()
+
+
+async def test_two_collectors_pushing_overlapping_seqs_at_the_same_time_count_each_once(
+        pg_dsn: str, open_collector: Callable[..., Collector]) -> None:
+    """Both pushers running while both journals take batches: the upserts race on the same row."""
+    location = StateLocation(Path("unused"), "test", pg_dsn)
+    (a, counts_a), (b, counts_b) = open_collector(location, "a"), open_collector(location, "b")
+    for counts in (counts_a, counts_b):
+        await counts.start()
+
+    async def agent(journal: Journal, first: int, last: int) -> None:
+        for start in range(first, last + 1, 13):
+            await commit(journal, range(start, min(start + 13, last + 1)))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(agent(a, 1, 2000), agent(b, 500, 2500), agent(a, 2400, 2600))
+    received = 2000 + 2001 + 201
+    await asyncio.gather(*(c.flush() for c in (counts_a, counts_b) if isinstance(c, SharedIngest)))
+    for counts in (counts_a, counts_b):
+        assert await settled(counts) == {SITE: (2600, received - 2600, 0, 0)}
+    assert isinstance(counts_a, SharedIngest)
+    assert counts_a.store.marks() == {(SITE, f"{SITE}-agent"): [(1, 2600)]}
