@@ -49,6 +49,7 @@ class SharedIngest(Collector):
         self.up = True
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="netmon-outbox-push")
@@ -118,6 +119,9 @@ class SharedIngest(Collector):
 
     async def aclose(self) -> None:
         """Stop the loop and push what is queued (a clean stop leaves the counts exact), then close."""
+        if self._closed:
+            return
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

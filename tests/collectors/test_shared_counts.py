@@ -89,6 +89,19 @@ async def test_one_collectors_counts_are_exact(ingest_state: StateLocation,
     assert (await counts.site_counters())[SITE].last_seen_ns is not None
 
 
+async def test_counts_survive_a_restart_and_a_resend_after_it_is_a_duplicate(
+        ingest_state: StateLocation, open_collector: Callable[..., Collector]) -> None:
+    journal, counts = open_collector(ingest_state)
+    await commit(journal, range(1, 11), dropped_total=2)
+    await settled(counts)
+    await counts.aclose()
+    journal.close()
+    journal, counts = open_collector(ingest_state)
+    assert await settled(counts) == {SITE: (10, 0, 0, 2)}
+    assert await commit(journal, range(8, 14)) == (3, 3)
+    assert await settled(counts) == {SITE: (13, 3, 0, 0)}
+
+
 async def test_the_same_batch_accepted_by_two_collectors_counts_once(
         pg_dsn: str, open_collector: Callable[..., Collector]) -> None:
     location = StateLocation(Path("unused"), "test", pg_dsn)

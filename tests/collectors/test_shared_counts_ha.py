@@ -5,11 +5,14 @@ mid-request) and resends it to the second, as ``collector.urls`` failover does; 
 back and forth. ``/api/v1/stats`` on either collector counts each distinct result once and every
 resend once as a duplicate; InfluxDB holds each point once. PostgreSQL stopped: ingest goes on
 (200), the stats answer 503 saying why; PostgreSQL back: the queued counts arrive, exact again.
+A collector killed (-9) right after a commit pushes its queue when it restarts: still exact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +122,18 @@ def test_a_failover_resend_counts_once_on_either_collector_and_is_one_point_in_i
         wait_until(lambda: counts(first) == exact and counts(second) == exact, 15,
                    what="the counts queued during the outage arriving, each result once")
         wait_until(lambda: seqs(influx, "v1", ROAMING) == list(range(1, 53)), 10, what="every point once")
+
+        send(first, tokens[ROAMING], ROAMING, range(53, 66))
+        first.kill()  # kill -9 right after committing: its outbox is most likely not pushed yet
+        send(second, tokens[ROAMING], ROAMING, range(53, 66))  # the agent's resend, at the survivor
+        with contextlib.closing(sqlite3.connect(first.state_dir / "journal.db")) as journal:
+            queued = journal.execute("SELECT count(*) FROM ingest_outbox").fetchone()[0]
+        print(f"outbox rows left by the killed collector: {queued}")
+        first.restart()  # its journal pushes what it queued; the shared marks have it already
+        exact = {ROAMING: (65, 52), STAYING: (13, 13), "totals": (78, 65)}
+        wait_until(lambda: counts(first) == exact and counts(second) == exact, 15,
+                   what="the killed collector's queued counts arriving after its restart, each result once")
+        wait_until(lambda: seqs(influx, "v1", ROAMING) == list(range(1, 66)), 10, what="every point once")
     finally:
         first.stop()
         second.stop()
