@@ -60,8 +60,7 @@ async def run(state_dir: Path, dsn: str | None, work: list[tuple[ResultBatch, by
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     drained = time.perf_counter()
     if isinstance(counts, SharedIngest):
-        while counts.backlog or await counts.push_once():
-            await asyncio.sleep(0.05)
+        await counts.flush(60)
         total = sum(c.accepted for c in (await counts.site_counters()).values())
     else:
         total = sum(c.accepted for c in journal.counters.values())
