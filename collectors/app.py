@@ -47,7 +47,7 @@ def create_app(config: CentralConfig, settings: ServiceSettings | None = None, *
     app.include_router(agent_config.make_router(core.auth, core.current_surge))
     app.include_router(status_api.make_router(status_api.StatusSources(
         core.sites, core.journal, core.live, core.drainers, core.metrics.registry, core.surge_provinces,
-        core.clocks, core.budget, core.require)))
+        core.clocks, core.budget, core.require, core.counts)))
     app.include_router(tokens_api.make_router(core.tokens, core.require))
     install_error_handlers(app)
     _install_openapi(app)

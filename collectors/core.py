@@ -32,6 +32,7 @@ from netmon.collectors.metrics import CollectorMetrics, StateCollector
 from netmon.collectors.ratelimit import SiteRateLimiter
 from netmon.collectors.settings import ServiceSettings, influx_secrets, state_location
 from netmon.collectors.sinks import Sinks
+from netmon.collectors.site_counts import open_counts
 from netmon.collectors.sitestore import RegistryStore
 from netmon.collectors.sqlite import SITES_DB, connect
 from netmon.collectors.surge import surge_provinces
@@ -71,7 +72,11 @@ class CollectorCore:
             state_dir, synchronous=config.journal.synchronous, to_tsdb=bool(targets),
             gap_close_after_seconds=config.journal.dedupe_gap_close_after,
             max_gaps_per_agent=config.journal.dedupe_max_gaps_per_agent,
-            retention_seconds=config.journal.retention, tsdb_targets=[t.target_name for t in targets])
+            retention_seconds=config.journal.retention, tsdb_targets=[t.target_name for t in targets],
+            outbox=self.state.shared)
+        # /api/v1/stats: the journal's own counts, or with PostgreSQL those of every collector
+        self.counts = open_counts(self.state, self.journal, max_gaps_per_agent=config.journal.dedupe_max_gaps_per_agent,
+                                  maintenance_interval_seconds=config.journal.maintenance_interval)
         # one drainer per TSDB target, each with its own cursor in the journal
         self.drainers = [TsdbDrainer(self.journal, make_writer(t, secrets[t.target_name]), t.target_name,
                                      batch_size=t.batch_size, max_bytes=t.batch_max_bytes,
@@ -86,6 +91,8 @@ class CollectorCore:
         self.budget = SeriesBudget(config.limits.site_unplanned_series)
         self.metrics.registry.register(StateCollector(self.sites, self.journal, self.live, self.drainers,
                                                       self.clocks, self.budget))
+        for collector in self.counts.collectors():
+            self.metrics.registry.register(collector)
         admin_file = config.alerting.admin_token_file if config.alerting is not None else None
         self.auth = Authenticator(self.tokens, self.sites, admin_file_digest(admin_file))
         door = Door(self.auth, self.limiter, config.limits, RecordLimits(config), self.budget, self.clocks)
@@ -135,6 +142,7 @@ class CollectorCore:
                  len(self.sites.registry.sites), self.sites.path, rebuilt, self.journal.pending)
         for drainer in self.drainers:
             drainer.start()
+        await self.counts.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="netmon-ticker"))
         if threading.current_thread() is threading.main_thread():
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -190,6 +198,7 @@ class CollectorCore:
                 log.exception("extension %s failed to close", extension.name)
         for drainer in self.drainers:
             await drainer.stop()
+        await self.counts.aclose()
         await asyncio.to_thread(self.journal.close)
         await asyncio.to_thread(self.tokens.close)
         self._sites_db.close()

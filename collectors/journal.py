@@ -27,6 +27,7 @@ from netmon.collectors.journal_messages import (
     MarkWritten,
     Message,
     NoteRejected,
+    OutboxPushed,
     Stop,
     TargetWritten,
     Work,
@@ -78,7 +79,9 @@ def _results_in(message: Message) -> int:
 class Journal:
     def __init__(self, state_dir: Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL", to_tsdb: bool = False,
                  gap_close_after_seconds: float = 8 * 86400, max_gaps_per_agent: int = 10_000,
-                 retention_seconds: float = 2 * 86400, tsdb_targets: Sequence[str] = ("tsdb",)) -> None:
+                 retention_seconds: float = 2 * 86400, tsdb_targets: Sequence[str] = ("tsdb",),
+                 outbox: bool = False) -> None:
+        """``outbox``: queue every commit's seqs and counts for the shared state (``collectors/outbox.py``)."""
         self.path = state_dir / JOURNAL_DB
         self._conn = connect(self.path, synchronous=synchronous, check_same_thread=False)
         ensure_journal(self._conn)
@@ -87,7 +90,8 @@ class Journal:
                 db.sync_targets(self._conn, list(tsdb_targets))
         self.set_aside = db.set_aside_counts(self._conn)
         self.state = JournalState(self._conn, to_tsdb=to_tsdb, gap_close_after_seconds=gap_close_after_seconds,
-                                  max_gaps_per_agent=max_gaps_per_agent, retention_seconds=retention_seconds)
+                                  max_gaps_per_agent=max_gaps_per_agent, retention_seconds=retention_seconds,
+                                  outbox=outbox)
         self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="netmon-journal", daemon=True)
         self._thread.start()
@@ -128,11 +132,16 @@ class Journal:
         """``target`` holds these batches but for the points in ``set_aside`` (refused by it)."""
         await self._submit(TargetWritten(target, tuple(batch_ids), tuple(set_aside)))
 
-    async def maintain(self) -> int:
-        """Prune written rows past retention and close old dedupe gaps; returns rows pruned."""
-        pruned = await self._submit(Maintain(time.time_ns()))
+    async def maintain(self, now_ns: int | None = None) -> int:
+        """Prune written rows past retention and close old dedupe gaps (as of ``now_ns``, default now);
+        returns rows pruned."""
+        pruned = await self._submit(Maintain(time.time_ns() if now_ns is None else now_ns))
         assert isinstance(pruned, int)
         return pruned
+
+    async def outbox_pushed(self, last_id: int) -> None:
+        """The shared state holds the outbox up to ``last_id``."""
+        await self._submit(OutboxPushed(last_id))
 
     def note_rejected(self, site_id: str, count: int) -> None:
         """Count rejected records; nobody waits for this to be durable."""

@@ -59,13 +59,20 @@ class Maintain:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class OutboxPushed:
+    """The shared state holds the outbox up to ``last_id``: delete those rows."""
+
+    last_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Stop:
     """Run what is queued, then end the writer thread."""
 
 
 # the work a transaction applies (``Stop`` is handled by the writer loop itself, ``TargetWritten``
 # by the journal, which hands ``JournalState`` the resulting ``MarkWritten``)
-Work = Commit | MarkWritten | NoteRejected | Maintain
+Work = Commit | MarkWritten | NoteRejected | Maintain | OutboxPushed
 Message = Work | TargetWritten | Stop
 
 

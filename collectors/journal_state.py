@@ -3,7 +3,9 @@ take written batches off the pending set, count rejections, maintenance (gap clo
 
 ``JournalState`` runs only on the journal's writer thread, inside its transaction; the in-memory
 parts (marks, counters, next batch id, pending count) change with it and are reloaded from the
-file when a transaction rolls back.
+file when a transaction rolls back. With ``outbox`` (shared state in PostgreSQL) each commit, rejection
+and closed gap is also queued for the shared marks and counters, in the same transaction
+(``collectors/outbox.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ from typing import Any, assert_never
 from pydantic import TypeAdapter
 
 from netmon.collectors import journal_db as db
+from netmon.collectors import outbox as shared
 from netmon.collectors.intervals import MarkKey, SeqIntervals, load_marks, save_changes
-from netmon.collectors.journal_messages import Commit, CommitResult, Maintain, MarkWritten, NoteRejected, Work
+from netmon.collectors.journal_messages import (
+    Commit,
+    CommitResult,
+    Maintain,
+    MarkWritten,
+    NoteRejected,
+    OutboxPushed,
+    Work,
+)
 from netmon.collectors.live import MAX_SERIES_PER_SITE
 from netmon.contract import ResultRecord
 
@@ -29,8 +40,9 @@ JUMP_SEQS = 10_000_000
 
 class JournalState:
     def __init__(self, conn: Any, *, to_tsdb: bool, gap_close_after_seconds: float, max_gaps_per_agent: int,
-                 retention_seconds: float) -> None:
+                 retention_seconds: float, outbox: bool = False) -> None:
         self.to_tsdb = to_tsdb
+        self.outbox = outbox
         self._gap_close_ns = int(gap_close_after_seconds * 1e9)
         self._max_gaps = max_gaps_per_agent
         self._retention_ns = int(retention_seconds * 1e9)
@@ -54,6 +66,11 @@ class JournalState:
                 return None
             case NoteRejected(site_id=site_id, count=count):
                 self.counters_for(site_id).rejected += count
+                if self.outbox:
+                    shared.queue_rejected(conn, site_id, count, now_ns)
+                return None
+            case OutboxPushed(last_id=last_id):
+                shared.delete_upto(conn, last_id)
                 return None
             case Maintain(now_ns=as_of_ns):
                 return self.maintain(conn, as_of_ns)
@@ -87,6 +104,11 @@ class JournalState:
         counters.dropped_total = batch.dropped_total
         if accepted:
             counters.last_seen_ns = now_ns
+        if self.outbox:
+            runs = [(seqs[0], seqs[-1])] if consecutive and len(accepted) == len(seqs) else \
+                shared.runs_of(seqs[i] for i in accepted)
+            shared.queue_counted(conn, batch.site_id, batch.agent_id, runs, len(accepted),
+                                 len(results) - len(accepted), batch.dropped_total, now_ns)
         save_changes(conn, key, marks)
         return CommitResult([results[i] for i in accepted], len(results) - len(accepted),
                             seqs if consecutive else sorted(set(seqs)))
@@ -123,7 +145,11 @@ class JournalState:
 
     def maintain(self, conn: Any, now_ns: int) -> int:
         for key, marks in self._marks.items():
+            before = list(zip(marks.starts, marks.ends, strict=True)) if self.outbox and marks.gaps else []
             by_age, by_cap, forgotten = marks.close_gaps(now_ns, self._gap_close_ns, self._max_gaps)
+            if self.outbox and (by_age or by_cap):  # the shared marks close the same gaps
+                shared.queue_fill(conn, *key, shared.closed_runs(before, list(zip(marks.starts, marks.ends,
+                                                                                    strict=True))), now_ns)
             if by_age or by_cap or forgotten:
                 self.gaps_closed["age"] += by_age
                 self.gaps_closed["cap"] += by_cap

@@ -13,6 +13,8 @@ brings an empty file, or an unversioned one of that time, to it.
     journal.db  1  batches, tsdb_pending, latest, site_counters, dedupe_marks keyed by agent
                 2  dedupe_marks keyed by (site, agent), with when each interval last grew
                 3  tsdb_targets, tsdb_todo (a cursor per TSDB target), tsdb_set_aside
+                4  ingest_outbox (what is still to be pushed to shared marks and counters),
+                   journal_meta (this journal's random id in the shared state)
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ JOURNAL_STEPS: Sequence[Step] = (
         "CREATE TABLE IF NOT EXISTS tsdb_set_aside (target TEXT NOT NULL, batch_id INTEGER NOT NULL, "
         "idx INTEGER NOT NULL, site_id TEXT NOT NULL, reason TEXT NOT NULL, at_ns INTEGER NOT NULL, "
         "PRIMARY KEY (target, batch_id, idx))")),
+    (4, "an outbox of seq runs and counts for the shared marks (several collectors)", _run(
+        # used only with state.postgres: the rows a commit queues for collectors/outbox_push.py
+        "CREATE TABLE ingest_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+        "site_id TEXT NOT NULL, agent_id TEXT NOT NULL, runs BLOB, accepted INTEGER NOT NULL DEFAULT 0, "
+        "duplicate INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0, dropped_total INTEGER, "
+        "at_ns INTEGER NOT NULL)",
+        # the shared state knows each journal by this id, so a push repeated after a crash is recognised
+        "CREATE TABLE journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "INSERT INTO journal_meta (key, value) VALUES ('journal_id', lower(hex(randomblob(16))))")),
 )
 
 

@@ -29,6 +29,7 @@ from netmon.collectors.drain import TsdbDrainer
 from netmon.collectors.journal import Journal
 from netmon.collectors.journal_db import SiteCounters
 from netmon.collectors.live import LiveState
+from netmon.collectors.site_counts import SiteCounts
 from netmon.collectors.sitestore import RegistryStore
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
@@ -36,7 +37,8 @@ from netmon.contract import ResultRecord
 
 @dataclasses.dataclass(frozen=True)
 class StatusSources:
-    """What the status endpoints read; ``surge_provinces``: the provinces in surge now."""
+    """What the status endpoints read; ``surge_provinces``: the provinces in surge now; ``counts``: the
+    per-site counts (the journal's own, or with PostgreSQL every collector's: StorageError -> 503)."""
 
     sites: RegistryStore
     journal: Journal
@@ -47,14 +49,18 @@ class StatusSources:
     clocks: SiteClocks
     budget: SeriesBudget
     require: Callable[[Role], Callable[..., Principal]]
+    counts: SiteCounts
 
 
-def _stats(src: StatusSources, site: RegistrySite, now_ns: int) -> SiteStats:
-    counters = src.journal.counters.get(site.id) or SiteCounters()
+def _stats(src: StatusSources, site: RegistrySite, now_ns: int, every: dict[str, SiteCounters]) -> SiteStats:
+    counters = every.get(site.id) or SiteCounters()
+    live = src.live.sites.get(site.id)
+    last_seen = live.last_seen_ns if live is not None else counters.last_seen_ns
+    if src.counts.shared and counters.last_seen_ns is not None:  # another collector may have seen it later
+        last_seen = max(last_seen or 0, counters.last_seen_ns)
     return SiteStats(site_id=site.id, name=site.name, province=site.province, district=site.district,
                      accepted=counters.accepted, duplicate=counters.duplicate, rejected=counters.rejected,
-                     agent_dropped_total=counters.dropped_total, last_seen_ns=src.live.sites[site.id].last_seen_ns
-                     if site.id in src.live.sites else counters.last_seen_ns,
+                     agent_dropped_total=counters.dropped_total, last_seen_ns=last_seen,
                      last_report_age_seconds=src.live.last_report_age_seconds(site.id, now_ns),
                      tsdb_points_set_aside=sum(n for (_, s), n in src.journal.set_aside.items() if s == site.id),
                      clock_offset_seconds=src.clocks.offset(site.id), clock_off=src.clocks.off(site.id),
@@ -83,8 +89,9 @@ def make_router(src: StatusSources) -> APIRouter:
                 summary="Per-site counts (accepted, duplicate, rejected, agent-dropped) and last seen")
     async def stats() -> StatsResponse:
         now_ns = time.time_ns()
-        sites = [_stats(src, site, now_ns) for site in src.sites.registry.sites]
-        counters = src.journal.counters.values()
+        every = await src.counts.site_counters()
+        sites = [_stats(src, site, now_ns, every) for site in src.sites.registry.sites]
+        counters = every.values()
         targets = [TsdbTargetState(name=d.target, up=d.available, write_lag_seconds=d.lag_seconds(),
                                    points_written=d.points_written, points_set_aside=sum(d.points_set_aside().values()),
                                    write_errors=d.write_errors) for d in src.drainers]
@@ -103,7 +110,7 @@ def make_router(src: StatusSources) -> APIRouter:
         site = src.sites.site(site_id)
         if site is None:
             raise HTTPException(404, f"site {site_id!r} is not in the registry")
-        base = _stats(src, site, time.time_ns())
+        base = _stats(src, site, time.time_ns(), await src.counts.site_counters())
         links = []
         for link in site.links:
             figures = src.live.figures(site, link.name)
