@@ -23,7 +23,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.collector import (
     CollectorProcess,
-    copy_enrolment,
     enrol,
     influx_settings,
     lab_site,
@@ -57,7 +56,6 @@ def province(tmp_path: Path) -> Iterator[tuple[PostgresServer, Server, list[Path
                 tmp_path / name, registry, influx=influx_settings(influx, "v1"),
                 state={"postgres": {"dsn_file": str(tmp_path / "state.dsn")}, "instance": f"col-{name}"}))
         tokens = {site: enrol(configs[0], site, env=netmon_env()) for site in (ROAMING, STAYING)}
-        copy_enrolment(configs[0], configs[1])
         yield server, influx, configs, tokens
     finally:
         influx.stop()
