@@ -90,14 +90,18 @@ class PostgresIngestStore:
         import psycopg
 
         with self._write_lock:
-            conn = self._get(self._writer)
-            try:
-                with conn.transaction():
-                    return self._push(conn, journal_id, rows, now_ns)
-            except psycopg.Error as exc:
-                if conn.broken or conn.closed:
-                    self._writer.drop()
-                raise storage_error(self.where, exc) from exc
+            for attempt in (1, 2):  # idempotent: once more on a new session if PostgreSQL ended ours
+                conn = self._get(self._writer)
+                try:
+                    with conn.transaction():
+                        return self._push(conn, journal_id, rows, now_ns)
+                except psycopg.Error as exc:
+                    broken = conn.broken or conn.closed
+                    if broken:
+                        self._writer.drop()
+                    if not broken or attempt == 2:
+                        raise storage_error(self.where, exc) from exc
+            raise AssertionError("unreachable")
 
     def _push(self, conn: psycopg.Connection[dict[str, Any]], journal_id: str, rows: Sequence[OutboxRow],
               now_ns: int) -> PushOutcome:

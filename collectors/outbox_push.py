@@ -4,7 +4,8 @@ Ingest never waits for PostgreSQL: a batch is committed to the local journal, it
 queued in the same SQLite transaction (``collectors/outbox.py``); this task pushes the queue every
 half second (``PostgresIngestStore.push``, idempotent) and then deletes what PostgreSQL holds. While
 PostgreSQL is unreachable the queue grows on disk and ``/api/v1/stats`` answers 503; once it is
-back the queue drains and the counts are exact again. The marks' bound (``forget_beyond``) runs
+back the queue drains and the counts are exact again. A read of the counts pushes this
+collector's queue first, so what it has answered is in what it serves. The marks' bound (``forget_beyond``) runs
 at every journal maintenance interval, from whichever collector gets there (idempotent).
 """
 
@@ -55,6 +56,12 @@ class SharedIngest(Collector):
         self._task = asyncio.create_task(self._run(), name="netmon-outbox-push")
 
     async def site_counters(self) -> dict[str, SiteCounters]:
+        """The shared counts, after pushing what this collector has queued (for up to a second; a
+        backlog left by an outage keeps draining in the background): a collector's own results are
+        in the figures it serves as soon as it has answered their batch."""
+        deadline = time.monotonic() + 1.0
+        while await self.push_once() and time.monotonic() < deadline:
+            pass
         return await asyncio.to_thread(self.store.site_counters)
 
     def collectors(self) -> list[Collector]:

@@ -34,6 +34,9 @@ from netmon.collectors.sitestore import RegistryStore
 from netmon.config.registry import RegistrySite
 from netmon.contract import ResultRecord
 
+SHARED_DOWN = {"model": ErrorBody, "description": "the counts are shared (state.postgres) and PostgreSQL is "
+               "unreachable; Retry-After says when to ask again"}
+
 
 @dataclasses.dataclass(frozen=True)
 class StatusSources:
@@ -86,6 +89,7 @@ def make_router(src: StatusSources) -> APIRouter:
         return Response(generate_latest(src.metrics), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/api/v1/stats", response_model=StatsResponse, tags=["status"], dependencies=viewer,
+                responses={503: SHARED_DOWN},
                 summary="Per-site counts (accepted, duplicate, rejected, agent-dropped) and last seen")
     async def stats() -> StatsResponse:
         now_ns = time.time_ns()
@@ -104,7 +108,7 @@ def make_router(src: StatusSources) -> APIRouter:
         return StatsResponse(totals=totals, sites=sites)
 
     @router.get("/api/v1/sites/{site_id}", response_model=SiteDetail, tags=["status"], dependencies=viewer,
-                responses={404: {"model": ErrorBody, "description": "no such site in the registry"}},
+                responses={404: {"model": ErrorBody, "description": "no such site in the registry"}, 503: SHARED_DOWN},
                 summary="One site: counts, last seen, latest values per link")
     async def site_detail(site_id: str) -> SiteDetail:
         site = src.sites.site(site_id)
