@@ -249,7 +249,7 @@ def test_enrol_playbook_refuses_a_second_token_and_rotates_on_request_through_ei
     # into the shared PostgreSQL; the delivery test below has this agent deliver to the first
     run = fleet.controller.playbook("enrol.yml", "-l", f"{CENTRAL_B}:{host.name}", "-e", "netmon_probe_reenrol=true")
     assert run.returncode == 0, run.output[-3000:]
-    assert f"[{host.name} -> {CENTRAL_B}]" in run.output, run.output[-3000:]
+    assert f"[{host.name} -> {CENTRAL_B}({CENTRE_B_ADDRESS})]" in run.output, run.output[-3000:]
     assert run.recap[host.name].changed == 3    # token issued, installed, agent restart requested
     assert host.path("/run/netmon-agent/restart-requested").read_text() == "current\n"
     assert owner(token_file) == ("nobody", "nogroup", "0o600")
