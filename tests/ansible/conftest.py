@@ -224,7 +224,8 @@ def fleet(wheelhouse: Path) -> Iterator[Fleet]:
             extra_vars = inventory_dir / "extra-vars.yml"
             # all sites in one batch unless a test asks for batches (BATCHES): each batch is a full,
             # sequential pass of the role (the default 1, 10 %, 25 % would give 1, 1, 1 here)
-            extra_vars.write_text(yaml.safe_dump({"netmon_serial": ["100%"]}))
+            # and both collectors in one batch too, unless a test asks for one at a time (the default)
+            extra_vars.write_text(yaml.safe_dump({"netmon_serial": ["100%"], "netmon_central_serial": "100%"}))
             controller = Controller(ctl, lab.workdir, [inventory_dir / "central.yml", inventory_dir / "sites.yml"],
                                     vault_password, extra_vars)
             fleet = Fleet(lab, root, hosts[:2], hosts[2:], controller, inventory_dir, community, influx, postgres_dsn)

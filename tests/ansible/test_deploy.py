@@ -379,12 +379,18 @@ def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrad
     wait_until(lambda: all(len(outbox(h)[0]) >= 5 for h in fleet.sites), timeout=60, interval=1,
                what="queued results in every outbox")
 
-    run = fleet.controller.playbook("upgrade.yml", *BATCHES, "-e", f"netmon_wheelhouse={upgrade_wheelhouse}")
+    # the collectors one at a time, as by default (the fixture's extra vars batch them together)
+    run = fleet.controller.playbook("upgrade.yml", *BATCHES, "-e", f"netmon_wheelhouse={upgrade_wheelhouse}",
+                                    "-e", "netmon_central_serial=1")
     assert run.returncode == 0, run.output[-4000:]
     assert all(r.failed == 0 and r.changed > 0 for r in run.recap.values()), run.recap
-    # the centre first, then one site alone, then the other two
+    # the collectors first, one then the other, then one site alone, then the other two
+    centre_batches = run.output.split("PLAY [Upgrade the commune agents]")[0].split(
+        "PLAY [Upgrade the central collector]")[1:]
+    assert len(centre_batches) == 2
+    assert f"[{CENTRAL}]" in centre_batches[0] and f"[{CENTRAL_B}]" not in centre_batches[0]
+    assert f"[{CENTRAL_B}]" in centre_batches[1] and f"[{CENTRAL}]" not in centre_batches[1]
     assert run.output.count("PLAY [Upgrade the commune agents]") == 2
-    assert run.output.index("PLAY [Upgrade the central collector]") < run.output.index("PLAY [Upgrade the commune")
 
     queued_before: dict[str, set[int]] = {}
     last_before: dict[str, int] = {}
