@@ -168,3 +168,16 @@ def test_one_collector_keeps_a_single_url(tmp_path: Path) -> None:
     assert config["collector"]["url"] == URLS[0] and "urls" not in config["collector"]
     state = render(tmp_path, inv, "netmon_central", "netmon_collector", "central.yaml.j2")["noc-a"]
     assert "state" not in state    # SQLite: nothing to set up
+
+
+def test_a_site_needing_a_token_with_no_collector_in_the_run_is_told_to_include_one(tmp_path: Path) -> None:
+    # the site itself is this machine, under tmp_path; the collectors are left out by --limit
+    inv = inventory(tmp_path, {"ansible_connection": "local", "netmon_prefix": str(tmp_path / "site"),
+                               "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                    central_urls=(URLS[0], URLS[1]), netmon_postgres_dsn=DSN)
+    code, output = playbook(tmp_path, inv, ANSIBLE_DIR / "enrol.yml", "-l", "commune-99")
+    assert code != 0
+    assert {h: r.failed for h, r in parse_recap(output).items()} == {"commune-99": 1}, output[-3000:]
+    assert ("commune-99: needs a token, and tokens are issued on a collector of netmon_central that is deployed "
+            "and part of this run: include one (e.g. --limit 'netmon_central:commune-99')") in output, output[-3000:]
+    assert not any((tmp_path / "site").rglob("token"))
