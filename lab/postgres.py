@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import pwd
 import secrets
@@ -169,7 +170,10 @@ class PostgresServer:
 
 
 def start_postgres(host: str = "127.0.0.1", port: int | None = None) -> PostgresServer:
-    """initdb a new cluster in a temp dir and start it; the caller ``close()``s it (or uses ``with``)."""
+    """initdb a new cluster in a temp dir and start it; the caller ``close()``s it (or uses ``with``).
+
+    ``host`` other than loopback: an address of a lab namespace, with the call made from a thread
+    inside it (``call_in_namespace``); clients on that namespace's subnets may log in too."""
     account = _run_as()
     # /tmp, not the caller's temp dir: pytest's lives under /tmp/pytest-of-root (mode 0700), which the
     # postgres user cannot enter.
@@ -190,6 +194,11 @@ def start_postgres(host: str = "127.0.0.1", port: int | None = None) -> Postgres
         if init.returncode != 0:
             raise LabError(f"initdb failed ({init.returncode}): {init.stderr.strip() or init.stdout.strip()}")
         pwfile.unlink()
+        if not ipaddress.ip_address(host).is_loopback:
+            # a lab address (started inside a namespace): initdb lets in loopback only; clients on the
+            # namespace's own subnets log in with a password like the loopback ones
+            with open(data_dir / "data" / "pg_hba.conf", "a", encoding="utf-8") as hba:
+                hba.write("host all all samenet scram-sha-256\n")
         server.start()
         server.sql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{server.role_password}'")
     except BaseException:

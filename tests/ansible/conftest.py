@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netmon.lab.netns import Lab, Proc
+from netmon.lab.netns import Lab, Proc, call_in_namespace
+from netmon.lab.postgres import start_postgres
 from netmon.lab.services import Server, start_influxdb
 from tests.ansible.fleet import SUBNET, VENV_BIN, Controller, Host, ansible_env, keygen, start_sshd
 from tests.conftest import REPO_ROOT, require_netns
@@ -40,7 +42,11 @@ def upgrade_wheelhouse(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactor
     return out
 
 
+# Two collectors on one PostgreSQL (docs/ansible.md, "Two collectors in a province"): the first
+# has everything the role can configure (TSDB, alerting, Prometheus, Grafana...), the second only
+# what a second collector needs, to keep the run short.
 CENTRAL = "noc-test"
+CENTRAL_B = "noc-test-b"
 SITES = [
     # (inventory host, site id, name, province, district, address)
     ("site-70001", "70001", "Phường Phước Tân", "Đồng Nai", "Biên Hòa", f"{SUBNET}.11"),
@@ -48,6 +54,9 @@ SITES = [
     ("site-70003", "70003", "Phường Ba Đình", "Hà Nội", "", f"{SUBNET}.13"),
 ]
 CENTRE_ADDRESS = f"{SUBNET}.2"
+CENTRE_B_ADDRESS = f"{SUBNET}.3"
+# The shared state's PostgreSQL: on the controller's bridge address, reached by both collectors
+DATABASE_ADDRESS = f"{SUBNET}.1"
 COLLECTOR_PORT = 8080
 REFLECTOR_PORT = 8765
 REGISTRY_HEADER = ("site_id,name,province,district,upstream,team,agent_host,lan_subnet,"
@@ -55,15 +64,17 @@ REGISTRY_HEADER = ("site_id,name,province,district,upstream,team,agent_host,lan_
 
 
 class Fleet:
-    def __init__(self, lab: Lab, root: Path, central: Host, sites: list[Host], controller: Controller,
-                 inventory_dir: Path, snmp_community: str, influx: Server) -> None:
+    def __init__(self, lab: Lab, root: Path, centrals: list[Host], sites: list[Host], controller: Controller,
+                 inventory_dir: Path, snmp_community: str, influx: Server, postgres_dsn: str) -> None:
         self.lab = lab
         self.influx = influx
+        self.postgres_dsn = postgres_dsn
         # processes the tests start from the deployed units
         self.collector: Proc | None = None
+        self.collector_b: Proc | None = None
         self.agents: dict[str, Proc] = {}
         self.root = root
-        self.central = central
+        self.central, self.central_b = centrals
         self.sites = sites
         self.controller = controller
         self.inventory_dir = inventory_dir
@@ -72,7 +83,7 @@ class Fleet:
 
     @property
     def hosts(self) -> list[Host]:
-        return [self.central, *self.sites]
+        return [self.central, self.central_b, *self.sites]
 
     def site(self, name: str) -> Host:
         return next(h for h in self.sites if h.name == name)
@@ -87,8 +98,13 @@ def registry_csv(rows: list[tuple[str, str, str, str, str, str]]) -> str:
     return "".join(lines)
 
 
+def collector_url(address: str) -> str:
+    return f"http://{address}:{COLLECTOR_PORT}"
+
+
 def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Path, known_hosts: Path,
-                    vault_password_file: Path, snmp_community: str, admin_token: str, influx_url: str) -> None:
+                    vault_password_file: Path, snmp_community: str, admin_token: str, influx_url: str,
+                    postgres_dsn: str) -> None:
     """The operator's inventory: sites generated from the registry, the centre and group vars by hand."""
     directory.mkdir()
     registry = directory / "sites.csv"
@@ -97,8 +113,11 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
                                check=True, capture_output=True, text=True, cwd=REPO_ROOT,
                                env={**os.environ, "PYTHONPATH": REPO_ROOT})
     (directory / "sites.yml").write_text(generated.stdout, encoding="utf-8")
-    (directory / "central.yml").write_text(yaml.safe_dump(
-        {"all": {"children": {"netmon_central": {"hosts": {CENTRAL: {"ansible_host": CENTRE_ADDRESS}}}}}}))
+    # each collector's own URL: the agents are given both, in this order (netmon_probe_collector_urls)
+    (directory / "central.yml").write_text(yaml.safe_dump({"all": {"children": {"netmon_central": {"hosts": {
+        CENTRAL: {"ansible_host": CENTRE_ADDRESS, "netmon_collector_url": collector_url(CENTRE_ADDRESS)},
+        CENTRAL_B: {"ansible_host": CENTRE_B_ADDRESS, "netmon_collector_url": collector_url(CENTRE_B_ADDRESS)},
+    }}}}}, sort_keys=False))
     group_vars = directory / "group_vars" / "all"
     group_vars.mkdir(parents=True)
     target = [{"host": CENTRE_ADDRESS, "name": "centre"}]
@@ -111,7 +130,7 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
         "netmon_service_manager": "none",
         "netmon_wheelhouse": str(wheelhouse),
         "netmon_registry_file": str(registry),
-        "netmon_collector_url": f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}",
+        "netmon_collector_url": collector_url(CENTRE_ADDRESS),
         "netmon_collector_insecure_http": True,  # a namespace lab: no certificate for the centre
         "netmon_link_defaults": {"leased": {"targets": target, "probes": ["icmp"]},
                                  "tslcd": {"targets": target, "probes": ["icmp"]}},
@@ -130,12 +149,13 @@ def write_inventory(directory: Path, fleet_root: Path, wheelhouse: Path, key: Pa
     }, allow_unicode=True, sort_keys=False))
     vault_plain = group_vars / "vault.yml"
     vault_plain.write_text(yaml.safe_dump({"netmon_snmp_community": snmp_community,
-                                           "netmon_alerting_admin_token": admin_token}))
+                                           "netmon_alerting_admin_token": admin_token,
+                                           "netmon_postgres_dsn": postgres_dsn}))
     subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_password_file),
                     str(vault_plain)], check=True, capture_output=True, env=ansible_env(directory.parent))
     host_vars = directory / "host_vars"
     host_vars.mkdir()
-    for host_name, *_ in [(CENTRAL,), *SITES]:
+    for host_name, *_ in [(CENTRAL,), (CENTRAL_B,), *SITES]:
         (host_vars / f"{host_name}.yml").write_text(yaml.safe_dump({"netmon_prefix": str(fleet_root / host_name)}))
     # one commune box also answers udp_echo probes from the centre
     with (host_vars / f"{SITES[1][0]}.yml").open("a") as site_vars:
@@ -168,11 +188,12 @@ def fleet(wheelhouse: Path) -> Iterator[Fleet]:
     root = Path(tempfile.mkdtemp(prefix="netmon-fleet-"))
     root.chmod(0o755)
     try:
-        with Lab() as lab:
+        with Lab() as lab, contextlib.ExitStack() as stack:
             ctl = lab.namespace("ctl")
             lab.bridge(ctl, "br0", f"{SUBNET}.1/24")
             hosts: list[Host] = []
-            for index, (name, address) in enumerate([(CENTRAL, CENTRE_ADDRESS), *((s[0], s[5]) for s in SITES)]):
+            for index, (name, address) in enumerate([(CENTRAL, CENTRE_ADDRESS), (CENTRAL_B, CENTRE_B_ADDRESS),
+                                                     *((s[0], s[5]) for s in SITES)]):
                 ns = lab.namespace(f"h{index}")
                 lab.link(ns, "eth0", f"{address}/24", ctl, f"p{index}", None)
                 ctl.run("ip", "link", "set", f"p{index}", "master", "br0")
@@ -193,17 +214,21 @@ def fleet(wheelhouse: Path) -> Iterator[Fleet]:
             admin_token = secrets.token_urlsafe(24)
             # the central host's InfluxDB, on its own loopback: the role creates the database
             influx = start_influxdb(lab.workdir / "influx", ns=hosts[0].ns)
+            # started from a thread inside ctl: PostgreSQL listens on the bridge, where both collectors reach it
+            postgres = stack.enter_context(call_in_namespace(ctl, lambda: start_postgres(host=DATABASE_ADDRESS)))
+            postgres_dsn = call_in_namespace(ctl, lambda: postgres.create_database("netmon_fleet"))
             inventory_dir = lab.workdir / "inventory"
             write_inventory(inventory_dir, root, wheelhouse, client_key, known_hosts, vault_password, community,
-                            admin_token, influx.url)
+                            admin_token, influx.url, postgres_dsn)
             (root / "remote-tmp").mkdir(mode=0o700)
             extra_vars = inventory_dir / "extra-vars.yml"
             # all sites in one batch unless a test asks for batches (BATCHES): each batch is a full,
             # sequential pass of the role (the default 1, 10 %, 25 % would give 1, 1, 1 here)
-            extra_vars.write_text(yaml.safe_dump({"netmon_serial": ["100%"]}))
+            # and both collectors in one batch too, unless a test asks for one at a time (the default)
+            extra_vars.write_text(yaml.safe_dump({"netmon_serial": ["100%"], "netmon_central_serial": "100%"}))
             controller = Controller(ctl, lab.workdir, [inventory_dir / "central.yml", inventory_dir / "sites.yml"],
                                     vault_password, extra_vars)
-            fleet = Fleet(lab, root, hosts[0], hosts[1:], controller, inventory_dir, community, influx)
+            fleet = Fleet(lab, root, hosts[:2], hosts[2:], controller, inventory_dir, community, influx, postgres_dsn)
             fleet.admin_token = admin_token
             yield fleet
     finally:

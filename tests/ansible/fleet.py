@@ -2,11 +2,12 @@
 
 ::
 
-    ctl (controller: ansible-playbook, bridge br0 10.77.60.1/24)
-     ├── p0 ── centre  eth0 10.77.60.2   sshd, the collector once deployed
-     ├── p1 ── site1   eth0 10.77.60.11  sshd, a commune agent once deployed
-     ├── p2 ── site2   eth0 10.77.60.12
-     └── p3 ── site3   eth0 10.77.60.13
+    ctl (controller: ansible-playbook, bridge br0 10.77.60.1/24, PostgreSQL on 10.77.60.1)
+     ├── p0 ── centre    eth0 10.77.60.2   sshd, the first collector once deployed
+     ├── p1 ── centre-b  eth0 10.77.60.3   sshd, the second collector (same PostgreSQL)
+     ├── p2 ── site1     eth0 10.77.60.11  sshd, a commune agent once deployed
+     ├── p3 ── site2     eth0 10.77.60.12
+     └── p4 ── site3     eth0 10.77.60.13
 
 Every host runs Debian's sshd on its own lab address with a host key made here; the
 controller trusts exactly those keys (known_hosts) and logs in with a key made here. The

@@ -1,4 +1,4 @@
-"""The playbooks deploy a collector and three commune agents over real SSH, and upgrade them.
+"""The playbooks deploy two collectors and three commune agents over real SSH, and upgrade them.
 
 The tests in this module run in order against one fleet (module-scoped fixture): bad input
 first (nothing may be installed), then the deployment, the idempotent second run, the
@@ -22,13 +22,16 @@ import yaml
 from netmon.lab.netns import wait_until
 from tests.ansible.conftest import (
     CENTRAL,
+    CENTRAL_B,
     CENTRE_ADDRESS,
+    CENTRE_B_ADDRESS,
     COLLECTOR_PORT,
     REFLECTOR_PORT,
     SITES,
     Fleet,
     base_version,
     build_wheel,
+    collector_url,
 )
 from tests.ansible.fleet import Host, get_json, post_json, proc_status, read_unit, start_from_unit
 from tests.conftest import REPO_ROOT
@@ -73,7 +76,7 @@ def test_bad_inventory_fails_at_validation_naming_host_and_key_and_changes_nothi
         in run.output
     assert 'site-70001: netmon_links[0] (leased).snmp.version: "4" is not one of 1, 2c, 3' in run.output
     assert {h: (r.failed, r.changed) for h, r in run.recap.items()} == {
-        CENTRAL: (0, 0), "site-70001": (1, 0), "site-70002": (1, 0), "site-70003": (0, 0)}
+        CENTRAL: (0, 0), CENTRAL_B: (0, 0), "site-70001": (1, 0), "site-70002": (1, 0), "site-70003": (0, 0)}
     # any_errors_fatal: the good hosts were stopped too, before the deploy plays began
     assert "Deploy the central collector" not in run.output
     for host in fleet.hosts:
@@ -81,9 +84,10 @@ def test_bad_inventory_fails_at_validation_naming_host_and_key_and_changes_nothi
 
 
 def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> None:
-    run = fleet.controller.playbook("site.yml")
+    # -v: every task's result is printed, so the secrets' absence below means something
+    run = fleet.controller.playbook("site.yml", "-v")
     assert run.returncode == 0, run.output[-4000:]
-    assert set(run.recap) == {CENTRAL, *SITE_NAMES}
+    assert set(run.recap) == {CENTRAL, CENTRAL_B, *SITE_NAMES}
     assert all(r.failed == 0 and r.unreachable == 0 and r.changed > 0 for r in run.recap.values()), run.recap
     # central first, then the sites (batches: see the upgrade and bad-release tests)
     assert run.output.index("PLAY [Deploy the central collector]") < run.output.index("PLAY [Deploy the commune agents]")
@@ -106,6 +110,9 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
             ("leased", "leased_line", 20), ("tslcd", "data_network", 100)]
         assert config["state_dir"] == str(host.path("/var/lib/netmon-agent"))
         assert config["collector"]["token_file"] == str(host.path("/etc/netmon-agent/token"))
+        # both collectors, in netmon_central's order, from each one's own netmon_collector_url
+        assert config["collector"]["urls"] == [collector_url(CENTRE_ADDRESS), collector_url(CENTRE_B_ADDRESS)]
+        assert "url" not in config["collector"]
 
         # enrolled through the collector on the central host: a token only the agent's user can read
         token = host.path("/etc/netmon-agent/token")
@@ -138,8 +145,26 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
     # the controller never wrote a token anywhere, not even in its own logs of the run
     assert not any(t in run.output for t in tokens)
 
+    # both collectors share their state through PostgreSQL: the DSN (it holds the password) from
+    # the vault into a file only the collector's group reads, named in central.yaml, in no log
+    password = urllib.parse.unquote(urllib.parse.urlsplit(fleet.postgres_dsn).password or "")
+    assert len(password) >= 16
+    for collector in (fleet.central, fleet.central_b):
+        assert collector.path("/opt/netmon/current").resolve() == collector.path("/opt/netmon/releases") / version
+        text = collector.path("/etc/netmon/central.yaml").read_text()
+        assert yaml.safe_load(text)["state"] == {
+            "postgres": {"dsn_file": str(collector.path("/etc/netmon/state.dsn")), "connect_timeout": 5},
+            "instance": f"{collector.name}:{COLLECTOR_PORT}"}
+        dsn_file = collector.path("/etc/netmon/state.dsn")
+        assert owner(dsn_file) == ("root", "nogroup", "0o640")
+        assert dsn_file.read_text() == f"{fleet.postgres_dsn}\n"
+        assert password not in text
+    assert password not in run.output and fleet.postgres_dsn not in run.output
+    assert "censored" in run.output     # -v did print results: the secret tasks' ones were withheld
+    # the second collector has only what a second collector needs (see conftest)
+    assert not fleet.central_b.path("/etc/prometheus").exists()
+
     central = fleet.central
-    assert central.path("/opt/netmon/current").resolve() == central.path("/opt/netmon/releases") / version
     central_config = yaml.safe_load(central.path("/etc/netmon/central.yaml").read_text())
     assert central_config["registry"] == str(central.path("/etc/netmon/sites.csv"))
     assert central.path("/etc/netmon/sites.csv").read_text() == (fleet.inventory_dir / "sites.csv").read_text()
@@ -189,7 +214,7 @@ def test_site_playbook_deploys_collector_and_agents_over_ssh(fleet: Fleet) -> No
 
 @pytest.mark.parametrize(("host_name", "unit"), [
     ("site-70001", "netmon-agent.service"), ("site-70002", "netmon-reflector.service"),
-    (CENTRAL, "netmon-collector.service"), (CENTRAL, "netmon-iperf3.service")])
+    (CENTRAL, "netmon-collector.service"), (CENTRAL, "netmon-iperf3.service"), (CENTRAL_B, "netmon-collector.service")])
 def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, host_name: str, unit: str) -> None:
     host = next(h for h in fleet.hosts if h.name == host_name)
     path = host.path(f"/etc/systemd/system/{unit}")
@@ -203,10 +228,10 @@ def test_rendered_units_pass_systemd_analyze_verify(fleet: Fleet, host_name: str
 def test_second_run_changes_nothing(fleet: Fleet) -> None:
     run = fleet.controller.playbook("site.yml")
     assert run.returncode == 0, run.output[-4000:]
-    assert run.changed() == {CENTRAL: 0, **dict.fromkeys(SITE_NAMES, 0)}, run.output[-4000:]
+    assert run.changed() == {CENTRAL: 0, CENTRAL_B: 0, **dict.fromkeys(SITE_NAMES, 0)}, run.output[-4000:]
 
 
-def test_enrol_playbook_refuses_a_second_token_and_rotates_on_request(fleet: Fleet) -> None:
+def test_enrol_playbook_refuses_a_second_token_and_rotates_on_request_through_either_collector(fleet: Fleet) -> None:
     host = fleet.site("site-70003")
     token_file = host.path("/etc/netmon-agent/token")
     old_token = token_file.read_text()
@@ -217,11 +242,14 @@ def test_enrol_playbook_refuses_a_second_token_and_rotates_on_request(fleet: Fle
     assert "site-70003: `netmon sites enrol 70003` failed on noc-test: site 70003 already has an active token; " \
            "use --rotate" in run.output, run.output[-3000:]
     assert {h: (r.failed, r.changed) for h, r in run.recap.items()} == {
-        CENTRAL: (0, 0), "site-70001": (0, 0), "site-70002": (0, 0), "site-70003": (1, 0)}
+        CENTRAL: (0, 0), CENTRAL_B: (0, 0), "site-70001": (0, 0), "site-70002": (0, 0), "site-70003": (1, 0)}
     assert not token_file.exists()
 
-    run = fleet.controller.playbook("enrol.yml", "-l", f"netmon_central:{host.name}", "-e", "netmon_probe_reenrol=true")
+    # the first collector left out (as if it were down): the token is issued through the second,
+    # into the shared PostgreSQL; the delivery test below has this agent deliver to the first
+    run = fleet.controller.playbook("enrol.yml", "-l", f"{CENTRAL_B}:{host.name}", "-e", "netmon_probe_reenrol=true")
     assert run.returncode == 0, run.output[-3000:]
+    assert f"[{host.name} -> {CENTRAL_B}({CENTRE_B_ADDRESS})]" in run.output, run.output[-3000:]
     assert run.recap[host.name].changed == 3    # token issued, installed, agent restart requested
     assert host.path("/run/netmon-agent/restart-requested").read_text() == "current\n"
     assert owner(token_file) == ("nobody", "nogroup", "0o600")
@@ -244,6 +272,18 @@ def start_collector(fleet: Fleet) -> None:
     central = fleet.central
     fleet.collector = start_from_unit(central, central.path("/etc/systemd/system/netmon-collector.service"),
                                       "collector", ready_url=f"http://{CENTRE_ADDRESS}:{COLLECTOR_PORT}/healthz")
+
+
+def start_collector_b(fleet: Fleet) -> None:
+    central = fleet.central_b
+    fleet.collector_b = start_from_unit(central, central.path("/etc/systemd/system/netmon-collector.service"),
+                                        "collector-b", ready_url=f"http://{CENTRE_B_ADDRESS}:{COLLECTOR_PORT}/healthz")
+
+
+def accepted_by(fleet: Fleet, host: Host, address: str, site_id: str, token: str) -> int:
+    """What the collector at ``address`` accepted of ``site_id`` itself (its own journal's count)."""
+    detail = get_json(host.ns, f"http://{address}:{COLLECTOR_PORT}/api/v1/sites/{site_id}", token)
+    return int(detail["accepted"])
 
 
 def start_agent(fleet: Fleet, host: Host) -> None:
@@ -311,21 +351,46 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
     assert post_json(fleet.central.ns, silences, silence) == 401
     assert post_json(fleet.central.ns, silences, silence, token=fleet.admin_token) == 201
 
+    # The second collector, deployed by the same play: it serves (the viewer token issued on the
+    # first is valid there too: tokens are in the shared PostgreSQL) and, while the first is up,
+    # receives nothing: the agents use their first URL.
+    start_collector_b(fleet)
+    site_ids = [s[1] for s in SITES]
+    b_host = fleet.central_b
+    assert {s: accepted_by(fleet, b_host, CENTRE_B_ADDRESS, s, viewer) for s in site_ids} == dict.fromkeys(site_ids, 0)
+    # The first goes away: every agent moves to its second URL, and the second collector takes
+    # their results with the tokens issued through the first (70003's through the second, by
+    # enrol.yml above: the first accepted it as well)
+    assert fleet.collector is not None
+    fleet.collector.stop()
+    wait_until(lambda: all(accepted_by(fleet, b_host, CENTRE_B_ADDRESS, s, viewer) > 0 for s in site_ids),
+               timeout=60, interval=1, what="every agent delivering to the second collector")
+    for site_id in site_ids:
+        detail = get_json(b_host.ns, f"http://{CENTRE_B_ADDRESS}:{COLLECTOR_PORT}/api/v1/sites/{site_id}", viewer)
+        assert detail["rejected"] == 0, detail
+
 
 def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrade_wheelhouse: Path) -> None:
     old, new = base_version(), f"{base_version()}.post1"
-    assert fleet.collector is not None
-    # the centre goes away: results pile up in the outboxes
+    assert fleet.collector is not None and fleet.collector_b is not None
+    # both collectors go away: results pile up in the outboxes
     fleet.collector.stop()
+    fleet.collector_b.stop()
     wait_until(lambda: all(len(outbox(h)[0]) >= 5 for h in fleet.sites), timeout=60, interval=1,
                what="queued results in every outbox")
 
-    run = fleet.controller.playbook("upgrade.yml", *BATCHES, "-e", f"netmon_wheelhouse={upgrade_wheelhouse}")
+    # the collectors one at a time, as by default (the fixture's extra vars batch them together)
+    run = fleet.controller.playbook("upgrade.yml", *BATCHES, "-e", f"netmon_wheelhouse={upgrade_wheelhouse}",
+                                    "-e", "netmon_central_serial=1")
     assert run.returncode == 0, run.output[-4000:]
     assert all(r.failed == 0 and r.changed > 0 for r in run.recap.values()), run.recap
-    # the centre first, then one site alone, then the other two
+    # the collectors first, one then the other, then one site alone, then the other two
+    centre_batches = run.output.split("PLAY [Upgrade the commune agents]")[0].split(
+        "PLAY [Upgrade the central collector]")[1:]
+    assert len(centre_batches) == 2
+    assert f"[{CENTRAL}]" in centre_batches[0] and f"[{CENTRAL_B}]" not in centre_batches[0]
+    assert f"[{CENTRAL_B}]" in centre_batches[1] and f"[{CENTRAL}]" not in centre_batches[1]
     assert run.output.count("PLAY [Upgrade the commune agents]") == 2
-    assert run.output.index("PLAY [Upgrade the central collector]") < run.output.index("PLAY [Upgrade the commune")
 
     queued_before: dict[str, set[int]] = {}
     last_before: dict[str, int] = {}
@@ -343,7 +408,9 @@ def test_upgrade_restarts_agents_and_their_outboxes_survive(fleet: Fleet, upgrad
         wait_until(lambda a=agent: "/bin/python" in command_line(a.pid) or not a.alive(), timeout=10,
                    what="the restarted agent")
         assert f"/releases/{new}/bin/python" in command_line(agent.pid), agent.log()[-2000:]
-    assert fleet.central.path("/run/netmon/restart-requested").read_text() == f"{new}\n"
+    for central in (fleet.central, fleet.central_b):
+        assert central.path("/run/netmon/restart-requested").read_text() == f"{new}\n"
+        assert central.path("/opt/netmon/current").resolve() == central.path("/opt/netmon/releases") / new
 
     # the new release keeps numbering where the old one stopped, in the same outbox
     def continued() -> bool:
