@@ -40,6 +40,15 @@ log = logging.getLogger(__name__)
 RECHECK_SECONDS = 1.0
 
 
+def _site_grant(row: dict[str, Any]) -> Grant:
+    site_id, agent_id = str(row["site_id"]), row["agent_id"]
+    return Grant(str(row["token_sha256"]), Role.AGENT, site_id, site_id, None if agent_id is None else str(agent_id))
+
+
+def _role_grant(row: dict[str, Any]) -> Grant:
+    return Grant(str(row["token_sha256"]), Role(str(row["role"])), str(row["name"]))
+
+
 class PostgresTokenStore:
     def __init__(self, dsn: str, *, application_name: str = "netmon-tokens", connect_timeout: float = 3.0,
                  watch: bool = True) -> None:
@@ -98,11 +107,9 @@ class PostgresTokenStore:
         conn = db.get()
         grants = {}
         for r in conn.execute(b"SELECT token_sha256, site_id, agent_id FROM tokens WHERE revoked_ns IS NULL"):
-            agent_id = None if r["agent_id"] is None else str(r["agent_id"])
-            grants[str(r["token_sha256"])] = Grant(str(r["token_sha256"]), Role.AGENT, str(r["site_id"]),
-                                                   str(r["site_id"]), agent_id)
+            grants[str(r["token_sha256"])] = _site_grant(r)
         for r in conn.execute(b"SELECT token_sha256, role, name FROM role_tokens WHERE revoked_ns IS NULL"):
-            grants[str(r["token_sha256"])] = Grant(str(r["token_sha256"]), Role(str(r["role"])), str(r["name"]))
+            grants[str(r["token_sha256"])] = _role_grant(r)
         return grants
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -160,12 +167,11 @@ class PostgresTokenStore:
         rows = self._rows("SELECT token_sha256, site_id, agent_id FROM tokens "
                           "WHERE token_sha256 = %s AND revoked_ns IS NULL", (digest,))
         if rows and hmac.compare_digest(str(rows[0]["token_sha256"]), digest):
-            site_id, agent_id = str(rows[0]["site_id"]), rows[0]["agent_id"]
-            return Grant(digest, Role.AGENT, site_id, site_id, None if agent_id is None else str(agent_id))
+            return _site_grant(rows[0])
         rows = self._rows("SELECT token_sha256, role, name FROM role_tokens "
                           "WHERE token_sha256 = %s AND revoked_ns IS NULL", (digest,))
         if rows and hmac.compare_digest(str(rows[0]["token_sha256"]), digest):
-            return Grant(digest, Role(str(rows[0]["role"])), str(rows[0]["name"]))
+            return _role_grant(rows[0])
         return None
 
     def forget(self) -> None:

@@ -106,8 +106,10 @@ def list_sites(config: ConfigOption = DEFAULT_CONFIG,
 
             shared = PostgresTokenStore(state.postgres_dsn, application_name="netmon sites list",
                                         connect_timeout=state.connect_timeout_seconds, watch=False)
-            active = {t.site_id: t for t in shared.tokens() if t.active}
-            shared.close()
+            try:
+                active = {t.site_id: t for t in shared.tokens() if t.active}
+            finally:
+                shared.close()
         elif db.exists():
             conn = connect(db, readonly=True)
             active = {t.site_id: t for t in TokenStore(conn).tokens() if t.active}
