@@ -247,6 +247,16 @@ def get_json(ns: Namespace, url: str, token: str | None = None) -> Any:
     return call_in_namespace(ns, fetch)
 
 
+def get_text(ns: Namespace, url: str, token: str | None = None) -> str:
+    """GET ``url`` from inside ``ns`` as text (``/metrics``)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    def fetch() -> str:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(response.read().decode())
+    return call_in_namespace(ns, fetch)
+
+
 def proc_status(pid: int) -> dict[str, str]:
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}

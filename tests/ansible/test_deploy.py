@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.netns import wait_until
 from tests.ansible.conftest import (
@@ -33,7 +34,7 @@ from tests.ansible.conftest import (
     build_wheel,
     collector_url,
 )
-from tests.ansible.fleet import Host, get_json, post_json, proc_status, read_unit, start_from_unit
+from tests.ansible.fleet import Host, get_json, get_text, post_json, proc_status, read_unit, start_from_unit
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -281,9 +282,12 @@ def start_collector_b(fleet: Fleet) -> None:
 
 
 def accepted_by(fleet: Fleet, host: Host, address: str, site_id: str, token: str) -> int:
-    """What the collector at ``address`` accepted of ``site_id`` itself (its own journal's count)."""
-    detail = get_json(host.ns, f"http://{address}:{COLLECTOR_PORT}/api/v1/sites/{site_id}", token)
-    return int(detail["accepted"])
+    """What the collector at ``address`` accepted of ``site_id`` itself: its journal's count in its
+    /metrics (``/api/v1/sites`` shows the count shared by both collectors through PostgreSQL)."""
+    text = get_text(host.ns, f"http://{address}:{COLLECTOR_PORT}/metrics", token)
+    return int(sum(s.value for family in text_string_to_metric_families(text) if family.name == "netmon_site_results"
+                   for s in family.samples if s.name == "netmon_site_results_total"
+                   and s.labels == {"site": site_id, "outcome": "accepted"}))
 
 
 def start_agent(fleet: Fleet, host: Host) -> None:
@@ -357,6 +361,10 @@ def test_deployed_agents_deliver_results_to_the_collector(fleet: Fleet) -> None:
     start_collector_b(fleet)
     site_ids = [s[1] for s in SITES]
     b_host = fleet.central_b
+    # every agent ships again to the first while the second is up, and the second's own count stays 0
+    before = {s: accepted_by(fleet, fleet.central, CENTRE_ADDRESS, s, viewer) for s in site_ids}
+    wait_until(lambda: all(accepted_by(fleet, fleet.central, CENTRE_ADDRESS, s, viewer) > before[s] for s in site_ids),
+               timeout=60, interval=1, what="every agent delivering to the first collector after the second started")
     assert {s: accepted_by(fleet, b_host, CENTRE_B_ADDRESS, s, viewer) for s in site_ids} == dict.fromkeys(site_ids, 0)
     # The first goes away: every agent moves to its second URL, and the second collector takes
     # their results with the tokens issued through the first (70003's through the second, by
