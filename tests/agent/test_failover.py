@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.agent import metrics_url, start_agent
 from netmon.lab.collector import (
     CollectorProcess,
+    enrol,
     influx_settings,
     lab_site,
     start_collector,
@@ -190,3 +192,109 @@ def test_collector_urls_are_checked(tmp_path: Path, collector: dict[str, object]
     with pytest.raises(ConfigError) as info:
         load_model(path, SiteConfig)
     assert "collector" in str(info.value) and problem in str(info.value), str(info.value)
+
+
+BACKLOG_SITES = [("26734", "Phường Phước Tân"), ("26735", "Phường Tam Phước"), ("26736", "Xã An Phước")]
+
+
+def own_site_accepted(collector: CollectorProcess, site_id: str) -> int:
+    """What this collector itself took in of ``site_id`` (its journal's count in /metrics)."""
+    text = collector.read("/metrics")[2].decode()
+    return int(sum(s.value for f in text_string_to_metric_families(text) if f.name == "netmon_site_results"
+                   for s in f.samples if s.name == "netmon_site_results_total"
+                   and s.labels == {"site": site_id, "outcome": "accepted"}))
+
+
+def shared_site_accepted(collector: CollectorProcess, site_id: str) -> int:
+    return int(collector.get_json(f"/api/v1/sites/{site_id}")["accepted"])
+
+
+def outbox_queued(url: str) -> int:
+    return int(agent_samples(url)[("netmon_agent_outbox_queued", ())])
+
+
+def test_kill_9_while_agents_drain_a_backlog_loses_nothing_and_counts_once(tmp_path: Path, influx: Server,
+                                                                        pg_dsn: str) -> None:
+    """Three real agents build a backlog while no collector is up, start draining it into the first,
+    which is killed (-9) in the middle of the drain: every agent goes on draining into the second,
+    and in the end every result is in InfluxDB once and counted once on both collectors."""
+    registry = write_registry(tmp_path / "sites.yaml",
+                              [lab_site(site_id, name=name, province=SITE["province"]) for site_id, name in BACKLOG_SITES])
+    influx_section = influx_settings(influx, "v1")
+    configs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        configs.append(write_central(tmp_path / name, registry, influx=influx_section,
+                                     state=shared_state(tmp_path, pg_dsn)))
+    started: list[CollectorProcess] = []
+    agents: dict[str, Any] = {}
+    # the collectors' URLs, from their central.yaml: they are started later, on those ports
+    urls = [f"http://{listen['host']}:{listen['port']}"
+            for listen in (yaml.safe_load(c.read_text())["listen"] for c in configs)]
+    try:
+        for site_id, name in BACKLOG_SITES:
+            home = tmp_path / f"agent-{site_id}"
+            home.mkdir()
+            (home / "token").write_text(enrol(configs[0], site_id, env=netmon_env()) + "\n")
+            config = write_config(home / "site.yaml", site={**SITE, "id": site_id, "name": name},
+                                  agent={"heartbeat_interval": 0.1}, collector={
+                                      "urls": urls, "insecure_http": True, "token_file": str(home / "token"),
+                                      "ship_interval": 1, "request_timeout": 3, "connect_timeout": 2,
+                                      "failback_after": 3600, "config_poll_interval": 1, "batch_max_results": 40,
+                                      "drain_max_results_per_second": 40})
+            agents[site_id] = start_agent(None, config, name=f"agent-{site_id}")
+        metrics = {site_id: metrics_url(agent) for site_id, agent in agents.items()}
+        # ~12 s with no collector: about 120 results queued per agent
+        wait_until(lambda: all(outbox_queued(str(u)) >= 120 for u in metrics.values()), 30, interval=0.2,
+                   what="a backlog in every agent's outbox")
+        first = start_collector(configs[0], env=netmon_env())
+        started.append(first)
+        wait_until(lambda: all(own_site_accepted(first, s) >= 40 for s in agents), 20, interval=0.1,
+                   what="every agent draining into the first collector")
+        second = start_collector(configs[1], env=netmon_env())
+        started.append(second)
+        backlog = {s: outbox_queued(str(u)) for s, u in metrics.items()}
+        assert all(queued >= 40 for queued in backlog.values()), backlog  # still draining
+        assert accepted(second) == 0
+
+        first.kill()
+        killed_at = time.monotonic()
+        wait_until(lambda: all(own_site_accepted(second, s) > 0 for s in agents), 15, interval=0.1,
+                   what="every agent delivering to the second collector")
+        failover_seconds = time.monotonic() - killed_at
+        print(f"failover during a backlog drain: every agent delivering to the second collector "
+              f"{failover_seconds:.2f} s after kill -9 (backlogs then: {backlog})")
+        assert failover_seconds < 10, failover_seconds
+        wait_until(lambda: all(outbox_queued(str(u)) < 10 for u in metrics.values()), 30, interval=0.2,
+                   what="every backlog drained into the second collector")
+
+        for agent in agents.values():
+            agent.signal(signal.SIGTERM)
+        for agent in agents.values():
+            assert agent.popen.wait(15) == 0
+        first.restart()  # its journal still holds what it accepted and had not written yet
+        for collector in (first, second):
+            wait_until(lambda c=collector: c.get_json("/api/v1/stats")["totals"]["journal_pending_results"] == 0,
+                       20, what="the journal drained to InfluxDB")  # type: ignore[misc]
+        delivered_total = 0
+        for site_id in agents:
+            queued, meta, integrity = outbox_rows(tmp_path / f"agent-{site_id}" / "state")
+            assert integrity == "ok"
+            delivered = set(range(meta["base_seq"] + 1, meta["last_seq"] + 1)) - set(queued)
+            delivered_total += len(delivered)
+            rows = influxql(influx.url, "netmon", f"SELECT seq FROM agent WHERE site = '{site_id}'")
+            stored = [int(r["seq"]) for r in rows]
+            assert len(stored) == len(set(stored)), f"a result of {site_id} is in InfluxDB twice"
+            assert set(stored) == delivered, site_id
+            # a batch in flight at the kill may have been accepted by both: the shared count has it once
+            for collector in (first, second):
+                wait_until(lambda c=collector, s=site_id, n=delivered: shared_site_accepted(c, s) == len(n), 10,
+                           what=f"the shared count of {site_id}'s accepted results exact")  # type: ignore[misc]
+        for collector in (first, second):
+            assert collector.get_json("/api/v1/stats")["totals"]["accepted"] == delivered_total
+    finally:
+        for agent in agents.values():
+            if agent.alive():
+                agent.kill()
+        for collector in started:
+            collector.stop()
