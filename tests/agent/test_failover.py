@@ -254,7 +254,8 @@ def test_kill_9_while_agents_drain_a_backlog_loses_nothing_and_counts_once(tmp_p
         second = start_collector(configs[1], env=netmon_env())
         started.append(second)
         backlog = {s: outbox_queued(str(u)) for s, u in metrics.items()}
-        assert all(queued >= 40 for queued in backlog.values()), backlog  # still draining
+        # still draining (how far each got depends on the machine's load: only that some is left matters)
+        assert all(queued >= 10 for queued in backlog.values()), backlog
         assert accepted(second) == 0
 
         first.kill()
