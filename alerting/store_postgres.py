@@ -86,11 +86,13 @@ class PostgresAlertStore(AlertStore):
         with self._lock:
             self._depth += 1
             outer = self._depth == 1
-            if outer:
-                self._exclusive = exclusive
-                if exclusive:
-                    self._begin()
             try:
+                if outer:
+                    self._exclusive = exclusive
+                    if exclusive:
+                        # inside the try: a BEGIN or lock that fails must still unwind _depth, or
+                        # every later transaction would nest in one that is never committed
+                        self._begin()
                 yield
                 if outer and self._tx is not None:
                     self._tx.execute("COMMIT")
@@ -112,11 +114,19 @@ class PostgresAlertStore(AlertStore):
         conn = self._conn.get()
         try:
             conn.execute("BEGIN")
-            if self._exclusive:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLAN_LOCK,))
         except psycopg.Error as exc:
             self._failed(conn)
             raise storage_error(self.where, exc) from exc
+        if self._exclusive:
+            try:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLAN_LOCK,))
+            except psycopg.Error as exc:
+                # the session sits in an aborted transaction: end it, or the next statement on
+                # this connection fails and any lock it took stays held
+                self._tx = conn
+                self._rollback()
+                self._failed(conn)
+                raise storage_error(self.where, exc) from exc
         self._tx = conn
         return conn
 

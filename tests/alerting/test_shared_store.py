@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from netmon.alerting.engine import AlertEngine
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry
@@ -144,3 +146,29 @@ async def test_firing_an_incident_another_collector_closed_meanwhile_opens_a_new
     assert firing.id != pending.id
     await a.aclose()
     await b.aclose()
+
+
+def test_a_planning_transaction_that_cannot_take_its_lock_leaves_nothing_open(pg_dsn: str) -> None:
+    """A collector whose planning lock times out (PostgreSQL slow, or the other collector holding
+    it) must not stay inside that failed transaction: before the fix every later transaction
+    nested in it, the lock was never released, and the other collector's loop blocked on it."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from netmon.alerting.store_postgres import PLAN_LOCK, PostgresAlertStore
+    from netmon.errors import StorageError
+
+    store = PostgresAlertStore(make_conninfo(pg_dsn, options="-c statement_timeout=300"), instance="col-a")
+    with psycopg.connect(pg_dsn, autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (PLAN_LOCK,))
+        with pytest.raises(StorageError, match="statement timeout"), store.transaction(exclusive=True):
+            raise AssertionError("the lock is held by the other session: this must not run")
+        other.execute("COMMIT")
+    assert store._depth == 0 and store._tx is None
+    with store.transaction(exclusive=True):  # a new, real transaction: it takes the lock ...
+        store.save_seen([("s-1", T0)], seen_by="col-a")
+    assert store.seen() == {"s-1": (T0, "col-a")}
+    with psycopg.connect(pg_dsn, autocommit=True) as other:  # ... and released it on commit
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", (PLAN_LOCK,)).fetchone() == (True,)
+    store.close()
