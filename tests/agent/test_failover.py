@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from netmon.lab.agent import metrics_url, start_agent
 from netmon.lab.collector import (
@@ -30,11 +29,29 @@ from netmon.lab.collector import (
 )
 from netmon.lab.netns import wait_until
 from netmon.lab.services import Server, start_influxdb
-from netmon.lab.tsdbquery import influxql
-from tests.agent.helpers import SITE, outbox_rows, write_config
+from tests.agent.ha import (
+    accepted,
+    agent_samples,
+    outbox_queued,
+    own_site_accepted,
+    shared_site_accepted,
+    shared_state,
+    stored_once,
+)
+from tests.agent.helpers import SITE, write_config
 from tests.conftest import netmon_env
 
 FAILBACK_AFTER = 8.0
+
+
+def two_collectors(tmp_path: Path, registry: Path, pg_dsn: str, influx: Server | None = None) -> list[Path]:
+    """central.yaml of collectors a and b, on one PostgreSQL (and one InfluxDB when given)."""
+    configs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        configs.append(write_central(tmp_path / name, registry, state=shared_state(tmp_path, pg_dsn),
+                                     **({"influx": influx_settings(influx, "v1")} if influx else {})))
+    return configs
 
 
 @pytest.fixture
@@ -44,41 +61,18 @@ def influx(tmp_path: Path) -> Iterator[Server]:
     server.stop()
 
 
-def accepted(collector: CollectorProcess) -> int:
-    """What this collector itself took in (its own /metrics): /api/v1/stats counts every collector's."""
-    text = collector.read("/metrics")[2].decode()
-    return int(sum(s.value for f in text_string_to_metric_families(text) if f.name == "netmon_collector_results"
-                   for s in f.samples if s.name.endswith("_total") and s.labels.get("outcome") == "accepted"))
 
 
-def shared_accepted(collector: CollectorProcess) -> int:
-    return int(collector.get_json(f"/api/v1/sites/{SITE['id']}")["accepted"])
 
 
-def agent_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def shared_state(tmp_path: Path, pg_dsn: str) -> dict[str, Any]:
-    """Both collectors on one PostgreSQL: the site enrolled through the first is valid on the second."""
-    (tmp_path / "state.dsn").write_text(pg_dsn + "\n")
-    return {"postgres": {"dsn_file": str(tmp_path / "state.dsn")}}
 
 
 def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp_path: Path, influx: Server,
                                                                              pg_dsn: str) -> None:
     registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
-    influx_section = influx_settings(influx, "v1")
-    configs = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        configs.append(write_central(tmp_path / name, registry, influx=influx_section,
-                                     state=shared_state(tmp_path, pg_dsn)))
+    configs = two_collectors(tmp_path, registry, pg_dsn, influx)
     first = start_collector(configs[0], env=netmon_env())
     second: CollectorProcess | None = None
     agent = None
@@ -120,18 +114,11 @@ def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp
         for collector in (first, second):
             wait_until(lambda c=collector: c.get_json("/api/v1/stats")["totals"]["journal_pending_results"] == 0,
                        20, what="the journal drained to InfluxDB")  # type: ignore[misc]
-        queued, meta, integrity = outbox_rows(tmp_path / "agent" / "state")
-        assert integrity == "ok"
-        produced = set(range(meta["base_seq"] + 1, meta["last_seq"] + 1))
-        delivered = produced - set(queued)
-        rows = influxql(influx.url, "netmon", f"SELECT seq FROM agent WHERE site = '{SITE['id']}'")
-        stored = [int(r["seq"]) for r in rows]
-        assert len(stored) == len(set(stored)), "a result is in InfluxDB twice"
-        assert set(stored) == delivered
+        delivered = stored_once(influx, tmp_path / "agent" / "state", SITE["id"])
         # a batch in flight when the first was killed may have been stored there and accepted again
         # at the second: the same point in InfluxDB, and counted once in the shared counts
         for collector in (first, second):
-            wait_until(lambda c=collector: shared_accepted(c) == len(delivered), 10,
+            wait_until(lambda c=collector: shared_site_accepted(c, SITE["id"]) == len(delivered), 10,
                        what="the shared count of accepted results exact on both collectors")
         log = agent.log()
         assert f"moving to collector {second.url}" in log and f"trying the first collector {first.url} again" in log
@@ -145,10 +132,7 @@ def test_agent_fails_over_to_the_second_collector_and_back_and_loses_nothing(tmp
 
 def test_plan_polls_and_shipping_follow_the_collector_in_use(tmp_path: Path, pg_dsn: str) -> None:
     registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITE["id"], province=SITE["province"])])
-    configs = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        configs.append(write_central(tmp_path / name, registry, state=shared_state(tmp_path, pg_dsn)))
+    configs = two_collectors(tmp_path, registry, pg_dsn)
     first = start_collector(configs[0], env=netmon_env())
     token_file = tmp_path / "agent" / "token"
     token_file.parent.mkdir()
@@ -197,20 +181,10 @@ def test_collector_urls_are_checked(tmp_path: Path, collector: dict[str, object]
 BACKLOG_SITES = [("26734", "Phường Phước Tân"), ("26735", "Phường Tam Phước"), ("26736", "Xã An Phước")]
 
 
-def own_site_accepted(collector: CollectorProcess, site_id: str) -> int:
-    """What this collector itself took in of ``site_id`` (its journal's count in /metrics)."""
-    text = collector.read("/metrics")[2].decode()
-    return int(sum(s.value for f in text_string_to_metric_families(text) if f.name == "netmon_site_results"
-                   for s in f.samples if s.name == "netmon_site_results_total"
-                   and s.labels == {"site": site_id, "outcome": "accepted"}))
 
 
-def shared_site_accepted(collector: CollectorProcess, site_id: str) -> int:
-    return int(collector.get_json(f"/api/v1/sites/{site_id}")["accepted"])
 
 
-def outbox_queued(url: str) -> int:
-    return int(agent_samples(url)[("netmon_agent_outbox_queued", ())])
 
 
 def test_kill_9_while_agents_drain_a_backlog_loses_nothing_and_counts_once(tmp_path: Path, influx: Server,
@@ -220,12 +194,7 @@ def test_kill_9_while_agents_drain_a_backlog_loses_nothing_and_counts_once(tmp_p
     and in the end every result is in InfluxDB once and counted once on both collectors."""
     registry = write_registry(tmp_path / "sites.yaml",
                               [lab_site(site_id, name=name, province=SITE["province"]) for site_id, name in BACKLOG_SITES])
-    influx_section = influx_settings(influx, "v1")
-    configs = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        configs.append(write_central(tmp_path / name, registry, influx=influx_section,
-                                     state=shared_state(tmp_path, pg_dsn)))
+    configs = two_collectors(tmp_path, registry, pg_dsn, influx)
     started: list[CollectorProcess] = []
     agents: dict[str, Any] = {}
     # the collectors' URLs, from their central.yaml: they are started later, on those ports
@@ -279,14 +248,8 @@ def test_kill_9_while_agents_drain_a_backlog_loses_nothing_and_counts_once(tmp_p
                        20, what="the journal drained to InfluxDB")  # type: ignore[misc]
         delivered_total = 0
         for site_id in agents:
-            queued, meta, integrity = outbox_rows(tmp_path / f"agent-{site_id}" / "state")
-            assert integrity == "ok"
-            delivered = set(range(meta["base_seq"] + 1, meta["last_seq"] + 1)) - set(queued)
+            delivered = stored_once(influx, tmp_path / f"agent-{site_id}" / "state", site_id)
             delivered_total += len(delivered)
-            rows = influxql(influx.url, "netmon", f"SELECT seq FROM agent WHERE site = '{site_id}'")
-            stored = [int(r["seq"]) for r in rows]
-            assert len(stored) == len(set(stored)), f"a result of {site_id} is in InfluxDB twice"
-            assert set(stored) == delivered, site_id
             # a batch in flight at the kill may have been accepted by both: the shared count has it once
             for collector in (first, second):
                 wait_until(lambda c=collector, s=site_id, n=delivered: shared_site_accepted(c, s) == len(n), 10,
