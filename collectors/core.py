@@ -96,7 +96,8 @@ class CollectorCore:
         admin_file = config.alerting.admin_token_file if config.alerting is not None else None
         self.auth = Authenticator(self.tokens, self.sites, admin_file_digest(admin_file))
         door = Door(self.auth, self.limiter, config.limits, RecordLimits(config), self.budget, self.clocks)
-        self.ingest = IngestService(door, self.journal, self.sinks, self.metrics, config.journal.max_pending_results)
+        self.ingest = IngestService(door, self.journal, self.sinks, self.metrics, config.journal.max_pending_results,
+                                    cut_off=self.counts.cut_off_seconds)
         self._extensions: list[Extension] = []
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -2,7 +2,8 @@
 
 Services raise ``netmon.errors.RequestRefused`` subclasses (domain errors, no HTTP in them);
 the app's exception handler turns each into JSON ``{"detail": "<clear message>", ...}`` with the
-status below, ``Retry-After`` when the error has ``retry_after`` and the Bearer challenge on 401.
+status below, ``Retry-After`` when the error has ``retry_after``, the Bearer challenge on 401 and
+``X-Netmon-Cut-Off`` on a ``CutOff`` (``netmon.contract.CUT_OFF_HEADER``).
 A ``StorageError`` that escapes a route (the shared PostgreSQL unreachable while the incidents
 API reads it) is 503 with ``Retry-After: 5``. FastAPI's own 422 (query, path and JSON body
 parameters) lists ``loc``, ``msg`` and ``type`` of each error, without echoing the input.
@@ -20,9 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from netmon.contract import CUT_OFF_HEADER
 from netmon.errors import (
     BodyTooLarge,
     CollectorBusy,
+    CutOff,
     Forbidden,
     InvalidBatch,
     MalformedBody,
@@ -74,6 +77,8 @@ def answer_headers(error: RequestRefused) -> dict[str, str]:
     headers = dict(CHALLENGE) if isinstance(error, Unauthenticated) else {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(int(error.retry_after))
+    if isinstance(error, CutOff):
+        headers[CUT_OFF_HEADER] = str(int(error.seconds))
     return headers
 
 

@@ -1,7 +1,8 @@
 """Ingest as a service: ``IngestService.accept`` takes one upload of results and answers a
 ``BatchAck`` once the batch is durable, or raises a ``RequestRefused`` saying why not.
 
-Steps, in this order (the first that refuses ends the request): token (a site token) -> body
+Steps, in this order (the first that refuses ends the request): token (a site token) -> cut off
+from the shared state (503 ``X-Netmon-Cut-Off``, unless the agent says it is its last resort) -> body
 size on the wire -> gunzip within the size -> JSON, envelope, schema version -> sites -> the
 agent the token speaks for -> (the agent's clock offset is noted) -> records: contract, then
 limits and time window -> the site's series budget -> journal capacity -> the site's rate ->
@@ -10,7 +11,7 @@ only a batch that passed every check counts against the site's rate. Every refus
 in ``netmon_collector_rejected_requests_total{reason}`` (and, once the token named its site,
 ``netmon_site_rejected_requests_total{site,reason}``), refused records also per site in
 ``netmon_site_refused_results_total{site,reason}``, and, except for a missing or bad token
-(401, which a scanner can repeat at will), logged.
+(401, which a scanner can repeat at will) and a cut-off (said once per outage), logged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 from netmon.collectors.auth import Authenticator
 from netmon.collectors.body import Upload, decode, read_body
@@ -36,6 +38,7 @@ from netmon.config.registry import RegistrySite
 from netmon.contract import BatchAck, RejectedRecord, ResultBatch
 from netmon.errors import (
     CollectorBusy,
+    CutOff,
     Forbidden,
     RecordsRejected,
     RequestRefused,
@@ -61,23 +64,29 @@ class Door:
 
 class IngestService:
     def __init__(self, door: Door, journal: Journal, sinks: Sinks, metrics: CollectorMetrics,
-                 max_pending_results: int) -> None:
+                 max_pending_results: int, cut_off: Callable[[], float | None] = lambda: None) -> None:
         self._door = door
+        self._cut_off = cut_off
         self._journal = journal
         self._sinks = sinks
         self._metrics = metrics
         self._max_pending = max_pending_results
 
     async def accept(self, token: str | None, body: Upload, encoding: str | None,
-                     clock_offset: str | None = None) -> BatchAck:
+                     clock_offset: str | None = None, last_resort: bool = False) -> BatchAck:
         """``token``: the bearer token sent (None: none); ``encoding``: the Content-Encoding header;
-        ``clock_offset``: the agent's ``X-Netmon-Clock-Offset`` header."""
+        ``clock_offset``: the agent's ``X-Netmon-Clock-Offset`` header; ``last_resort``: its
+        ``X-Netmon-Last-Resort`` (every collector it knows said cut off: take the batch anyway)."""
         started = time.perf_counter()
         site_id = "?"
         door = self._door
         try:
             site, grant = door.auth.site_for(token)
             site_id = site.id
+            cut_off = None if last_resort else self._cut_off()
+            if cut_off is not None:
+                raise CutOff(f"this collector has not reached the shared state for {cut_off:.0f} s: send the "
+                             "results to another collector", seconds=cut_off)
             offset = reported_offset(clock_offset)
             if offset is not None:
                 door.clocks.note_reported(site.id, offset)
@@ -112,7 +121,7 @@ class IngestService:
             self._metrics.rejected_requests.labels(exc.reason).inc()
             if site_id != "?":  # the token named its site: who keeps sending what is refused
                 self._metrics.site_rejected_requests.labels(site_id, exc.reason).inc()
-            if not isinstance(exc, Unauthenticated):
+            if not isinstance(exc, (Unauthenticated, CutOff)):
                 log.warning("site %s: %d %s: %s", site_id, http_status(exc), exc.reason, exc.detail)
             raise
         metrics = self._metrics

@@ -18,7 +18,7 @@ from netmon.collectors.api_models import ErrorBody
 from netmon.collectors.auth import bearer_token
 from netmon.collectors.body import Upload
 from netmon.collectors.ingest import IngestService
-from netmon.contract import CLOCK_OFFSET_HEADER, BatchAck
+from netmon.contract import CLOCK_OFFSET_HEADER, LAST_RESORT_HEADER, BatchAck
 
 
 def _error_docs() -> dict[int | str, dict[str, Any]]:
@@ -28,7 +28,9 @@ def _error_docs() -> dict[int | str, dict[str, Any]]:
              "(on the wire or decompressed)", 415: "unsupported Content-Encoding", 422: "invalid batch; when "
              "'rejected' is present it lists every invalid record (contract, limits, time window, series "
              "budget) and nothing was written",
-             429: "site over its rate limit; see Retry-After", 503: "journal full or unavailable; see Retry-After"}
+             429: "site over its rate limit; see Retry-After", 503: "journal full or unavailable, or (with "
+             "X-Netmon-Cut-Off) this collector is cut off from the shared state: send to another collector; "
+             "see Retry-After"}
     return {code: {"model": ErrorBody, "description": text} for code, text in codes.items()}
 
 
@@ -44,13 +46,17 @@ def make_router(ingest: IngestService) -> APIRouter:
             "security": [{"siteToken": []}],
             "parameters": [{"name": CLOCK_OFFSET_HEADER, "in": "header", "required": False,
                             "schema": {"type": "number"},
-                            "description": "the agent's clock minus the collector's (seconds), from its Date answers"}],
+                            "description": "the agent's clock minus the collector's (seconds), from its Date answers"},
+                           {"name": LAST_RESORT_HEADER, "in": "header", "required": False,
+                            "schema": {"type": "string", "enum": ["1"]},
+                            "description": "1: every collector the agent knows answered cut off; store it anyway"}],
         })
     async def post_results(request: Request) -> Response:
         headers = request.headers
         ack = await ingest.accept(bearer_token(headers.get("authorization")),
                                   Upload(headers.get("content-length"), request.stream()),
-                                  headers.get("content-encoding"), headers.get(CLOCK_OFFSET_HEADER))
+                                  headers.get("content-encoding"), headers.get(CLOCK_OFFSET_HEADER),
+                                  last_resort=headers.get(LAST_RESORT_HEADER) == "1")
         return Response(ack.model_dump_json(), media_type="application/json")
 
     return router

@@ -152,6 +152,10 @@ class PostgresIngestStore:
             [f.rejected for _, f in sites], [f.dropped_total for _, f in sites],
             [f.dropped_at_ns for _, f in sites], [f.last_seen_ns for _, f in sites]))
 
+    def ping(self) -> None:
+        """One round trip (an idle collector's check that it still reaches the shared state)."""
+        self._write("SELECT 1", ())
+
     def site_counters(self) -> dict[str, SiteCounters]:
         rows = self._read("SELECT site_id, accepted, duplicate, rejected, dropped_total, last_seen_ns "
                           "FROM ingest_counters")

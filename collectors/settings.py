@@ -97,4 +97,5 @@ def state_location(config: CentralConfig, config_file: str, settings: ServiceSet
         return StateLocation(state_dir=Path(config.state_dir), instance=instance)
     dsn = read_secret(postgres.dsn_file, key="state.postgres.dsn_file", config_file=config_file, settings=settings)
     return StateLocation(state_dir=Path(config.state_dir), instance=instance, postgres_dsn=dsn,
-                         connect_timeout_seconds=postgres.connect_timeout)
+                         connect_timeout_seconds=postgres.connect_timeout,
+                         cut_off_after_seconds=postgres.cut_off_after)

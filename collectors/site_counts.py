@@ -36,6 +36,11 @@ class SiteCounts(Protocol):
         """Its own /metrics (the shared state's outbox backlog, push failures)."""
         ...
 
+    def cut_off_seconds(self) -> float | None:
+        """How long this collector has not reached the shared state, once that is longer than
+        ``cut_off_after`` (its agents should go elsewhere); None while it is not cut off."""
+        ...
+
     async def aclose(self) -> None:
         """Stop; the shared kind pushes what is queued first."""
         ...
@@ -56,6 +61,9 @@ class JournalCounts:
     def collectors(self) -> list[Collector]:
         return []
 
+    def cut_off_seconds(self) -> float | None:
+        return None  # its own state: nothing to be cut off from
+
     async def aclose(self) -> None:
         return None
 
@@ -71,4 +79,5 @@ def open_counts(location: StateLocation, journal: Journal, *, max_gaps_per_agent
     store = PostgresIngestStore(location.postgres_dsn, instance=location.instance,
                                 connect_timeout=location.connect_timeout_seconds)
     return SharedIngest(store, journal, max_gaps_per_agent=max_gaps_per_agent,
-                        maintenance_interval_seconds=maintenance_interval_seconds)
+                        maintenance_interval_seconds=maintenance_interval_seconds,
+                        cut_off_after_seconds=location.cut_off_after_seconds)

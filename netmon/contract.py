@@ -127,6 +127,13 @@ TEXT_MAX_CHARS = 500
 # measured from the collector's ``Date`` answers (RFC 9110). A header, so agents and collectors
 # of either age ignore what they do not know.
 CLOCK_OFFSET_HEADER = "X-Netmon-Clock-Offset"
+# A collector of several that has lost the shared state (PostgreSQL) for longer than
+# ``state.postgres.cut_off_after`` answers uploads 503 with this header (the seconds since it last
+# reached PostgreSQL), so the agent takes its results to another collector. An agent that finds
+# every collector cut off sends again with ``X-Netmon-Last-Resort: 1``, which is accepted: the
+# journal is local, and results are better kept at the centre than on the commune's box.
+CUT_OFF_HEADER = "X-Netmon-Cut-Off"
+LAST_RESORT_HEADER = "X-Netmon-Last-Resort"
 
 
 def now_ns() -> int:

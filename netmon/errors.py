@@ -46,6 +46,7 @@ user reads one sentence, never a traceback. The tree::
     │   │   └── RecordsRejected     some records do, or are over a limit (``rejected``: every one, with its paths)
     │   ├── SiteRateLimited         over limits.site_results_per_minute (``retry_after``)
     │   └── CollectorBusy           journal full or storage failing: resend after ``retry_after``
+    │       └── CutOff              cut off from the shared state (PostgreSQL): ship to another collector
     ├── IncidentNotFound            no incident with that id (the API answers 404)
     ├── IncidentClosed              the incident is resolved and cannot be acknowledged (409)
     └── GrafanaPushError            Grafana refused a provisioning call, or did not answer
@@ -303,3 +304,15 @@ class SiteRateLimited(RequestRefused):
 
 class CollectorBusy(RequestRefused):
     reason = "overloaded"
+
+
+class CutOff(CollectorBusy):
+    """This collector has not reached the shared state for ``seconds`` (more than
+    ``state.postgres.cut_off_after``): its agents should ship to another collector, where their
+    sites stay visible to alerting (503 with ``X-Netmon-Cut-Off``)."""
+
+    reason = "cut_off"
+
+    def __init__(self, detail: str, *, seconds: float) -> None:
+        super().__init__(detail, retry_after=10)
+        self.seconds = seconds

@@ -159,6 +159,10 @@ class PostgresStateConfig(Strict):
     # ?target_session_attrs=read-write" for an HA pair), like the other secret files.
     dsn_file: str
     connect_timeout: PositiveSeconds = 5.0
+    # Cut off from PostgreSQL for longer than this while its agents still reach it, a collector
+    # answers their uploads 503 (X-Netmon-Cut-Off) so they ship to another collector, where alerting
+    # still sees them; null: never (one collector on PostgreSQL has nowhere to send them).
+    cut_off_after: PositiveSeconds | None = 30.0
 
 
 class StateConfig(Strict):

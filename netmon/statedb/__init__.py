@@ -27,6 +27,8 @@ class StateLocation:
     # libpq connection string or URI; None: SQLite files in state_dir
     postgres_dsn: str | None = None
     connect_timeout_seconds: float = 5.0
+    # lost the shared state longer than this: send the agents elsewhere (None: never)
+    cut_off_after_seconds: float | None = 30.0
 
     @property
     def shared(self) -> bool:

@@ -19,11 +19,15 @@ def refusals(cls: type[errors.RequestRefused] = errors.RequestRefused) -> list[t
 
 
 def test_every_refusal_in_the_tree_has_a_status() -> None:
-    statuses = {cls.__name__: http_status(cls("x")) if cls is not errors.RecordsRejected
-                else http_status(cls("x", [])) for cls in refusals() if cls.__module__ == "netmon.errors"}
+    def example(cls: type[errors.RequestRefused]) -> errors.RequestRefused:
+        if cls is errors.RecordsRejected:
+            return cls("x", [])
+        return errors.CutOff("x", seconds=31.0) if cls is errors.CutOff else cls("x")
+
+    statuses = {cls.__name__: http_status(example(cls)) for cls in refusals() if cls.__module__ == "netmon.errors"}
     assert statuses == {"Unauthenticated": 401, "Forbidden": 403, "NoProbePlan": 404, "MalformedBody": 400,
                         "BodyTooLarge": 413, "UnsupportedEncoding": 415, "InvalidBatch": 422,
-                        "RecordsRejected": 422, "SiteRateLimited": 429, "CollectorBusy": 503}
+                        "RecordsRejected": 422, "SiteRateLimited": 429, "CollectorBusy": 503, "CutOff": 503}
     assert all(cls.__module__ == "netmon.errors" for cls in STATUS)
 
 
@@ -43,6 +47,8 @@ def test_answers_carry_the_record_list_the_field_paths_and_the_retry_hint() -> N
     envelope = errors.InvalidBatch("envelope", errors=[FieldError(path="agent_id", message="Field required")])
     assert answer_body(envelope) == {"detail": "envelope", "errors": [{"path": "agent_id", "message": "Field required"}]}
     assert answer_headers(errors.SiteRateLimited("slow down", retry_after=12.0)) == {"Retry-After": "12"}
+    # the agent moves on at once (another collector), so the hint is the cut-off mark, not the wait
+    assert answer_headers(errors.CutOff("cut off", seconds=31.4)) == {"Retry-After": "10", "X-Netmon-Cut-Off": "31"}
     assert answer_headers(errors.Unauthenticated("who?")) == {
         "WWW-Authenticate": 'Bearer realm="netmon", Basic realm="netmon"'}  # Basic: a browser asks on /docs
     busy = errors.CollectorBusy("not stored", reason="storage_error", retry_after=5)
