@@ -9,6 +9,12 @@ again; if it still fails, on to the next within the same request. A 429 is per c
 per site: the agent waits as asked instead of taking its backlog to another collector. Plan
 polls use the same client, so they follow the same collector.
 
+A 503 with ``X-Netmon-Cut-Off`` is a collector that has lost the shared state (PostgreSQL) while
+this agent still reaches it: the agent moves on like on any 5xx. When every collector that answers says so
+(PostgreSQL itself is down, or one collector is all there is), the same request goes again with
+``X-Netmon-Last-Resort: 1``, which they accept, and so do this agent's requests for the next
+``LAST_RESORT_SECONDS``: its results wait at the centre rather than on this box.
+
 httpx exceptions become ``CollectorUnreachable`` here, where they enter; what an answer
 means is ``probes.agent.answer``. Every answer's ``Date`` gives the agent's clock offset from
 the collector's (``clock_offset_seconds``, ±1 s), sent back with each upload
@@ -32,7 +38,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netmon.config.site import CollectorConnection
-from netmon.contract import CLOCK_OFFSET_HEADER, SCHEMA_VERSION
+from netmon.contract import CLOCK_OFFSET_HEADER, CUT_OFF_HEADER, LAST_RESORT_HEADER, SCHEMA_VERSION
 from netmon.errors import CollectorRejected, CollectorUnreachable
 from netmon.probes.agent.answer import Settlement, settlement_of
 from netmon.probes.agent.outbox import Queued
@@ -53,6 +59,8 @@ KEEPALIVE_SECONDS = 60.0
 # the old copy would only compete for a thin line, and if the outbox overflowed meanwhile the
 # agent would count as dropped what in fact arrived.
 ABORT_ON_CLOSE = [(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))]
+# once every collector said cut off, ask for the last resort at once this long (not 2 refusals a batch)
+LAST_RESORT_SECONDS = 60.0
 
 
 def skip_httpx_cli() -> None:
@@ -119,6 +127,7 @@ class CollectorClient:
                                       connect=min(connection.connect_timeout, connection.request_timeout))
         self.http: httpx.AsyncClient = self._httpx.AsyncClient(timeout=timeout, transport=transport)
         self._token: str | None = None
+        self._last_resort_until = float("-inf")
         self.clock_offset_seconds: float | None = None  # this agent's clock minus the collector's
         self.on_clock_offset: Callable[[float], None] = lambda seconds: None
 
@@ -144,29 +153,48 @@ class CollectorClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        if self._clock() < self._last_resort_until:
+            headers[LAST_RESORT_HEADER] = "1"
         if self.active != 0 and self._clock() - self._left_first_at >= self.connection.failback_after:
             log.info("trying the first collector %s again", self.urls[0])
             self._switch(0, "failback")
+        answered = cut_off = 0
         for attempt in range(len(self.urls)):
             url = self.url
             last = attempt == len(self.urls) - 1
-            sent = time.time()
             try:
-                response = await self.http.request(method, url + path, headers=headers, **kwargs)
-            except self._httpx.HTTPError as exc:
-                error = f"{method} {url}{path}: {type(exc).__name__}: {exc or 'no detail'}"
+                response = await self._send(method, url + path, headers, kwargs)
+            except CollectorUnreachable as exc:
                 if last:
-                    raise CollectorUnreachable(error) from None
-                self._fail_over(error)
+                    raise
+                self._fail_over(str(exc))
                 continue
-            self._note_clock(response.headers.get("date"), sent, time.time())
+            answered += 1
+            cut_off += response.status_code == 503 and CUT_OFF_HEADER in response.headers
             if response.status_code >= 500 and not last:
                 self._fail_over(f"{method} {url}{path} answered {response.status_code}")
                 continue
+            # every collector that answered is cut off (the others are down): none can do better
+            if cut_off and cut_off == answered and LAST_RESORT_HEADER not in headers:
+                log.warning("every collector answered that it is cut off from the shared state; sending with %s "
+                            "for the next %.0f s", LAST_RESORT_HEADER, LAST_RESORT_SECONDS)
+                self._last_resort_until = self._clock() + LAST_RESORT_SECONDS
+                headers[LAST_RESORT_HEADER] = "1"
+                response = await self._send(method, url + path, headers, kwargs)
             if response.status_code in {401, 403}:
                 self._token = None  # the operator may have put a new token in place: read it next time
             return response
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Response:
+        """One request; no answer at all is ``CollectorUnreachable`` (logged by the caller when it moves on)."""
+        sent = time.time()
+        try:
+            response = await self.http.request(method, url, headers=headers, **kwargs)
+        except self._httpx.HTTPError as exc:
+            raise CollectorUnreachable(f"{method} {url}: {type(exc).__name__}: {exc or 'no detail'}") from None
+        self._note_clock(response.headers.get("date"), sent, time.time())
+        return response
 
     def _fail_over(self, why: str) -> None:
         following = (self.active + 1) % len(self.urls)
