@@ -112,7 +112,7 @@ class AlertEngine:
         now = time.time() if now is None else now
         with self._lock:
             self.peers.exchange(now, self.evaluator)
-            self.evaluator.timers(now)
+            self.evaluator.timers(now, absence=not self.peers.blind())
             self.writer.flush()
             queued = 0
             if self._changed or now >= self._recheck_at:

@@ -10,7 +10,7 @@ ids) are in place before the next sample of the same series is looked at. Late r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from netmon.alerting.replay import ArrivalLags, CatchUp
 from netmon.alerting.rules import Rule
@@ -174,7 +174,8 @@ class Evaluator:
 
     # -- timers ------------------------------------------------------------------------------
 
-    def timers(self, now: float) -> None:
+    def timers(self, now: float, *, absence: bool = True) -> None:
+        """Expire what is due; ``absence=False`` (this collector is blind to the others) skips silence checks."""
         for site_id, catch_up in list(self.catching_up.items()):
             # a condition still undecided this long after the site came back (its probe has
             # stopped, or runs less often than this) does not hold the silence's resolve any longer
@@ -185,7 +186,7 @@ class Evaluator:
             series = self.series.get(key)
             if series is not None:
                 self._emit(expire(series, now), series, now)
-        for rule in self._absence:
+        for rule in self._absence if absence else ():
             limit = (rule.after_intervals or 1.0) * self.ship_interval_seconds
             for site_id, last_seen in self.seen.items():
                 since = max(last_seen, self.started_at)
@@ -240,3 +241,7 @@ class Evaluator:
         out = [(site_id, self.seen[site_id]) for site_id in self._seen_dirty]
         self._seen_dirty.clear()
         return out
+
+    def requeue_seen(self, site_ids: Iterable[str]) -> None:
+        """Publishing these sites' last-seen times failed: publish them next time."""
+        self._seen_dirty.update(site_ids)

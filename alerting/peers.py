@@ -10,6 +10,11 @@ only what it can see.
   (its agent moved) make this collector re-read the site's open incidents first
   (``IncidentWriter.resync``), so its own series follow what the other collector did.
 - **Who decides a site's clear timers.** The collector that received the site last (``owns``).
+- **Blind.** While this collector cannot exchange (PostgreSQL is away from it), its sites'
+  agents are moving to a collector that can (the cut-off rule, ``collectors/outbox_push.py``):
+  they are not silent, this one just cannot see where they went. Silence is not judged here
+  until an exchange has worked again, so an outage of one collector's database link never
+  pages "site silent" for every site it served.
 
 With a store of one collector's own (SQLite) none of this runs and ``owns`` is always true.
 """
@@ -67,17 +72,23 @@ class Peers:
         shared = self.shared_seen.get(site_id)
         return mine is not None and (shared is None or shared[1] == self.instance or mine >= shared[0])
 
+    def blind(self) -> bool:
+        """Has the last exchange failed (what the others received is unknown here)?"""
+        return self._failing
+
     def exchange(self, now: float, evaluator: Evaluator) -> None:
         """When due: publish when this collector received its sites, learn when the others did."""
         if not self.store.shared or now - self._synced_at < self.sync_seconds:
             return
+        dirty = evaluator.take_dirty_seen()
         try:
-            self.store.save_seen(evaluator.take_dirty_seen(), seen_by=self.instance)
+            self.store.save_seen(dirty, seen_by=self.instance)
             for site_id, (at, by) in self.store.seen(since=self._synced_at - 60.0).items():
                 self.shared_seen[site_id] = (at, by)
                 if by != self.instance:
                     evaluator.seen_elsewhere(site_id, at)
         except StorageError as exc:  # try again in one interval; say so once per outage
+            evaluator.requeue_seen(site_id for site_id, _ in dirty)
             if not self._failing:
                 log.warning("alerting: last-seen times not exchanged: %s", exc)
             self._failing = True
