@@ -26,7 +26,7 @@ def is_loopback(host: str | None) -> bool:
     return (host or "").lower() in LOOPBACK_HOSTS
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(_CHUNK_BYTES):
             writer.write(data)
@@ -83,7 +83,7 @@ class LoopbackRelay:
             except OSError:
                 writer.close()
                 return
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
         self._servers.append(await asyncio.start_server(forward, sock=sock))
 
