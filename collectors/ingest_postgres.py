@@ -105,6 +105,9 @@ class PostgresIngestStore:
 
     def _push(self, conn: psycopg.Connection[dict[str, Any]], journal_id: str, rows: Sequence[OutboxRow],
               now_ns: int) -> PushOutcome:
+        # the journal deletes these rows once this commit returns: a commit a crash could still undo
+        # (a server run with synchronous_commit=off, as the lab's is) would lose their counts for good
+        conn.execute("SET LOCAL synchronous_commit = on")
         conn.execute("INSERT INTO ingest_journals (journal_id, instance, pushed_id) VALUES (%s, %s, 0) "
                      "ON CONFLICT DO NOTHING", (journal_id, self.instance))
         found = conn.execute("SELECT pushed_id FROM ingest_journals WHERE journal_id = %s FOR UPDATE",
