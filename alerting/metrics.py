@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from netmon.alerting.model import Incident
+from netmon.errors import StorageError
 
 if TYPE_CHECKING:
     from netmon.alerting.engine import AlertEngine
@@ -35,6 +36,7 @@ LABELS = ["site", "rule", "severity", "link", "target"]
 class FiringIncidents(Collector):
     def __init__(self, firing: Callable[[], Iterable[Incident]]) -> None:
         self._firing = firing
+        self._failing = False
 
     def describe(self) -> list[Metric]:
         return []
@@ -44,9 +46,16 @@ class FiringIncidents(Collector):
                                    labels=LABELS)
         try:
             incidents = list(self._firing())
-        except Exception:  # a scrape must not fail because the alert store is busy
+        except StorageError as exc:  # the store is away: a scrape still answers; say so once per outage
+            if not self._failing:
+                log.warning("netmon_alerts_firing left empty while the alert store is unavailable: %s", exc)
+            self._failing = True
+            incidents = []
+        except Exception:  # a scrape must not fail because of a bug here either
             log.exception("reading firing incidents for /metrics failed")
             incidents = []
+        else:
+            self._failing = False
         for incident in incidents:
             family.add_metric([incident.site_id or "", incident.rule, incident.severity, incident.link or "",
                                incident.target or ""], 1.0)

@@ -25,6 +25,7 @@ from netmon.alerting.store import STATE_FILE, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
 from netmon.contract import ResultRecord
+from netmon.errors import StorageError
 from netmon.statedb import StateLocation
 
 if TYPE_CHECKING:
@@ -60,14 +61,21 @@ class AlertingSink:
         self._wake.set()  # one delivery pass per tick at most: a pass still running absorbs this
 
     async def _deliver_forever(self) -> None:
+        delivery_failing = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5.0)
             self._wake.clear()
             try:
                 await self.engine.deliver(time.time())
+            except StorageError as exc:  # the queue is in the store: nothing to send until it is back
+                if not delivery_failing:
+                    log.warning("alert delivery waits for the alert store, retrying each tick: %s", exc)
+                delivery_failing = True
+                continue
             except Exception:
                 log.exception("alert delivery pass failed; retrying on the next tick")
+            delivery_failing = False
 
     async def aclose(self) -> None:
         """Stop the delivery task (the engine itself is closed by whoever built it)."""
