@@ -155,6 +155,11 @@ class PostgresIngestStore:
             [f.rejected for _, f in sites], [f.dropped_total for _, f in sites],
             [f.dropped_at_ns for _, f in sites], [f.last_seen_ns for _, f in sites]))
 
+    def pushed_id(self, journal_id: str) -> int:
+        """How far the shared state has taken this journal's outbox (0: never pushed)."""
+        rows = self._read("SELECT pushed_id FROM ingest_journals WHERE journal_id = %s", (journal_id,))
+        return int(rows[0]["pushed_id"]) if rows else 0
+
     def ping(self) -> None:
         """One round trip (an idle collector's check that it still reaches the shared state)."""
         self._write("SELECT 1", ())

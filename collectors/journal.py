@@ -143,6 +143,10 @@ class Journal:
         """The shared state holds the outbox up to ``last_id``."""
         await self._submit(OutboxPushed(last_id))
 
+    def number_outbox_after(self, last_id: int) -> None:
+        """Number the outbox's next rows above ``last_id``; runs before any commit queued after this call."""
+        self._queue.put((OutboxPushed(last_id), None))
+
     def note_rejected(self, site_id: str, count: int) -> None:
         """Count rejected records; nobody waits for this to be durable."""
         self._queue.put((NoteRejected(site_id, count), None))

@@ -97,6 +97,22 @@ def backlog(conn: sqlite3.Connection) -> int:
 
 def delete_upto(conn: sqlite3.Connection, last_id: int) -> None:
     conn.execute("DELETE FROM ingest_outbox WHERE id <= ?", (last_id,))
+    number_after(conn, last_id)
+
+
+def last_number(conn: sqlite3.Connection) -> int:
+    """The highest id the outbox has ever given a row (AUTOINCREMENT never reuses one)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'ingest_outbox'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def number_after(conn: sqlite3.Connection, last_id: int) -> None:
+    """Give the next row an id above ``last_id``. A journal.db put back from an older copy would
+    otherwise number its new rows from where the copy stood, at or below what the shared state has
+    already taken, and they would be skipped as pushed before (their counts lost)."""
+    if last_number(conn) < last_id:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'ingest_outbox'")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('ingest_outbox', ?)", (last_id,))
 
 
 def journal_id(conn: sqlite3.Connection) -> str:

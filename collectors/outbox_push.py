@@ -53,6 +53,7 @@ class SharedIngest(Collector):
         self._maintenance_interval = maintenance_interval_seconds
         self._reader = journal.reader()
         self.journal_id = outbox.journal_id(self._reader)
+        self._catch_up_numbering()
         self.backlog = outbox.backlog(self._reader)
         self.rows_pushed = 0
         self.push_failures = 0
@@ -64,6 +65,16 @@ class SharedIngest(Collector):
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+
+    def _catch_up_numbering(self) -> None:
+        """A journal.db restored from a copy: its outbox numbering is behind what PostgreSQL has
+        taken from it. Run before the collector accepts anything (it does not start without PostgreSQL)."""
+        pushed, numbered = self.store.pushed_id(self.journal_id), outbox.last_number(self._reader)
+        if pushed > numbered:
+            log.warning("journal.db is older than what the shared state took from it (restored from a copy?): "
+                        "its outbox numbering stood at %d, the shared state has taken up to %d; numbering on from "
+                        "there so nothing queued now reads as pushed before", numbered, pushed)
+            self._journal.number_outbox_after(pushed)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="netmon-outbox-push")

@@ -12,6 +12,7 @@ from netmon.lab.collector import netmon_argv as netmon_argv  # re-exported: one 
 from netmon.lab.collector import netmon_env as netmon_env
 from netmon.lab.netns import Lab, namespaces_available, sweep_stale
 from netmon.lab.postgres import PostgresServer, start_postgres
+from netmon.lab.services import Server, start_influxdb
 from netmon.lab.topology import SiteTopology, build_site, use_port_block
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -56,6 +57,14 @@ def postgres() -> Iterator[PostgresServer]:
 def pg_dsn(postgres: PostgresServer) -> str:
     """The DSN of a new, empty database owned by the ``netmon`` role (one per test)."""
     return postgres.create_database()
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[Server]:
+    """A real InfluxDB 1.x of this test's own (free port, data in tmp_path), stopped at the end."""
+    server = start_influxdb(tmp_path / "influx")
+    yield server
+    server.stop()
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

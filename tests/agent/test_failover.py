@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from netmon.lab.collector import (
     write_registry,
 )
 from netmon.lab.netns import wait_until
-from netmon.lab.services import Server, start_influxdb
+from netmon.lab.services import Server
 from tests.agent.ha import (
     accepted,
     agent_samples,
@@ -52,13 +51,6 @@ def two_collectors(tmp_path: Path, registry: Path, pg_dsn: str, influx: Server |
         configs.append(write_central(tmp_path / name, registry, state=shared_state(tmp_path, pg_dsn),
                                      **({"influx": influx_settings(influx, "v1")} if influx else {})))
     return configs
-
-
-@pytest.fixture
-def influx(tmp_path: Path) -> Iterator[Server]:
-    server = start_influxdb(tmp_path / "influx")
-    yield server
-    server.stop()
 
 
 

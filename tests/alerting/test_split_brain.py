@@ -32,7 +32,7 @@ from netmon.lab.collector import (
 )
 from netmon.lab.forwarder import TcpForwarder
 from netmon.lab.netns import Proc, wait_until
-from netmon.lab.services import Server, start_influxdb
+from netmon.lab.services import Server
 from netmon.lab.standins import WebhookReceiver
 from tests.agent.ha import (
     agent_samples,
@@ -54,13 +54,6 @@ RULES = f"""rules:
     after_intervals: {SILENT_AFTER}
     severity: critical
 """
-
-
-@pytest.fixture
-def influx(tmp_path: Path) -> Iterator[Server]:
-    server = start_influxdb(tmp_path / "influx")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -125,7 +118,9 @@ def test_a_collector_cut_off_from_postgres_sends_its_agents_away_and_nobody_is_p
         moved_after = time.monotonic() - cut_at
         print(f"split brain: every agent delivering to the second collector {moved_after:.2f} s after the first "
               f"lost PostgreSQL (cut_off_after {CUT_OFF_AFTER:.0f} s)")
-        assert CUT_OFF_AFTER <= moved_after < CUT_OFF_AFTER + 7, moved_after  # not before cut_off_after
+        # cut_off_after counts from the last push PostgreSQL answered, up to a ship interval (1 s)
+        # before the cut (seen 2.98 s): so never much before cut_off_after, and not long after it
+        assert CUT_OFF_AFTER - 1 <= moved_after < CUT_OFF_AFTER + 7, moved_after
         assert gauge(first, "netmon_collector_shared_state_cut_off") == 1
         refused = {labels["reason"]: value for name, labels, value in
                    collector_samples(first, "netmon_collector_rejected_requests") if name.endswith("_total")}

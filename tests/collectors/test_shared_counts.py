@@ -137,6 +137,39 @@ async def test_a_push_repeated_after_a_crash_between_commit_and_delete_counts_no
     assert outbox.backlog(journal.reader()) == 0
 
 
+async def test_a_journal_restored_from_a_backup_loses_no_count(pg_dsn: str, tmp_path: Path,
+                                                              open_collector: Callable[..., Collector],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """journal.db put back from last night's copy: the shared state has already taken outbox rows
+    numbered beyond the copy's, so the rows it queues now must be numbered past those, or they
+    would read as already pushed and their counts be lost."""
+    location = StateLocation(Path("unused"), "test", pg_dsn)
+    journal, counts = open_collector(location)
+    await commit(journal, range(1, 11))
+    await settled(counts)
+    await counts.aclose()
+    journal.close()
+    backup = {f.name: f.read_bytes() for f in (tmp_path / "a").iterdir() if f.name.startswith("journal.db")}
+    journal, counts = open_collector(location)
+    await commit(journal, range(11, 21))
+    journal.note_rejected(SITE, 1)
+    assert await settled(counts) == {SITE: (20, 0, 1, 0)}
+    await counts.aclose()
+    journal.close()
+
+    for f in (tmp_path / "a").iterdir():  # the disk is lost; last night's copy goes back
+        if f.name.startswith("journal.db"):
+            f.unlink()
+    for name, data in backup.items():
+        (tmp_path / "a" / name).write_bytes(data)
+    journal, counts = open_collector(location)
+    assert await commit(journal, range(11, 26)) == (15, 0)  # it has forgotten 11..20; the agent resends
+    journal.note_rejected(SITE, 2)
+    assert await settled(counts) == {SITE: (25, 10, 3, 0)}  # 21..25 new, 11..20 sent twice, 3 rejected
+    said = [r.getMessage() for r in caplog.records if "older than what the shared state took" in r.getMessage()]
+    assert len(said) == 1 and "numbering stood at 1, the shared state has taken up to 3" in said[0], said
+
+
 async def test_gaps_one_collector_closed_are_closed_for_the_others(
         pg_dsn: str, open_collector: Callable[..., Collector]) -> None:
     location = StateLocation(Path("unused"), "test", pg_dsn)
