@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from netmon.alerting.api import incidents_router
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.metrics import AlertingHealth, FiringIncidents
+from netmon.alerting.peers import check_cut_off
+from netmon.alerting.rules import Rule, load_rules
 from netmon.alerting.store import STATE_FILE, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite
@@ -86,11 +88,12 @@ class AlertingSink:
 
 
 def build_engine(config: AlertingConfig, state: StateLocation | str | Path, *, registry: Registry | None = None,
-                 ship_interval_seconds: float = 10.0, grafana_url: str | None = None) -> AlertEngine:
+                 ship_interval_seconds: float = 10.0, grafana_url: str | None = None,
+                 rules: Sequence[Rule] | None = None) -> AlertEngine:
     """The engine on ``state``'s store (a bare directory: its SQLite file, as for one collector)."""
     location = state if isinstance(state, StateLocation) else StateLocation(state_dir=Path(state), instance="local")
     return AlertEngine(config, store=open_store(location), instance=location.instance, registry=registry,
-                       ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url)
+                       ship_interval_seconds=ship_interval_seconds, grafana_url=grafana_url, rules=rules)
 
 
 class AlertingExtension:
@@ -104,7 +107,9 @@ class AlertingExtension:
     def install(self, host: CollectorHost, app: FastAPI) -> None:
         central = host.config
         config = central.alerting or AlertingConfig()
-        engine = build_engine(config, host.state, registry=host.site_registry(),
+        rules = load_rules(config.rules_file)
+        check_cut_off(central, rules, host.config_file or "central.yaml")
+        engine = build_engine(config, host.state, registry=host.site_registry(), rules=rules,
                               ship_interval_seconds=central.expected_ship_interval, grafana_url=central.grafana_url)
         host.add_sink(AlertingSink(engine, registry=host.site_registry))
         host.add_metrics(FiringIncidents(lambda: engine.incidents(state="firing", limit=10_000)))

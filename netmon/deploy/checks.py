@@ -18,11 +18,14 @@ def check_central(path: str | Path) -> list[str]:
     central = load_central(path)
     registry = load_registry(central.registry)
     summary = [f"{path}: ok", f"{central.registry}: ok — {len(registry.sites)} site(s)"]
-    if central.alerting is not None and central.alerting.rules_file:
-        from netmon.alerting.rules import load_rules
+    from netmon.alerting.peers import check_cut_off
+    from netmon.alerting.rules import load_rules
 
-        rules = load_rules(central.alerting.rules_file)
-        summary.append(f"{central.alerting.rules_file}: ok — {len(rules)} rule(s)")
+    rules_file = central.alerting.rules_file if central.alerting is not None else None
+    rules = load_rules(rules_file)
+    if rules_file:
+        summary.append(f"{rules_file}: ok — {len(rules)} rule(s)")
+    check_cut_off(central, rules, str(path))
     return summary
 
 

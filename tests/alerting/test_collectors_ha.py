@@ -84,7 +84,10 @@ def pair(tmp_path: Path, pg_dsn: str, hook: WebhookReceiver) -> Iterator[tuple[l
         (tmp_path / name).mkdir()
         configs.append(write_central(
             tmp_path / name, registry, expected_ship_interval="1s",
-            state={"postgres": {"dsn_file": str(tmp_path / "state.dsn")}, "instance": f"col-{name}"},
+            # these tests stop PostgreSQL itself, with both collectors cut off alike: never send the
+            # agents away (the default 30 s would be refused against a 6 s silence limit anyway)
+            state={"postgres": {"dsn_file": str(tmp_path / "state.dsn"), "cut_off_after": None},
+                   "instance": f"col-{name}"},
             alerting={"rules_file": str(tmp_path / "rules.yaml"), "group_wait": "1s", "storm": {"wait": "1s"},
                       "channels": [{"name": "hook", "type": "webhook", "url": hook.url}],
                       "teams": [{"name": "rrt-dong-nai", "channels": ["hook"]}]}))

@@ -12,6 +12,8 @@ Every result is in InfluxDB once and counted once.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +87,7 @@ def test_a_collector_cut_off_from_postgres_sends_its_agents_away_and_nobody_is_p
                 "channels": [{"name": "hook", "type": "webhook", "url": hook.url}],
                 "teams": [{"name": "rrt-dong-nai", "channels": ["hook"]}]}
     states = {"a": shared_state(tmp_path, through(pg_dsn, link.port), "a.dsn", cut_off_after=CUT_OFF_AFTER),
-              "b": shared_state(tmp_path, pg_dsn, "b.dsn")}
+              "b": shared_state(tmp_path, pg_dsn, "b.dsn", cut_off_after=CUT_OFF_AFTER)}
     configs = []
     for name, state in states.items():
         (tmp_path / name).mkdir()
@@ -215,4 +217,34 @@ def test_when_every_collector_is_cut_off_the_agent_asks_for_the_last_resort_once
     finally:
         if agent is not None and agent.alive():
             agent.kill()
+        collector.stop()
+
+
+def test_a_cut_off_rule_slower_than_the_silence_limit_is_refused_at_start(tmp_path: Path, pg_dsn: str) -> None:
+    """cut_off_after + one ship interval must be below the shortest silence limit (10 x 1 s here):
+    else a collector that loses PostgreSQL keeps its agents until the others page their sites."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    registry = write_registry(tmp_path / "sites.yaml", [lab_site(SITES[0][0], name=SITES[0][1])])
+
+    def central(cut_off_after: float) -> Path:
+        return write_central(tmp_path, registry, expected_ship_interval="1s",
+                             state=shared_state(tmp_path, pg_dsn, cut_off_after=cut_off_after),
+                             alerting={"rules_file": str(tmp_path / "rules.yaml")})
+
+    config = central(9.5)
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "cut_off_after" in text)
+    for command in (["collector", "serve", "--config"], ["config", "check", "--central"]):  # at start, and before
+        refused = subprocess.run([sys.executable, "-m", "netmon", *command, str(config)],
+                                 capture_output=True, text=True, env=netmon_env(), timeout=60)
+        assert refused.returncode == 1, command
+        assert (f"{config}:{line}: state.postgres.cut_off_after: 9.5 s plus one expected_ship_interval (1 s) is "
+                "not below the shortest silence limit, 10 s (rule 'SiteSilent'): when this collector loses "
+                "PostgreSQL the others would page its sites as silent before their agents move to them; make it "
+                "shorter (or the rule's after_intervals longer)") in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+
+    collector = start_collector(central(8.5), env=netmon_env())  # 8.5 + 1 < 10: it starts
+    try:
+        assert collector.get_json("/healthz")
+    finally:
         collector.stop()
