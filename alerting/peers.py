@@ -23,50 +23,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from netmon.alerting.evaluator import Evaluator
 from netmon.alerting.incidents import IncidentWriter
-from netmon.alerting.rules import Rule
+from netmon.alerting.rules import Rule, absence_limits
 from netmon.alerting.store import AlertStore
-from netmon.config.central import CentralConfig
-from netmon.config.loader import with_lines
-from netmon.errors import ConfigError, StorageError
+from netmon.errors import StorageError
 
 log = logging.getLogger(__name__)
 SEEN_SYNC_SECONDS = 5.0
 HANDOVER_AFTER_INTERVALS = 1.5
-
-
-def absence_limits(rules: Sequence[Rule], ship_interval_seconds: float) -> list[tuple[str, float]]:
-    """(rule name, seconds without results before it fires) of each absence rule."""
-    return [(r.name, (r.after_intervals or 1.0) * ship_interval_seconds) for r in rules if r.type == "absence"]
-
-
-def cut_off_problem(cut_off_after_seconds: float | None, rules: Sequence[Rule],
-                    ship_interval_seconds: float) -> str | None:
-    """Why ``state.postgres.cut_off_after`` is too long for these rules, or None. A cut-off collector's
-    agents reach another one only after cut_off_after and one more ship interval; by then their
-    sites must not yet be silent anywhere, or the other collectors page every one of them."""
-    limits = absence_limits(rules, ship_interval_seconds)
-    if cut_off_after_seconds is None or not limits:
-        return None
-    name, shortest = min(limits, key=lambda limit: limit[1])
-    if cut_off_after_seconds + ship_interval_seconds < shortest:
-        return None
-    return (f"{cut_off_after_seconds:g} s plus one expected_ship_interval ({ship_interval_seconds:g} s) is not below "
-            f"the shortest silence limit, {shortest:g} s (rule {name!r}): when this collector loses PostgreSQL the "
-            f"others would page its sites as silent before their agents move to them; make it shorter "
-            f"(or the rule's after_intervals longer)")
-
-
-def check_cut_off(central: CentralConfig, rules: Sequence[Rule], file: str) -> None:
-    """ConfigError (file, line, key) when central.yaml's cut_off_after is too long for ``rules``."""
-    postgres = central.state.postgres
-    problem = None if postgres is None else \
-        cut_off_problem(postgres.cut_off_after, rules, central.expected_ship_interval)
-    if problem is not None:
-        raise with_lines(ConfigError(file, [("state.postgres.cut_off_after", None, problem)]), Path(file))
 
 
 class Peers:

@@ -19,16 +19,20 @@ The rules file is YAML::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from netmon.config.loader import line_for, read_yaml, validation_problems
+from netmon.config.loader import line_for, read_yaml, validation_problems, with_lines
 from netmon.config.site import Strict
 from netmon.config.units import Seconds
 from netmon.contract import VALUE_NAMES, LinkKind, ProbeKind, Status
 from netmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from netmon.config.central import CentralConfig
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.yaml")
 Severity = Literal["warning", "critical"]
@@ -182,3 +186,34 @@ def _validate(path: Path) -> list[Rule]:
 def load_rules(path: str | Path | None = None) -> list[Rule]:
     """The rules of ``path``, or the go-live defaults; ConfigError names file, line and key."""
     return _validate(Path(path) if path is not None else DEFAULT_RULES_FILE)
+
+
+def absence_limits(rules: Sequence[Rule], ship_interval_seconds: float) -> list[tuple[str, float]]:
+    """(rule name, seconds without results before it fires) of each absence rule."""
+    return [(r.name, (r.after_intervals or 1.0) * ship_interval_seconds) for r in rules if r.type == "absence"]
+
+
+def cut_off_problem(cut_off_after_seconds: float | None, rules: Sequence[Rule],
+                    ship_interval_seconds: float) -> str | None:
+    """Why ``state.postgres.cut_off_after`` is too long for these rules, or None. A cut-off collector's
+    agents reach another one only after cut_off_after and one more ship interval; by then their
+    sites must not yet be silent anywhere, or the other collectors page every one of them."""
+    limits = absence_limits(rules, ship_interval_seconds)
+    if cut_off_after_seconds is None or not limits:
+        return None
+    name, shortest = min(limits, key=lambda limit: limit[1])
+    if cut_off_after_seconds + ship_interval_seconds < shortest:
+        return None
+    return (f"{cut_off_after_seconds:g} s plus one expected_ship_interval ({ship_interval_seconds:g} s) is not below "
+            f"the shortest silence limit, {shortest:g} s (rule {name!r}): when this collector loses PostgreSQL the "
+            f"others would page its sites as silent before their agents move to them; make it shorter "
+            f"(or the rule's after_intervals longer)")
+
+
+def check_cut_off(central: CentralConfig, rules: Sequence[Rule], file: str) -> None:
+    """ConfigError (file, line, key) when central.yaml's cut_off_after is too long for ``rules``."""
+    postgres = central.state.postgres
+    problem = None if postgres is None else \
+        cut_off_problem(postgres.cut_off_after, rules, central.expected_ship_interval)
+    if problem is not None:
+        raise with_lines(ConfigError(file, [("state.postgres.cut_off_after", None, problem)]), Path(file))

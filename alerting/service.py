@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 from netmon.alerting.api import incidents_router
 from netmon.alerting.engine import AlertEngine
 from netmon.alerting.metrics import AlertingHealth, FiringIncidents
-from netmon.alerting.peers import check_cut_off
-from netmon.alerting.rules import Rule, load_rules
+from netmon.alerting.rules import Rule, check_cut_off, load_rules
 from netmon.alerting.store import STATE_FILE, open_store
 from netmon.config.alerting import AlertingConfig
 from netmon.config.registry import Registry, RegistrySite

@@ -18,8 +18,7 @@ def check_central(path: str | Path) -> list[str]:
     central = load_central(path)
     registry = load_registry(central.registry)
     summary = [f"{path}: ok", f"{central.registry}: ok — {len(registry.sites)} site(s)"]
-    from netmon.alerting.peers import check_cut_off
-    from netmon.alerting.rules import load_rules
+    from netmon.alerting.rules import check_cut_off, load_rules
 
     rules_file = central.alerting.rules_file if central.alerting is not None else None
     rules = load_rules(rules_file)
