@@ -170,13 +170,13 @@ def run_target(name: str, argv: list[str] | list[list[str]], port: int | list[in
             sent = sum(result[f"accepted_{n}"] for n in range(len(ports)))
             deadline = time.monotonic() + 10
             while True:
-                held = [stats_totals(one_port, viewer)["accepted"] for one_port in ports]
+                every = [stats_totals(one_port, viewer) for one_port in ports]
+                held = [totals["accepted"] for totals in every]
                 if all(h == sent for h in held) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             assert all(h == sent for h in held), f"collectors hold {held}, load generator counted {sent}"
-            for one_port in ports:
-                totals = stats_totals(one_port, viewer)
+            for totals in every:
                 pending += totals["journal_pending_results"]
                 result["tsdb_lag_s"] = max(result.get("tsdb_lag_s", 0.0), totals["tsdb_write_lag_seconds"])
             result["tsdb_pending"] = pending
